@@ -1,0 +1,81 @@
+//! Change sets: a list of edits addressed by natural key (username, group name) that a store
+//! applies in one transaction. `apply` plans one from a YAML document; either every change
+//! lands or none does.
+
+use crate::group::{GroupPatch, NewGroup};
+use crate::user::{NewUser, UserPatch};
+use std::fmt;
+
+/// One edit.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    /// Create a group (its parent may be created earlier in the same set).
+    CreateGroup(NewGroup),
+    /// Change a group found by name.
+    UpdateGroup {
+        /// Current name.
+        name: String,
+        /// What to change.
+        patch: GroupPatch,
+    },
+    /// Create a user with its direct group memberships.
+    CreateUser(NewUser),
+    /// Change a user found by username.
+    UpdateUser {
+        /// Username.
+        username: String,
+        /// What to change.
+        patch: UserPatch,
+    },
+    /// Replace a user's password hash.
+    SetPasswordHash {
+        /// Username.
+        username: String,
+        /// New PHC hash.
+        hash: String,
+    },
+    /// Make a user's direct memberships exactly these groups.
+    SetUserGroups {
+        /// Username.
+        username: String,
+        /// Group names.
+        groups: Vec<String>,
+    },
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::CreateGroup(group) => {
+                write!(f, "+ group {}", group.name)?;
+                if let Some(parent) = &group.parent {
+                    write!(f, " (parent {parent})")?;
+                }
+                if group.is_superuser {
+                    write!(f, " [superuser]")?;
+                }
+                Ok(())
+            }
+            Self::UpdateGroup { name, patch } => {
+                write!(f, "~ group {name}: {}", patch.field_names().join(", "))
+            }
+            Self::CreateUser(user) => {
+                write!(f, "+ user {}", user.username)?;
+                if !user.groups.is_empty() {
+                    write!(f, " (groups {})", user.groups.join(", "))?;
+                }
+                Ok(())
+            }
+            Self::UpdateUser { username, patch } => {
+                write!(f, "~ user {username}: {}", patch.field_names().join(", "))
+            }
+            Self::SetPasswordHash { username, .. } => write!(f, "~ user {username}: password"),
+            Self::SetUserGroups { username, groups } => {
+                write!(f, "~ user {username}: groups [{}]", groups.join(", "))
+            }
+        }
+    }
+}
+
+/// An ordered list of changes applied atomically.
+pub type ChangeSet = Vec<Change>;

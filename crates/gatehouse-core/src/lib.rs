@@ -1,0 +1,30 @@
+//! Gatehouse's domain: the types every crate agrees on, the rules that keep them valid, and the
+//! ports (traits) through which protocol and web code reach storage without knowing SQL.
+
+pub mod audit;
+pub mod change;
+pub mod group;
+pub mod ids;
+pub mod key;
+pub mod list;
+pub mod password_policy;
+pub mod session;
+pub mod store;
+pub mod token;
+pub mod user;
+pub mod validate;
+
+pub use audit::{AuditContext, Event, EventAction, EventQuery, NewEvent};
+pub use change::{Change, ChangeSet};
+pub use group::{Group, GroupPatch, NewGroup};
+pub use ids::{EventId, GroupId, KeyId, SessionId, TokenId, UserId};
+pub use key::{KeyAlgorithm, NewSigningKey, SigningKey};
+pub use list::{ListQuery, Page};
+pub use session::Session;
+pub use store::{
+    EventStore, FirstAdmin, GroupStore, KeyStore, SessionStore, SettingStore, Store, StoreError,
+    TokenStore, UserStore,
+};
+pub use token::{NewToken, Token, TokenIntent};
+pub use user::{NewUser, User, UserPatch, UserType};
+pub use validate::ValidationError;

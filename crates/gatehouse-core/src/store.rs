@@ -1,0 +1,242 @@
+//! The storage ports. Protocol and web code depend on these traits only; `gatehouse-store`
+//! implements them once for SQLite and PostgreSQL. Every write takes an [`AuditContext`] and
+//! records its audit event in the same transaction.
+
+use crate::audit::{AuditContext, Event, EventQuery, NewEvent};
+use crate::change::ChangeSet;
+use crate::group::{Group, GroupPatch, NewGroup};
+use crate::ids::{GroupId, KeyId, SessionId, TokenId, UserId};
+use crate::key::{NewSigningKey, SigningKey};
+use crate::list::{ListQuery, Page};
+use crate::session::Session;
+use crate::token::{NewToken, Token, TokenIntent};
+use crate::user::{NewUser, User, UserPatch};
+use crate::validate::ValidationError;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// Why a store call failed. Messages are safe to show to an operator: they name objects and
+/// fields, never SQL, file paths or secrets.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum StoreError {
+    /// The input broke a field rule.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The object does not exist.
+    #[error("{kind} {key:?} not found")]
+    NotFound {
+        /// `user`, `group`, `token`...
+        kind: &'static str,
+        /// The id or natural key that was looked up.
+        key: String,
+    },
+    /// A uniqueness rule or a state rule forbids the write.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database cannot be reached right now; callers answer 503 and try again later.
+    #[error("database unavailable")]
+    Unavailable,
+    /// Anything else; the details went to the log.
+    #[error("internal storage error")]
+    Internal,
+}
+
+impl StoreError {
+    /// A not-found error for `kind` looked up by `key`.
+    pub fn not_found(kind: &'static str, key: impl ToString) -> Self {
+        Self::NotFound {
+            kind,
+            key: key.to_string(),
+        }
+    }
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Users.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates a user with its group memberships; fails with `Conflict` on a taken username.
+    async fn create_user(&self, user: NewUser, audit: &AuditContext) -> StoreResult<User>;
+    /// Looks a user up by id.
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// Looks a user up by exact username.
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    /// Lists users ordered by username; `search` matches username, name and email.
+    async fn list_users(&self, query: &ListQuery) -> StoreResult<Page<User>>;
+    /// Changes a user's fields.
+    async fn update_user(
+        &self,
+        id: UserId,
+        patch: UserPatch,
+        audit: &AuditContext,
+    ) -> StoreResult<User>;
+    /// Replaces (or with `None` removes) a user's password hash; records `password_set`.
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: Option<String>,
+        audit: &AuditContext,
+    ) -> StoreResult<()>;
+    /// Upgrades a hash after a successful login (bcrypt to Argon2id) without an audit event,
+    /// only if the stored hash is still `expected_old`.
+    async fn rehash_password(
+        &self,
+        id: UserId,
+        expected_old: &str,
+        new_hash: String,
+    ) -> StoreResult<()>;
+    /// Records a successful sign-in time.
+    async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Deletes a user with its memberships, tokens and sessions.
+    async fn delete_user(&self, id: UserId, audit: &AuditContext) -> StoreResult<()>;
+}
+
+/// Groups and memberships.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    /// Creates a group; the parent must exist.
+    async fn create_group(&self, group: NewGroup, audit: &AuditContext) -> StoreResult<Group>;
+    /// Looks a group up by id.
+    async fn group_by_id(&self, id: GroupId) -> StoreResult<Option<Group>>;
+    /// Looks a group up by exact name.
+    async fn group_by_name(&self, name: &str) -> StoreResult<Option<Group>>;
+    /// Lists groups ordered by name.
+    async fn list_groups(&self, query: &ListQuery) -> StoreResult<Page<Group>>;
+    /// Changes a group; a parent change that would close a cycle is `Invalid`.
+    async fn update_group(
+        &self,
+        id: GroupId,
+        patch: GroupPatch,
+        audit: &AuditContext,
+    ) -> StoreResult<Group>;
+    /// Deletes a group; its children move up to its parent.
+    async fn delete_group(&self, id: GroupId, audit: &AuditContext) -> StoreResult<()>;
+    /// Adds a direct membership (no-op if present).
+    async fn add_member(
+        &self,
+        group: GroupId,
+        user: UserId,
+        audit: &AuditContext,
+    ) -> StoreResult<()>;
+    /// Removes a direct membership (no-op if absent).
+    async fn remove_member(
+        &self,
+        group: GroupId,
+        user: UserId,
+        audit: &AuditContext,
+    ) -> StoreResult<()>;
+    /// The direct members of a group, ordered by username.
+    async fn group_members(&self, group: GroupId) -> StoreResult<Vec<User>>;
+    /// The groups a user is directly in, ordered by name.
+    async fn direct_groups(&self, user: UserId) -> StoreResult<Vec<Group>>;
+    /// The groups a user is in directly or through a descendant, ordered by name.
+    async fn effective_groups(&self, user: UserId) -> StoreResult<Vec<Group>>;
+    /// Whether any active user is effectively in a superuser group.
+    async fn superuser_exists(&self) -> StoreResult<bool>;
+}
+
+/// The audit log.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Appends an event on its own (for events with no accompanying change, like a failed login).
+    async fn append_event(&self, event: NewEvent, audit: &AuditContext) -> StoreResult<()>;
+    /// Reads events newest first.
+    async fn list_events(&self, query: &EventQuery) -> StoreResult<Page<Event>>;
+}
+
+/// Tokens, by keyed digest.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Stores a token.
+    async fn create_token(&self, token: NewToken, audit: &AuditContext) -> StoreResult<Token>;
+    /// Finds a token of `intent` by digest, whether expired or not.
+    async fn token_by_digest(
+        &self,
+        intent: TokenIntent,
+        digest: &str,
+    ) -> StoreResult<Option<Token>>;
+    /// Lists tokens, optionally of one user.
+    async fn list_tokens(&self, user: Option<UserId>) -> StoreResult<Vec<Token>>;
+    /// Deletes a token.
+    async fn delete_token(&self, id: TokenId, audit: &AuditContext) -> StoreResult<()>;
+    /// Deletes every token of an intent (e.g. stale setup links); returns how many.
+    async fn delete_tokens_with_intent(&self, intent: TokenIntent) -> StoreResult<u64>;
+    /// Deletes tokens that expired before `now`; returns how many.
+    async fn delete_expired_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// Server-side sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a session.
+    async fn create_session(&self, session: Session) -> StoreResult<()>;
+    /// Finds an unexpired session by cookie digest.
+    async fn session_by_digest(
+        &self,
+        digest: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Session>>;
+    /// Lists a user's sessions.
+    async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<Session>>;
+    /// Ends a session.
+    async fn delete_session(&self, id: SessionId) -> StoreResult<()>;
+    /// Deletes sessions that expired before `now`; returns how many.
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// Signing keys.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Stores a key.
+    async fn create_signing_key(
+        &self,
+        key: NewSigningKey,
+        audit: &AuditContext,
+    ) -> StoreResult<SigningKey>;
+    /// All keys, newest first, retired ones included.
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKey>>;
+    /// Looks a key up by id.
+    async fn signing_key(&self, id: KeyId) -> StoreResult<Option<SigningKey>>;
+}
+
+/// Small installation-wide values (schema facts, the secret-key check value).
+#[async_trait]
+pub trait SettingStore: Send + Sync {
+    /// Reads a setting.
+    async fn setting(&self, name: &str) -> StoreResult<Option<String>>;
+    /// Writes a setting only if it is absent; returns the value now stored (so concurrent
+    /// replicas agree on one).
+    async fn setting_insert_if_absent(&self, name: &str, value: &str) -> StoreResult<String>;
+}
+
+/// What the first-run setup (page or bootstrap variables) creates, as one transaction.
+#[derive(Clone, Debug)]
+pub struct FirstAdmin {
+    /// The administrator (its `groups` are ignored: it joins the default admin group).
+    pub user: NewUser,
+    /// The setup token being spent, by digest; it must exist, be unexpired, and is deleted.
+    pub setup_token_digest: Option<String>,
+    /// An API token to create for the administrator (bootstrap automation).
+    pub api_token: Option<NewToken>,
+}
+
+/// The whole storage surface, plus the operations that span several kinds of object.
+#[async_trait]
+pub trait Store:
+    UserStore + GroupStore + EventStore + TokenStore + SessionStore + KeyStore + SettingStore
+{
+    /// Checks that the database answers (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Creates the first administrator, its superuser group (if missing) and optional API token,
+    /// spending the setup token. Fails with `Conflict` if a superuser already exists, so two
+    /// racing setup requests cannot both succeed.
+    async fn create_first_admin(
+        &self,
+        admin: FirstAdmin,
+        audit: &AuditContext,
+    ) -> StoreResult<User>;
+    /// Applies a change set atomically: on any error nothing is written.
+    async fn apply_changes(&self, changes: &ChangeSet, audit: &AuditContext) -> StoreResult<()>;
+}
