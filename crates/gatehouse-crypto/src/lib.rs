@@ -1,1 +1,28 @@
-//! placeholder
+//! All of Gatehouse's cryptography, in one crate on one library (aws-lc-rs, plus the
+//! argon2 and bcrypt crates for passwords), so that the protocol crates never pick
+//! primitives themselves. Pure functions and small key-holding types: no HTTP, no SQL.
+//!
+//! - [`SecretKey`]: the instance secret key and the subkeys derived from it.
+//! - [`SecretBox`]: AES-256-GCM sealing of secrets stored in the database.
+//! - [`TokenDigester`], [`generate_token`]: random bearer tokens and their HMAC digests.
+//! - [`CsrfSigner`]: double-submit CSRF tokens.
+//! - [`PasswordHasher`]: Argon2id hashing, verification of imported bcrypt/Argon2 hashes.
+//! - [`keys`]: JWS signing keys (RS256, ES256, EdDSA), signatures and public JWKs.
+
+mod csrf;
+mod error;
+pub mod keys;
+mod password;
+mod random;
+mod secret_box;
+mod secret_key;
+mod token;
+
+pub use csrf::CsrfSigner;
+pub use error::{CryptoError, Result};
+pub use keys::{GeneratedKey, KeyAlgorithm, SigningKey, generate_signing_key, public_jwk};
+pub use password::{PasswordHasher, PasswordParams, Verification};
+pub use secret_box::SecretBox;
+pub use secret_key::SecretKey;
+pub use token::{TOKEN_BYTES, TokenDigester, constant_time_eq, generate_token};
+pub use zeroize::Zeroizing;

@@ -1,0 +1,452 @@
+//! JWS signing keys (RFC 7518 §3): generation, signing, verification and the public JWK
+//! (RFC 7517, RFC 7518 §6, RFC 8037 for Ed25519) published in JWKS documents.
+//!
+//! Private keys travel as PKCS#8 v1 DER (sealed with [`crate::SecretBox`] before storage);
+//! public keys as X.509 SubjectPublicKeyInfo DER. Signatures are in JWS form: RS256 is
+//! RSASSA-PKCS1-v1_5 with SHA-256, ES256 the fixed-size `r ‖ s` of RFC 7518 §3.4 (not DER),
+//! EdDSA plain Ed25519.
+
+use crate::error::{CryptoError, Result};
+use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::{KeySize, PublicKey as RsaPublicKey};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair,
+    Ed25519KeyPair, KeyPair as _, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256,
+    RsaKeyPair, UnparsedPublicKey, VerificationAlgorithm,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+pub use gatehouse_core::KeyAlgorithm;
+use serde_json::{Value, json};
+use std::fmt;
+use zeroize::Zeroizing;
+
+/// DER prefix of a P-256 SubjectPublicKeyInfo with an uncompressed point: SEQUENCE {
+/// SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING { 0x04 ‖ x ‖ y } } (RFC 5480).
+const P256_SPKI_PREFIX: [u8; 27] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
+];
+/// Byte length of a P-256 coordinate.
+const P256_COORDINATE_LEN: usize = 32;
+
+/// DER prefix of an Ed25519 SubjectPublicKeyInfo: SEQUENCE { SEQUENCE { id-Ed25519 },
+/// BIT STRING { key } } (RFC 8410 §4).
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+/// Byte length of an Ed25519 public key.
+const ED25519_KEY_LEN: usize = 32;
+
+/// A freshly generated key pair.
+pub struct GeneratedKey {
+    /// The private key, PKCS#8 v1 DER. Wiped from memory on drop.
+    pub pkcs8_der: Zeroizing<Vec<u8>>,
+    /// The public key, X.509 SubjectPublicKeyInfo DER.
+    pub public_key_der: Vec<u8>,
+}
+
+impl fmt::Debug for GeneratedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GeneratedKey")
+            .field("pkcs8_der", &"**")
+            .field(
+                "public_key_der",
+                &URL_SAFE_NO_PAD.encode(&self.public_key_der),
+            )
+            .finish()
+    }
+}
+
+/// Generates a key pair for `alg`: RSA-2048 for RS256, P-256 for ES256, Ed25519 for EdDSA.
+///
+/// # Errors
+/// [`CryptoError::KeyGeneration`] if aws-lc fails to generate or encode the key.
+pub fn generate_signing_key(alg: KeyAlgorithm) -> Result<GeneratedKey> {
+    let failed = |_| CryptoError::KeyGeneration { alg: alg.as_str() };
+    let (pkcs8, public) = match alg {
+        KeyAlgorithm::Rs256 => {
+            let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(failed)?;
+            let pkcs8 = pair.as_der().map_err(failed)?.as_ref().to_vec();
+            let public = pair
+                .public_key()
+                .as_der()
+                .map_err(failed)?
+                .as_ref()
+                .to_vec();
+            (pkcs8, public)
+        }
+        KeyAlgorithm::Es256 => {
+            let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(failed)?;
+            let pkcs8 = pair.to_pkcs8v1().map_err(failed)?.as_ref().to_vec();
+            let public = pair
+                .public_key()
+                .as_der()
+                .map_err(failed)?
+                .as_ref()
+                .to_vec();
+            (pkcs8, public)
+        }
+        KeyAlgorithm::EdDsa => {
+            let pair = Ed25519KeyPair::generate().map_err(failed)?;
+            let pkcs8 = pair.to_pkcs8v1().map_err(failed)?.as_ref().to_vec();
+            let public = pair
+                .public_key()
+                .as_der()
+                .map_err(failed)?
+                .as_ref()
+                .to_vec();
+            (pkcs8, public)
+        }
+    };
+    Ok(GeneratedKey {
+        pkcs8_der: Zeroizing::new(pkcs8),
+        public_key_der: public,
+    })
+}
+
+/// A parsed private key, ready to sign many messages. Parsing (especially RSA's key
+/// check) costs far more than one signature, so long-lived signers should keep one.
+pub struct SigningKey {
+    inner: SigningKeyInner,
+}
+
+enum SigningKeyInner {
+    Rs256(RsaKeyPair),
+    Es256(EcdsaKeyPair),
+    EdDsa(Ed25519KeyPair),
+}
+
+impl SigningKey {
+    /// Parses a PKCS#8 DER private key for `alg`.
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidPrivateKey`] when the document is not a valid key of the
+    /// algorithm's type (e.g. an EC key given for RS256, or RSA below 2048 bits).
+    pub fn from_pkcs8(alg: KeyAlgorithm, pkcs8_der: &[u8]) -> Result<Self> {
+        let invalid = |_| CryptoError::InvalidPrivateKey { alg: alg.as_str() };
+        let inner = match alg {
+            KeyAlgorithm::Rs256 => {
+                SigningKeyInner::Rs256(RsaKeyPair::from_pkcs8(pkcs8_der).map_err(invalid)?)
+            }
+            KeyAlgorithm::Es256 => SigningKeyInner::Es256(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8_der)
+                    .map_err(invalid)?,
+            ),
+            KeyAlgorithm::EdDsa => {
+                SigningKeyInner::EdDsa(Ed25519KeyPair::from_pkcs8(pkcs8_der).map_err(invalid)?)
+            }
+        };
+        Ok(Self { inner })
+    }
+
+    /// The algorithm this key signs with.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        match self.inner {
+            SigningKeyInner::Rs256(_) => KeyAlgorithm::Rs256,
+            SigningKeyInner::Es256(_) => KeyAlgorithm::Es256,
+            SigningKeyInner::EdDsa(_) => KeyAlgorithm::EdDsa,
+        }
+    }
+
+    /// The public key as SubjectPublicKeyInfo DER.
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidPrivateKey`] if aws-lc cannot encode it.
+    pub fn public_key_der(&self) -> Result<Vec<u8>> {
+        let alg = self.algorithm().as_str();
+        let der = match &self.inner {
+            SigningKeyInner::Rs256(pair) => pair.public_key().as_der().map(|d| d.as_ref().to_vec()),
+            SigningKeyInner::Es256(pair) => pair.public_key().as_der().map(|d| d.as_ref().to_vec()),
+            SigningKeyInner::EdDsa(pair) => pair.public_key().as_der().map(|d| d.as_ref().to_vec()),
+        };
+        der.map_err(|_| CryptoError::InvalidPrivateKey { alg })
+    }
+
+    /// Signs `message` (for JWS, the ASCII `header.payload`), returning the raw JWS
+    /// signature bytes.
+    ///
+    /// # Errors
+    /// [`CryptoError::Signing`] if aws-lc fails.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        let failed = |_| CryptoError::Signing {
+            alg: self.algorithm().as_str(),
+        };
+        match &self.inner {
+            SigningKeyInner::Rs256(pair) => {
+                let mut signature = vec![0u8; pair.public_modulus_len()];
+                pair.sign(
+                    &RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    message,
+                    &mut signature,
+                )
+                .map_err(failed)?;
+                Ok(signature)
+            }
+            SigningKeyInner::Es256(pair) => pair
+                .sign(&SystemRandom::new(), message)
+                .map(|signature| signature.as_ref().to_vec())
+                .map_err(failed),
+            SigningKeyInner::EdDsa(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+        }
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKey({}, **)", self.algorithm().as_str())
+    }
+}
+
+/// Signs `message` with a PKCS#8 DER private key in one call. Prefer [`SigningKey`] when
+/// signing repeatedly with the same key.
+///
+/// # Errors
+/// As [`SigningKey::from_pkcs8`] and [`SigningKey::sign`].
+pub fn sign(alg: KeyAlgorithm, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>> {
+    SigningKey::from_pkcs8(alg, pkcs8_der)?.sign(message)
+}
+
+/// Whether `signature` is a valid JWS signature of `message` under the public key
+/// `spki_der` (SubjectPublicKeyInfo DER) for `alg`. RS256 accepts 2048- to 8192-bit keys.
+pub fn verify(alg: KeyAlgorithm, spki_der: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    UnparsedPublicKey::new(verification_algorithm(alg), spki_der)
+        .verify(message, signature)
+        .is_ok()
+}
+
+fn verification_algorithm(alg: KeyAlgorithm) -> &'static dyn VerificationAlgorithm {
+    match alg {
+        KeyAlgorithm::Rs256 => &RSA_PKCS1_2048_8192_SHA256,
+        KeyAlgorithm::Es256 => &ECDSA_P256_SHA256_FIXED,
+        KeyAlgorithm::EdDsa => &ED25519,
+    }
+}
+
+/// The public JWK for a key (RFC 7517 §4 with the RFC 7518 §6 / RFC 8037 §2 members):
+/// `kty`, `use: "sig"`, `alg`, `kid`, and `n`/`e` (RSA), `crv: "P-256"`/`x`/`y` (EC) or
+/// `crv: "Ed25519"`/`x` (OKP), all base64url without padding and, for RSA, without
+/// leading zero bytes.
+///
+/// # Errors
+/// [`CryptoError::InvalidPublicKey`] when `spki_der` is not a valid SubjectPublicKeyInfo
+/// for `alg` (EC points must be uncompressed).
+pub fn public_jwk(alg: KeyAlgorithm, spki_der: &[u8], kid: &str) -> Result<Value> {
+    let invalid = || CryptoError::InvalidPublicKey { alg: alg.as_str() };
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    // Full validation (point on the curve, RSA key checks) before reading any bytes.
+    ParsedPublicKey::new(verification_algorithm(alg), spki_der).map_err(|_| invalid())?;
+    let jwk = match alg {
+        KeyAlgorithm::Rs256 => {
+            let key = RsaPublicKey::from_der(spki_der).map_err(|_| invalid())?;
+            json!({
+                "kty": "RSA",
+                "use": "sig",
+                "alg": alg.as_str(),
+                "kid": kid,
+                "n": b64(key.modulus().big_endian_without_leading_zero()),
+                "e": b64(key.exponent().big_endian_without_leading_zero()),
+            })
+        }
+        KeyAlgorithm::Es256 => {
+            let point = spki_der
+                .strip_prefix(&P256_SPKI_PREFIX)
+                .filter(|point| point.len() == 2 * P256_COORDINATE_LEN)
+                .ok_or_else(invalid)?;
+            let (x, y) = point.split_at(P256_COORDINATE_LEN);
+            json!({
+                "kty": "EC",
+                "use": "sig",
+                "alg": alg.as_str(),
+                "kid": kid,
+                "crv": "P-256",
+                "x": b64(x),
+                "y": b64(y),
+            })
+        }
+        KeyAlgorithm::EdDsa => {
+            let x = spki_der
+                .strip_prefix(&ED25519_SPKI_PREFIX)
+                .filter(|x| x.len() == ED25519_KEY_LEN)
+                .ok_or_else(invalid)?;
+            json!({
+                "kty": "OKP",
+                "use": "sig",
+                "alg": alg.as_str(),
+                "kid": kid,
+                "crv": "Ed25519",
+                "x": b64(x),
+            })
+        }
+    };
+    Ok(jwk)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::signature::RsaPublicKeyComponents;
+
+    const ALL: [KeyAlgorithm; 3] = [
+        KeyAlgorithm::Rs256,
+        KeyAlgorithm::Es256,
+        KeyAlgorithm::EdDsa,
+    ];
+    const MESSAGE: &[u8] = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9";
+
+    fn member(jwk: &Value, name: &str) -> Vec<u8> {
+        let text = jwk[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} missing"));
+        assert!(!text.contains('='), "{name} must be unpadded");
+        URL_SAFE_NO_PAD.decode(text).expect("base64url")
+    }
+
+    #[test]
+    fn sign_verify_round_trip_for_every_algorithm() {
+        for alg in ALL {
+            let key = generate_signing_key(alg).expect("generate");
+            let other = generate_signing_key(alg).expect("generate");
+            let signature = sign(alg, &key.pkcs8_der, MESSAGE).expect("sign");
+            let expected_len = match alg {
+                KeyAlgorithm::Rs256 => 256,
+                KeyAlgorithm::Es256 | KeyAlgorithm::EdDsa => 64,
+            };
+            assert_eq!(signature.len(), expected_len, "{alg:?}");
+            assert!(
+                verify(alg, &key.public_key_der, MESSAGE, &signature),
+                "{alg:?}"
+            );
+            assert!(!verify(
+                alg,
+                &key.public_key_der,
+                b"other message",
+                &signature
+            ));
+            assert!(!verify(alg, &other.public_key_der, MESSAGE, &signature));
+            let mut altered = signature.clone();
+            altered[10] ^= 1;
+            assert!(!verify(alg, &key.public_key_der, MESSAGE, &altered));
+
+            let signer = SigningKey::from_pkcs8(alg, &key.pkcs8_der).expect("parse");
+            assert_eq!(signer.algorithm(), alg);
+            assert_eq!(signer.public_key_der().expect("spki"), key.public_key_der);
+            assert!(verify(
+                alg,
+                &key.public_key_der,
+                MESSAGE,
+                &signer.sign(MESSAGE).expect("sign")
+            ));
+        }
+    }
+
+    #[test]
+    fn keys_of_another_algorithm_or_garbage_are_refused() {
+        let rsa = generate_signing_key(KeyAlgorithm::Rs256).expect("generate");
+        let ec = generate_signing_key(KeyAlgorithm::Es256).expect("generate");
+        assert!(matches!(
+            SigningKey::from_pkcs8(KeyAlgorithm::Rs256, &ec.pkcs8_der),
+            Err(CryptoError::InvalidPrivateKey { alg: "RS256" })
+        ));
+        assert!(SigningKey::from_pkcs8(KeyAlgorithm::Es256, &rsa.pkcs8_der).is_err());
+        assert!(SigningKey::from_pkcs8(KeyAlgorithm::EdDsa, &ec.pkcs8_der).is_err());
+        assert!(SigningKey::from_pkcs8(KeyAlgorithm::EdDsa, b"garbage").is_err());
+        assert!(public_jwk(KeyAlgorithm::Es256, &rsa.public_key_der, "k").is_err());
+        assert!(public_jwk(KeyAlgorithm::Rs256, &ec.public_key_der, "k").is_err());
+        assert!(public_jwk(KeyAlgorithm::EdDsa, b"", "k").is_err());
+    }
+
+    #[test]
+    fn public_keys_are_subject_public_key_info() {
+        let rsa = generate_signing_key(KeyAlgorithm::Rs256).expect("generate");
+        // SEQUENCE, SEQUENCE { rsaEncryption, NULL }: SPKI, not a bare PKCS#1 RSAPublicKey.
+        assert_eq!(
+            rsa.public_key_der[..19],
+            [
+                0x30, 0x82, 0x01, 0x22, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
+                0x01, 0x01, 0x01, 0x05, 0x00
+            ]
+        );
+        let ec = generate_signing_key(KeyAlgorithm::Es256).expect("generate");
+        assert!(ec.public_key_der.starts_with(&P256_SPKI_PREFIX));
+        let ed = generate_signing_key(KeyAlgorithm::EdDsa).expect("generate");
+        assert!(ed.public_key_der.starts_with(&ED25519_SPKI_PREFIX));
+        assert!(!format!("{ed:?}").contains(&URL_SAFE_NO_PAD.encode(&ed.pkcs8_der[..])));
+    }
+
+    #[test]
+    fn rsa_jwk_has_full_length_modulus_and_verifies_signatures() {
+        let key = generate_signing_key(KeyAlgorithm::Rs256).expect("generate");
+        let jwk = public_jwk(KeyAlgorithm::Rs256, &key.public_key_der, "kid-1").expect("jwk");
+        assert_eq!(jwk["kty"], "RSA");
+        assert_eq!(jwk["alg"], "RS256");
+        assert_eq!(jwk["use"], "sig");
+        assert_eq!(jwk["kid"], "kid-1");
+        let n = member(&jwk, "n");
+        let e = member(&jwk, "e");
+        assert_eq!(n.len(), 256);
+        assert_ne!(n[0], 0);
+        assert_eq!(jwk["e"], "AQAB");
+        // Rebuild the key from the JWK members alone and check a signature with it.
+        let signature = sign(KeyAlgorithm::Rs256, &key.pkcs8_der, MESSAGE).expect("sign");
+        RsaPublicKeyComponents { n: &n, e: &e }
+            .verify(&RSA_PKCS1_2048_8192_SHA256, MESSAGE, &signature)
+            .expect("JWK verifies the signature");
+    }
+
+    #[test]
+    fn ec_jwk_has_p256_coordinates_and_verifies_signatures() {
+        let key = generate_signing_key(KeyAlgorithm::Es256).expect("generate");
+        let jwk = public_jwk(KeyAlgorithm::Es256, &key.public_key_der, "kid-2").expect("jwk");
+        assert_eq!(jwk["kty"], "EC");
+        assert_eq!(jwk["crv"], "P-256");
+        assert_eq!(jwk["alg"], "ES256");
+        let (x, y) = (member(&jwk, "x"), member(&jwk, "y"));
+        assert_eq!((x.len(), y.len()), (32, 32));
+        let point = [&[0x04][..], &x, &y].concat();
+        let signature = sign(KeyAlgorithm::Es256, &key.pkcs8_der, MESSAGE).expect("sign");
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point)
+            .verify(MESSAGE, &signature)
+            .expect("JWK verifies the signature");
+    }
+
+    #[test]
+    fn okp_jwk_has_ed25519_key_and_verifies_signatures() {
+        let key = generate_signing_key(KeyAlgorithm::EdDsa).expect("generate");
+        let jwk = public_jwk(KeyAlgorithm::EdDsa, &key.public_key_der, "kid-3").expect("jwk");
+        assert_eq!(jwk["kty"], "OKP");
+        assert_eq!(jwk["crv"], "Ed25519");
+        assert_eq!(jwk["alg"], "EdDSA");
+        assert!(jwk.get("y").is_none());
+        let x = member(&jwk, "x");
+        assert_eq!(x.len(), 32);
+        let signature = sign(KeyAlgorithm::EdDsa, &key.pkcs8_der, MESSAGE).expect("sign");
+        UnparsedPublicKey::new(&ED25519, &x)
+            .verify(MESSAGE, &signature)
+            .expect("JWK verifies the signature");
+    }
+
+    #[test]
+    fn ed25519_matches_rfc_8037_appendix_a() {
+        // RFC 8037 A.1 (key) and A.4 (signature of the JWS signing input).
+        let d = URL_SAFE_NO_PAD
+            .decode("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A")
+            .expect("d");
+        let pkcs8 = Ed25519KeyPair::from_seed_unchecked(&d)
+            .expect("seed")
+            .to_pkcs8v1()
+            .expect("pkcs8");
+        let signer = SigningKey::from_pkcs8(KeyAlgorithm::EdDsa, pkcs8.as_ref()).expect("key");
+        let spki = signer.public_key_der().expect("spki");
+        let jwk = public_jwk(KeyAlgorithm::EdDsa, &spki, "rfc8037").expect("jwk");
+        assert_eq!(jwk["x"], "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+        let input = b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc";
+        let signature = signer.sign(input).expect("sign");
+        assert_eq!(
+            URL_SAFE_NO_PAD.encode(signature),
+            "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg"
+        );
+    }
+}
