@@ -1,1 +1,28 @@
-//! placeholder
+//! The storage ports of `gatehouse-core`, implemented once with sea-orm for SQLite and
+//! PostgreSQL. Only connection setup ([`SqlStore::connect`]) and the migration lock know which
+//! backend is in use; every query is the same code on both.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), gatehouse_core::StoreError> {
+//! use gatehouse_store::{DatabaseSettings, SqlStore};
+//! let store = SqlStore::connect(&DatabaseSettings::Sqlite { path: "data/gatehouse.db".into() }).await?;
+//! store.migrate().await?;
+//! # Ok(()) }
+//! ```
+
+mod connect;
+mod entity;
+mod error;
+mod migrate;
+mod migration;
+mod ops;
+mod provision;
+mod search;
+mod settings;
+mod sql_store;
+mod timestamp;
+
+pub use connect::PoolStats;
+pub use provision::create_postgres_database;
+pub use settings::{DatabaseSettings, PostgresSettings, SslMode};
+pub use sql_store::SqlStore;

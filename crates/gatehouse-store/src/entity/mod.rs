@@ -1,0 +1,11 @@
+//! The sea-orm entities: one file per table, mirroring the migration in `crate::migration`.
+//! They are private to the crate; the domain types in `gatehouse-core` are what callers see.
+
+pub(crate) mod event;
+pub(crate) mod group;
+pub(crate) mod group_member;
+pub(crate) mod session;
+pub(crate) mod setting;
+pub(crate) mod signing_key;
+pub(crate) mod token;
+pub(crate) mod user;

@@ -1,0 +1,20 @@
+//! The schema, as one ordered migration set that runs unchanged on SQLite and PostgreSQL.
+//! Add a new file per change; never edit one that has shipped.
+
+use sea_orm_migration::prelude::*;
+
+mod m20260101_000001_initial;
+
+/// Every migration, oldest first.
+pub(crate) struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20260101_000001_initial::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "gatehouse_migrations".into_iden()
+    }
+}

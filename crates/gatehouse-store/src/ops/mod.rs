@@ -1,0 +1,15 @@
+//! The store's operations, each written once as a function over any sea-orm connection or
+//! transaction. `SqlStore`'s trait methods wrap single operations in a transaction;
+//! `create_first_admin` and `apply_changes` run several inside one.
+
+pub(crate) mod changes;
+pub(crate) mod events;
+pub(crate) mod groups;
+pub(crate) mod keys;
+pub(crate) mod memberships;
+pub(crate) mod rows;
+pub(crate) mod sessions;
+pub(crate) mod settings;
+pub(crate) mod setup;
+pub(crate) mod tokens;
+pub(crate) mod users;

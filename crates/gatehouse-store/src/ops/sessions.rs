@@ -1,0 +1,95 @@
+//! Server-side sessions by cookie digest, and their expiry sweep.
+
+use crate::entity::session;
+use crate::error::{conflict_or_db_err, db_err};
+use crate::timestamp;
+use chrono::{DateTime, Utc};
+use gatehouse_core::store::StoreResult;
+use gatehouse_core::{Session, SessionId, UserId};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+};
+
+/// Stores a session.
+pub(crate) async fn create<C: ConnectionTrait>(conn: &C, new: Session) -> StoreResult<()> {
+    let row = session::Model {
+        id: new.id.0,
+        user_id: new.user_id.0,
+        digest: new.digest,
+        created_at: timestamp::stored(new.created_at),
+        expires_at: timestamp::stored(new.expires_at),
+        client_ip: new.client_ip,
+        user_agent: new.user_agent,
+    };
+    session::Entity::insert(row.into_active_model())
+        .exec_without_returning(conn)
+        .await
+        .map_err(|err| conflict_or_db_err(err, || "this session already exists".into()))?;
+    Ok(())
+}
+
+/// Finds a session by digest that is still valid at `now`.
+pub(crate) async fn by_digest<C: ConnectionTrait>(
+    conn: &C,
+    digest: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Session>> {
+    Ok(session::Entity::find()
+        .filter(session::Column::Digest.eq(digest))
+        .filter(session::Column::ExpiresAt.gt(timestamp::stored(now)))
+        .one(conn)
+        .await
+        .map_err(db_err)?
+        .map(from_row))
+}
+
+/// A user's sessions, oldest first.
+pub(crate) async fn of_user<C: ConnectionTrait>(
+    conn: &C,
+    user: UserId,
+) -> StoreResult<Vec<Session>> {
+    Ok(session::Entity::find()
+        .filter(session::Column::UserId.eq(user.0))
+        .order_by_asc(session::Column::CreatedAt)
+        .order_by_asc(session::Column::Id)
+        .all(conn)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(from_row)
+        .collect())
+}
+
+/// Ends a session; ending one that is already gone is not an error (logout is idempotent).
+pub(crate) async fn delete<C: ConnectionTrait>(conn: &C, id: SessionId) -> StoreResult<()> {
+    session::Entity::delete_by_id(id.0)
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Deletes sessions that expired before `now`; returns how many.
+pub(crate) async fn delete_expired<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let result = session::Entity::delete_many()
+        .filter(session::Column::ExpiresAt.lt(timestamp::stored(now)))
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(result.rows_affected)
+}
+
+fn from_row(row: session::Model) -> Session {
+    Session {
+        id: SessionId(row.id),
+        user_id: UserId(row.user_id),
+        digest: row.digest,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        client_ip: row.client_ip,
+        user_agent: row.user_agent,
+    }
+}

@@ -1,0 +1,336 @@
+//! [`SqlStore`]: the storage ports of `gatehouse-core` over one sea-orm connection. Each trait
+//! method is a thin wrapper: open a write transaction if the operation writes, call the
+//! operation in `crate::ops`, commit.
+
+use crate::connect::PoolHandle;
+use crate::error::db_err;
+use crate::ops::{
+    changes, events, groups, keys, memberships, sessions, settings, setup, tokens, users,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use gatehouse_core::store::StoreResult;
+use gatehouse_core::{
+    AuditContext, ChangeSet, Event, EventQuery, EventStore, FirstAdmin, Group, GroupId, GroupPatch,
+    GroupStore, KeyId, KeyStore, ListQuery, NewEvent, NewGroup, NewSigningKey, NewToken, NewUser,
+    Page, Session, SessionId, SessionStore, SettingStore, SigningKey, Store, Token, TokenId,
+    TokenIntent, TokenStore, User, UserId, UserPatch, UserStore,
+};
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+
+/// The SQL implementation of every storage port, for SQLite and PostgreSQL alike. Cloning is
+/// cheap: clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) pool: PoolHandle,
+}
+
+impl SqlStore {
+    pub(crate) fn new(db: DatabaseConnection, pool: PoolHandle) -> Self {
+        Self { db, pool }
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so concurrent writers wait in the busy handler instead of failing
+    /// when a read lock cannot be upgraded; PostgreSQL ignores the option.
+    pub(crate) async fn begin_write(&self) -> StoreResult<DatabaseTransaction> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+            .map_err(db_err)
+    }
+}
+
+/// Commits, mapping failures.
+async fn commit(txn: DatabaseTransaction) -> StoreResult<()> {
+    txn.commit().await.map_err(db_err)
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn create_user(&self, user: NewUser, audit: &AuditContext) -> StoreResult<User> {
+        let txn = self.begin_write().await?;
+        let created = users::create(&txn, user, audit).await?;
+        commit(txn).await?;
+        Ok(created)
+    }
+
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        users::by_id(&self.db, id).await
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        users::by_username(&self.db, username).await
+    }
+
+    async fn list_users(&self, query: &ListQuery) -> StoreResult<Page<User>> {
+        users::list(&self.db, query).await
+    }
+
+    async fn update_user(
+        &self,
+        id: UserId,
+        patch: UserPatch,
+        audit: &AuditContext,
+    ) -> StoreResult<User> {
+        let txn = self.begin_write().await?;
+        let updated = users::update(&txn, id, patch, audit).await?;
+        commit(txn).await?;
+        Ok(updated)
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: Option<String>,
+        audit: &AuditContext,
+    ) -> StoreResult<()> {
+        let txn = self.begin_write().await?;
+        users::set_password_hash(&txn, id, hash, audit).await?;
+        commit(txn).await
+    }
+
+    async fn rehash_password(
+        &self,
+        id: UserId,
+        expected_old: &str,
+        new_hash: String,
+    ) -> StoreResult<()> {
+        users::rehash_password(&self.db, id, expected_old, new_hash).await
+    }
+
+    async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> StoreResult<()> {
+        users::record_login(&self.db, id, at).await
+    }
+
+    async fn delete_user(&self, id: UserId, audit: &AuditContext) -> StoreResult<()> {
+        let txn = self.begin_write().await?;
+        users::delete(&txn, id, audit).await?;
+        commit(txn).await
+    }
+}
+
+#[async_trait]
+impl GroupStore for SqlStore {
+    async fn create_group(&self, group: NewGroup, audit: &AuditContext) -> StoreResult<Group> {
+        let txn = self.begin_write().await?;
+        let created = groups::create(&txn, group, audit).await?;
+        commit(txn).await?;
+        Ok(created)
+    }
+
+    async fn group_by_id(&self, id: GroupId) -> StoreResult<Option<Group>> {
+        groups::by_id(&self.db, id).await
+    }
+
+    async fn group_by_name(&self, name: &str) -> StoreResult<Option<Group>> {
+        groups::by_name(&self.db, name).await
+    }
+
+    async fn list_groups(&self, query: &ListQuery) -> StoreResult<Page<Group>> {
+        groups::list(&self.db, query).await
+    }
+
+    async fn update_group(
+        &self,
+        id: GroupId,
+        patch: GroupPatch,
+        audit: &AuditContext,
+    ) -> StoreResult<Group> {
+        let txn = self.begin_write().await?;
+        let updated = groups::update(&txn, id, patch, audit).await?;
+        commit(txn).await?;
+        Ok(updated)
+    }
+
+    async fn delete_group(&self, id: GroupId, audit: &AuditContext) -> StoreResult<()> {
+        let txn = self.begin_write().await?;
+        groups::delete(&txn, id, audit).await?;
+        commit(txn).await
+    }
+
+    async fn add_member(
+        &self,
+        group: GroupId,
+        user: UserId,
+        audit: &AuditContext,
+    ) -> StoreResult<()> {
+        let txn = self.begin_write().await?;
+        let group = groups::require_by_id(&txn, group).await?;
+        let user = users::require_by_id(&txn, user).await?;
+        memberships::add(&txn, &group, &user, audit).await?;
+        commit(txn).await
+    }
+
+    async fn remove_member(
+        &self,
+        group: GroupId,
+        user: UserId,
+        audit: &AuditContext,
+    ) -> StoreResult<()> {
+        let txn = self.begin_write().await?;
+        let (Some(group), Some(user)) = (
+            groups::by_id(&txn, group).await?,
+            users::by_id(&txn, user).await?,
+        ) else {
+            // Either side missing means there is no such membership: nothing to do.
+            return Ok(());
+        };
+        memberships::remove(&txn, &group, &user, audit).await?;
+        commit(txn).await
+    }
+
+    async fn group_members(&self, group: GroupId) -> StoreResult<Vec<User>> {
+        groups::members(&self.db, group).await
+    }
+
+    async fn direct_groups(&self, user: UserId) -> StoreResult<Vec<Group>> {
+        groups::direct(&self.db, user).await
+    }
+
+    async fn effective_groups(&self, user: UserId) -> StoreResult<Vec<Group>> {
+        groups::effective(&self.db, user).await
+    }
+
+    async fn superuser_exists(&self) -> StoreResult<bool> {
+        groups::superuser_exists(&self.db).await
+    }
+}
+
+#[async_trait]
+impl EventStore for SqlStore {
+    async fn append_event(&self, event: NewEvent, audit: &AuditContext) -> StoreResult<()> {
+        events::record(&self.db, event, audit).await
+    }
+
+    async fn list_events(&self, query: &EventQuery) -> StoreResult<Page<Event>> {
+        events::list(&self.db, query).await
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqlStore {
+    async fn create_token(&self, token: NewToken, audit: &AuditContext) -> StoreResult<Token> {
+        let txn = self.begin_write().await?;
+        let created = tokens::create(&txn, token, audit).await?;
+        commit(txn).await?;
+        Ok(created)
+    }
+
+    async fn token_by_digest(
+        &self,
+        intent: TokenIntent,
+        digest: &str,
+    ) -> StoreResult<Option<Token>> {
+        tokens::by_digest(&self.db, intent, digest).await
+    }
+
+    async fn list_tokens(&self, user: Option<UserId>) -> StoreResult<Vec<Token>> {
+        tokens::list(&self.db, user).await
+    }
+
+    async fn delete_token(&self, id: TokenId, audit: &AuditContext) -> StoreResult<()> {
+        let txn = self.begin_write().await?;
+        tokens::delete(&txn, id, audit).await?;
+        commit(txn).await
+    }
+
+    async fn delete_tokens_with_intent(&self, intent: TokenIntent) -> StoreResult<u64> {
+        tokens::delete_with_intent(&self.db, intent).await
+    }
+
+    async fn delete_expired_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        tokens::delete_expired(&self.db, now).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn create_session(&self, session: Session) -> StoreResult<()> {
+        sessions::create(&self.db, session).await
+    }
+
+    async fn session_by_digest(
+        &self,
+        digest: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Session>> {
+        sessions::by_digest(&self.db, digest, now).await
+    }
+
+    async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<Session>> {
+        sessions::of_user(&self.db, user).await
+    }
+
+    async fn delete_session(&self, id: SessionId) -> StoreResult<()> {
+        sessions::delete(&self.db, id).await
+    }
+
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        sessions::delete_expired(&self.db, now).await
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqlStore {
+    async fn create_signing_key(
+        &self,
+        key: NewSigningKey,
+        audit: &AuditContext,
+    ) -> StoreResult<SigningKey> {
+        let txn = self.begin_write().await?;
+        let created = keys::create(&txn, key, audit).await?;
+        commit(txn).await?;
+        Ok(created)
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKey>> {
+        keys::list(&self.db).await
+    }
+
+    async fn signing_key(&self, id: KeyId) -> StoreResult<Option<SigningKey>> {
+        keys::by_id(&self.db, id).await
+    }
+}
+
+#[async_trait]
+impl SettingStore for SqlStore {
+    async fn setting(&self, name: &str) -> StoreResult<Option<String>> {
+        settings::get(&self.db, name).await
+    }
+
+    async fn setting_insert_if_absent(&self, name: &str, value: &str) -> StoreResult<String> {
+        settings::insert_if_absent(&self.db, name, value).await
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.db.ping().await.map_err(db_err)
+    }
+
+    async fn create_first_admin(
+        &self,
+        admin: FirstAdmin,
+        audit: &AuditContext,
+    ) -> StoreResult<User> {
+        let txn = self.begin_write().await?;
+        let created = setup::create_first_admin(&txn, admin, audit).await?;
+        commit(txn).await?;
+        Ok(created)
+    }
+
+    async fn apply_changes(&self, changes: &ChangeSet, audit: &AuditContext) -> StoreResult<()> {
+        let txn = self.begin_write().await?;
+        changes::apply(&txn, changes, audit).await?;
+        commit(txn).await
+    }
+}
