@@ -1,1 +1,2 @@
 //! Shared harness for the integration tests.
+pub mod db;

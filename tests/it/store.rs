@@ -1,0 +1,1785 @@
+//! The store suite: every test runs twice, against a fresh SQLite file and against a fresh
+//! PostgreSQL database, so both backends keep exactly the same behaviour.
+
+use chrono::{DateTime, Duration, SubsecRound, TimeZone, Utc};
+use gatehouse_core::group::DEFAULT_ADMIN_GROUP;
+use gatehouse_core::{
+    AuditContext, Change, Event, EventAction, EventQuery, EventStore, FirstAdmin, GroupPatch,
+    GroupStore, KeyAlgorithm, KeyStore, ListQuery, NewGroup, NewSigningKey, NewToken, NewUser,
+    Session, SessionId, SessionStore, SettingStore, Store, StoreError, TokenIntent, TokenStore,
+    UserId, UserPatch, UserStore, UserType,
+};
+use gatehouse_store::SqlStore;
+use serde_json::{Map, Value, json};
+
+/// Instantiates each named `async fn name(store: SqlStore)` as `sqlite::name` and
+/// `postgres::name`.
+macro_rules! store_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, _dir) = crate::support::db::fresh_sqlite().await;
+                    assert_eq!(store.backend(), "sqlite");
+                    super::$name(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let store = crate::support::db::fresh_postgres().await;
+                    assert_eq!(store.backend(), "postgresql");
+                    super::$name(store).await;
+                }
+            )*
+        }
+    };
+}
+
+store_tests! {
+    migrations_are_idempotent_and_pool_reports,
+    creates_and_reads_users,
+    lists_searches_and_pages_users,
+    duplicate_username_conflicts_and_writes_nothing,
+    invalid_email_is_refused,
+    update_records_changed_field_names,
+    password_hash_never_reaches_events,
+    rehash_only_replaces_the_expected_hash,
+    deleting_a_user_cascades,
+    effective_groups_include_ancestors,
+    unknown_parent_is_invalid,
+    parent_cycles_are_refused_and_nothing_written,
+    deleting_a_group_reparents_its_children,
+    memberships_are_idempotent_and_audited,
+    superuser_exists_follows_effective_membership,
+    tokens_by_digest_expiry_and_sweep,
+    sessions_lookup_and_sweep,
+    signing_keys_round_trip,
+    settings_insert_if_absent_keeps_the_first_value,
+    first_admin_setup_then_conflict,
+    first_admin_refuses_bad_tokens_without_spending_them,
+    apply_changes_resolves_names_in_order,
+    apply_changes_rolls_back_when_the_last_change_fails,
+    concurrent_user_creation_succeeds,
+    timestamps_round_trip_exactly,
+    events_are_filtered_and_newest_first,
+}
+
+// ---- helpers ------------------------------------------------------------------------------
+
+fn audit() -> AuditContext {
+    AuditContext {
+        actor: "test".into(),
+        client_ip: Some("192.0.2.7".into()),
+        user_agent: Some("store-suite".into()),
+        ..AuditContext::default()
+    }
+}
+
+fn user(username: &str) -> NewUser {
+    NewUser::named(username)
+}
+
+fn member_of(username: &str, groups: &[&str]) -> NewUser {
+    NewUser {
+        groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+        ..NewUser::named(username)
+    }
+}
+
+fn group(name: &str, parent: Option<&str>) -> NewGroup {
+    NewGroup {
+        parent: parent.map(str::to_owned),
+        ..NewGroup::named(name)
+    }
+}
+
+fn token(intent: TokenIntent, digest: &str, expires_at: Option<DateTime<Utc>>) -> NewToken {
+    NewToken {
+        intent,
+        user_id: None,
+        description: format!("{} token", intent.as_str()),
+        digest: digest.into(),
+        expires_at,
+    }
+}
+
+async fn all_events(store: &SqlStore) -> Vec<Event> {
+    store
+        .list_events(&EventQuery {
+            limit: 500,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("list events")
+        .items
+}
+
+fn events_about<'a>(events: &'a [Event], action: EventAction, model: &str) -> Vec<&'a Event> {
+    events
+        .iter()
+        .filter(|e| e.action == action && e.context.get("model") == Some(&Value::from(model)))
+        .collect()
+}
+
+fn names<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<String> {
+    items.iter().map(|i| name(i).to_owned()).collect()
+}
+
+// ---- tests ---------------------------------------------------------------------------------
+
+async fn migrations_are_idempotent_and_pool_reports(store: SqlStore) {
+    store.migrate().await.expect("second migrate is a no-op");
+    store.ping().await.expect("ping");
+    let stats = store.pool_stats();
+    assert!(stats.max >= 1);
+    assert!(stats.size <= stats.max);
+    assert!(stats.idle <= stats.size);
+}
+
+async fn creates_and_reads_users(store: SqlStore) {
+    let mut attributes = Map::new();
+    attributes.insert("team".into(), json!("blue"));
+    let created = store
+        .create_user(
+            NewUser {
+                name: "Alice Example".into(),
+                email: Some("alice@Example.COM".into()),
+                email_verified: true,
+                user_type: UserType::ServiceAccount,
+                attributes: attributes.clone(),
+                ..user("alice")
+            },
+            &audit(),
+        )
+        .await
+        .expect("create alice");
+    assert_eq!(created.email.as_deref(), Some("alice@example.com"));
+    assert_eq!(created.created_at, created.updated_at);
+    assert!(created.last_login.is_none());
+
+    let by_id = store
+        .user_by_id(created.id)
+        .await
+        .expect("by id")
+        .expect("found");
+    assert_eq!(by_id, created);
+    let by_name = store
+        .user_by_username("alice")
+        .await
+        .expect("by username")
+        .expect("found");
+    assert_eq!(by_name, created);
+    assert_eq!(by_name.user_type, UserType::ServiceAccount);
+    assert_eq!(by_name.attributes, attributes);
+    assert!(
+        store
+            .user_by_username("ALICE")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    assert!(
+        store
+            .user_by_id(UserId::new())
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+
+    let events = all_events(&store).await;
+    let created_events = events_about(&events, EventAction::ModelCreated, "user");
+    assert_eq!(created_events.len(), 1);
+    let event = created_events[0];
+    assert_eq!(event.context["pk"], json!(created.id.to_string()));
+    assert_eq!(event.context["name"], json!("alice"));
+    assert_eq!(event.actor, "test");
+    assert_eq!(event.client_ip.as_deref(), Some("192.0.2.7"));
+    assert_eq!(event.user_agent.as_deref(), Some("store-suite"));
+}
+
+async fn lists_searches_and_pages_users(store: SqlStore) {
+    for (username, name, email) in [
+        ("carol", "Carol Singer", None),
+        ("alice", "Alice Example", Some("alice@corp.example")),
+        ("bob", "Bob Builder", Some("bob@ALPHA.example")),
+        ("a_b", "Underscore", None),
+        ("axb", "Not Underscore", None),
+    ] {
+        store
+            .create_user(
+                NewUser {
+                    name: name.into(),
+                    email: email.map(str::to_owned),
+                    ..user(username)
+                },
+                &audit(),
+            )
+            .await
+            .expect("create");
+    }
+    let all = store.list_users(&ListQuery::all()).await.expect("list");
+    assert_eq!(all.total, 5);
+    assert_eq!(
+        names(&all.items, |u| &u.username),
+        ["a_b", "alice", "axb", "bob", "carol"]
+    );
+
+    let search = |s: &str| ListQuery {
+        search: Some(s.into()),
+        ..ListQuery::all()
+    };
+    // Case-insensitive over username, name and email.
+    let found = store.list_users(&search("AL")).await.expect("search");
+    assert_eq!(names(&found.items, |u| &u.username), ["alice", "bob"]);
+    assert_eq!(found.total, 2);
+    let found = store.list_users(&search("builder")).await.expect("search");
+    assert_eq!(names(&found.items, |u| &u.username), ["bob"]);
+    // `_` and `%` match literally.
+    let found = store.list_users(&search("a_b")).await.expect("search");
+    assert_eq!(names(&found.items, |u| &u.username), ["a_b"]);
+    let found = store.list_users(&search("%")).await.expect("search");
+    assert_eq!(found.total, 0);
+
+    let page = store
+        .list_users(&ListQuery {
+            search: None,
+            limit: 2,
+            offset: 2,
+        })
+        .await
+        .expect("page");
+    assert_eq!(page.total, 5);
+    assert_eq!(names(&page.items, |u| &u.username), ["axb", "bob"]);
+    let clamped = store
+        .list_users(&ListQuery {
+            search: None,
+            limit: 0,
+            offset: 0,
+        })
+        .await
+        .expect("page");
+    assert_eq!(clamped.items.len(), 1);
+}
+
+async fn duplicate_username_conflicts_and_writes_nothing(store: SqlStore) {
+    store
+        .create_user(user("alice"), &audit())
+        .await
+        .expect("first");
+    let before = all_events(&store).await.len();
+    for taken in ["alice", "Alice", "ALICE"] {
+        match store.create_user(user(taken), &audit()).await {
+            Err(StoreError::Conflict(message)) => {
+                assert!(message.contains(taken), "{message}");
+                assert!(message.contains("already taken"), "{message}");
+            }
+            other => panic!("expected a conflict for {taken}, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        store
+            .list_users(&ListQuery::all())
+            .await
+            .expect("list")
+            .total,
+        1
+    );
+    assert_eq!(
+        all_events(&store).await.len(),
+        before,
+        "no event for a refused create"
+    );
+}
+
+async fn invalid_email_is_refused(store: SqlStore) {
+    let err = store
+        .create_user(
+            NewUser {
+                email: Some("not-an-address".into()),
+                ..user("alice")
+            },
+            &audit(),
+        )
+        .await
+        .expect_err("invalid email");
+    match err {
+        StoreError::Invalid(e) => assert_eq!(e.field, "email"),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    let err = store
+        .create_user(user(" bad name"), &audit())
+        .await
+        .expect_err("invalid username");
+    assert!(
+        matches!(err, StoreError::Invalid(ref e) if e.field == "username"),
+        "{err:?}"
+    );
+    assert_eq!(
+        store
+            .list_users(&ListQuery::all())
+            .await
+            .expect("list")
+            .total,
+        0
+    );
+    assert!(all_events(&store).await.is_empty());
+
+    let alice = store
+        .create_user(user("alice"), &audit())
+        .await
+        .expect("create");
+    let err = store
+        .update_user(
+            alice.id,
+            UserPatch {
+                email: Some(Some("nope".into())),
+                ..UserPatch::default()
+            },
+            &audit(),
+        )
+        .await
+        .expect_err("invalid email in patch");
+    assert!(
+        matches!(err, StoreError::Invalid(ref e) if e.field == "email"),
+        "{err:?}"
+    );
+}
+
+async fn update_records_changed_field_names(store: SqlStore) {
+    let alice = store
+        .create_user(user("alice"), &audit())
+        .await
+        .expect("create");
+    let updated = store
+        .update_user(
+            alice.id,
+            UserPatch {
+                name: Some("Alice Renamed".into()),
+                active: Some(false),
+                email: Some(Some("a@b.example".into())),
+                ..UserPatch::default()
+            },
+            &audit(),
+        )
+        .await
+        .expect("update");
+    assert_eq!(updated.name, "Alice Renamed");
+    assert!(!updated.active);
+    assert_eq!(updated.email.as_deref(), Some("a@b.example"));
+    assert!(updated.updated_at >= alice.updated_at);
+    assert_eq!(updated.created_at, alice.created_at);
+    assert_eq!(
+        store.user_by_id(alice.id).await.expect("get"),
+        Some(updated.clone())
+    );
+
+    let events = all_events(&store).await;
+    let updates = events_about(&events, EventAction::ModelUpdated, "user");
+    assert_eq!(updates.len(), 1);
+    assert_eq!(
+        updates[0].context["fields"],
+        json!(["name", "email", "active"])
+    );
+    let serialized = serde_json::to_string(&updates[0].context).expect("json");
+    assert!(
+        !serialized.contains("a@b.example"),
+        "values stay out of events"
+    );
+
+    // An empty patch changes nothing and records nothing.
+    store
+        .update_user(alice.id, UserPatch::default(), &audit())
+        .await
+        .expect("empty patch");
+    assert_eq!(all_events(&store).await.len(), events.len());
+    let missing = store
+        .update_user(UserId::new(), UserPatch::default(), &audit())
+        .await
+        .expect_err("missing user");
+    assert!(matches!(missing, StoreError::NotFound { kind: "user", .. }));
+}
+
+async fn password_hash_never_reaches_events(store: SqlStore) {
+    const FIRST: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$first-secret-hash";
+    const SECOND: &str = "$2b$10$second-secret-hash-from-an-import";
+    let alice = store
+        .create_user(
+            NewUser {
+                password_hash: Some(FIRST.into()),
+                ..user("alice")
+            },
+            &audit(),
+        )
+        .await
+        .expect("create");
+    store
+        .set_password_hash(alice.id, Some(SECOND.into()), &audit())
+        .await
+        .expect("set");
+    let stored = store
+        .user_by_id(alice.id)
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(stored.password_hash.as_deref(), Some(SECOND));
+    store
+        .apply_changes(
+            &vec![Change::SetPasswordHash {
+                username: "alice".into(),
+                hash: FIRST.into(),
+            }],
+            &audit(),
+        )
+        .await
+        .expect("apply");
+    store
+        .set_password_hash(alice.id, None, &audit())
+        .await
+        .expect("remove");
+    let stored = store
+        .user_by_id(alice.id)
+        .await
+        .expect("get")
+        .expect("found");
+    assert!(stored.password_hash.is_none());
+
+    let events = all_events(&store).await;
+    let password_events: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == EventAction::PasswordSet)
+        .collect();
+    assert_eq!(password_events.len(), 3);
+    assert!(
+        password_events
+            .iter()
+            .all(|e| e.context["pk"] == json!(alice.id.to_string()))
+    );
+    for event in &events {
+        let text = serde_json::to_string(&event.context).expect("json");
+        assert!(!text.contains("secret-hash"), "hash leaked into {text}");
+        assert!(!text.contains("$argon2id"), "hash leaked into {text}");
+    }
+}
+
+async fn rehash_only_replaces_the_expected_hash(store: SqlStore) {
+    let alice = store
+        .create_user(
+            NewUser {
+                password_hash: Some("$2b$old".into()),
+                ..user("alice")
+            },
+            &audit(),
+        )
+        .await
+        .expect("create");
+    let events_before = all_events(&store).await.len();
+    store
+        .rehash_password(alice.id, "$2b$old", "$argon2id$new".into())
+        .await
+        .expect("rehash");
+    let hash = |store: SqlStore| async move {
+        store
+            .user_by_id(alice.id)
+            .await
+            .expect("get")
+            .expect("found")
+            .password_hash
+    };
+    assert_eq!(hash(store.clone()).await.as_deref(), Some("$argon2id$new"));
+    // Stale expectation: the newer hash stays.
+    store
+        .rehash_password(alice.id, "$2b$old", "$argon2id$other".into())
+        .await
+        .expect("stale rehash is a no-op");
+    assert_eq!(hash(store.clone()).await.as_deref(), Some("$argon2id$new"));
+    assert_eq!(
+        all_events(&store).await.len(),
+        events_before,
+        "rehash is not audited"
+    );
+    let missing = store
+        .rehash_password(UserId::new(), "x", "y".into())
+        .await
+        .expect_err("missing user");
+    assert!(matches!(missing, StoreError::NotFound { kind: "user", .. }));
+}
+
+async fn deleting_a_user_cascades(store: SqlStore) {
+    let staff = store
+        .create_group(group("staff", None), &audit())
+        .await
+        .expect("group");
+    let alice = store
+        .create_user(member_of("alice", &["staff"]), &audit())
+        .await
+        .expect("alice");
+    let bob = store
+        .create_user(member_of("bob", &["staff"]), &audit())
+        .await
+        .expect("bob");
+    store
+        .create_token(
+            NewToken {
+                user_id: Some(alice.id),
+                ..token(TokenIntent::Api, "alice-digest", None)
+            },
+            &audit(),
+        )
+        .await
+        .expect("token");
+    let now = Utc::now();
+    store
+        .create_session(Session {
+            id: SessionId::new(),
+            user_id: alice.id,
+            digest: "alice-session".into(),
+            created_at: now,
+            expires_at: now + Duration::hours(1),
+            client_ip: None,
+            user_agent: None,
+        })
+        .await
+        .expect("session");
+
+    store.delete_user(alice.id, &audit()).await.expect("delete");
+    assert!(store.user_by_id(alice.id).await.expect("get").is_none());
+    let members = store.group_members(staff.id).await.expect("members");
+    assert_eq!(names(&members, |u| &u.username), ["bob"]);
+    assert!(
+        store
+            .list_tokens(Some(alice.id))
+            .await
+            .expect("tokens")
+            .is_empty()
+    );
+    assert!(
+        store
+            .token_by_digest(TokenIntent::Api, "alice-digest")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    assert!(
+        store
+            .sessions_of(alice.id)
+            .await
+            .expect("sessions")
+            .is_empty()
+    );
+    assert!(store.direct_groups(bob.id).await.expect("groups").len() == 1);
+
+    let events = all_events(&store).await;
+    let deleted = events_about(&events, EventAction::ModelDeleted, "user");
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0].context["name"], json!("alice"));
+    let err = store
+        .delete_user(alice.id, &audit())
+        .await
+        .expect_err("gone");
+    assert!(matches!(err, StoreError::NotFound { kind: "user", .. }));
+}
+
+async fn effective_groups_include_ancestors(store: SqlStore) {
+    store
+        .create_group(group("org", None), &audit())
+        .await
+        .expect("org");
+    store
+        .create_group(group("engineering", Some("org")), &audit())
+        .await
+        .expect("engineering");
+    let platform = store
+        .create_group(group("platform", Some("engineering")), &audit())
+        .await
+        .expect("platform");
+    store
+        .create_group(group("unrelated", None), &audit())
+        .await
+        .expect("unrelated");
+    let alice = store
+        .create_user(member_of("alice", &["platform"]), &audit())
+        .await
+        .expect("alice");
+
+    let direct = store.direct_groups(alice.id).await.expect("direct");
+    assert_eq!(names(&direct, |g| &g.name), ["platform"]);
+    let effective = store.effective_groups(alice.id).await.expect("effective");
+    assert_eq!(
+        names(&effective, |g| &g.name),
+        ["engineering", "org", "platform"]
+    );
+    let members = store.group_members(platform.id).await.expect("members");
+    assert_eq!(names(&members, |u| &u.username), ["alice"]);
+
+    let engineering = store
+        .group_by_name("engineering")
+        .await
+        .expect("lookup")
+        .expect("found");
+    let org = store
+        .group_by_name("org")
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(engineering.parent_id, Some(org.id));
+    assert_eq!(
+        store.group_by_id(org.id).await.expect("by id"),
+        Some(org.clone())
+    );
+
+    let listed = store
+        .list_groups(&ListQuery {
+            search: Some("E".into()),
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        names(&listed.items, |g| &g.name),
+        ["engineering", "unrelated"]
+    );
+    assert_eq!(listed.total, 2);
+
+    let duplicate = store
+        .create_group(group("org", None), &audit())
+        .await
+        .expect_err("duplicate");
+    assert_eq!(
+        duplicate,
+        StoreError::Conflict("group name \"org\" is already taken".into())
+    );
+    let unknown_group = store
+        .create_user(member_of("bob", &["nope"]), &audit())
+        .await
+        .expect_err("unknown group");
+    assert_eq!(unknown_group, StoreError::not_found("group", "nope"));
+    assert!(
+        store
+            .user_by_username("bob")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+}
+
+async fn unknown_parent_is_invalid(store: SqlStore) {
+    let err = store
+        .create_group(group("child", Some("missing")), &audit())
+        .await
+        .expect_err("unknown parent");
+    match err {
+        StoreError::Invalid(e) => {
+            assert_eq!(e.field, "parent");
+            assert!(e.message.contains("missing"), "{}", e.message);
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    assert_eq!(
+        store
+            .list_groups(&ListQuery::all())
+            .await
+            .expect("list")
+            .total,
+        0
+    );
+}
+
+async fn parent_cycles_are_refused_and_nothing_written(store: SqlStore) {
+    let a = store
+        .create_group(group("a", None), &audit())
+        .await
+        .expect("a");
+    store
+        .create_group(group("b", Some("a")), &audit())
+        .await
+        .expect("b");
+    store
+        .create_group(group("c", Some("b")), &audit())
+        .await
+        .expect("c");
+    let events_before = all_events(&store).await.len();
+
+    for new_parent in ["c", "b", "a"] {
+        let err = store
+            .update_group(
+                a.id,
+                GroupPatch {
+                    parent: Some(Some(new_parent.into())),
+                    name: Some("renamed".into()),
+                    ..GroupPatch::default()
+                },
+                &audit(),
+            )
+            .await
+            .expect_err("cycle");
+        assert!(
+            matches!(err, StoreError::Invalid(ref e) if e.field == "parent"),
+            "{new_parent}: {err:?}"
+        );
+    }
+    let still = store.group_by_id(a.id).await.expect("get").expect("found");
+    assert_eq!(still, a, "nothing changed");
+    assert_eq!(all_events(&store).await.len(), events_before);
+
+    // A legal move is fine and audited with field names.
+    let c = store.group_by_name("c").await.expect("get").expect("found");
+    let moved = store
+        .update_group(
+            c.id,
+            GroupPatch {
+                parent: Some(Some("a".into())),
+                ..GroupPatch::default()
+            },
+            &audit(),
+        )
+        .await
+        .expect("move");
+    assert_eq!(moved.parent_id, Some(a.id));
+    let rooted = store
+        .update_group(
+            c.id,
+            GroupPatch {
+                parent: Some(None),
+                is_superuser: Some(true),
+                ..GroupPatch::default()
+            },
+            &audit(),
+        )
+        .await
+        .expect("make root");
+    assert_eq!(rooted.parent_id, None);
+    assert!(rooted.is_superuser);
+    let events = all_events(&store).await;
+    let updates = events_about(&events, EventAction::ModelUpdated, "group");
+    assert_eq!(updates.len(), 2);
+    assert_eq!(
+        updates[0].context["fields"],
+        json!(["parent", "is_superuser"])
+    );
+
+    let rename_clash = store
+        .update_group(
+            c.id,
+            GroupPatch {
+                name: Some("a".into()),
+                ..GroupPatch::default()
+            },
+            &audit(),
+        )
+        .await
+        .expect_err("name taken");
+    assert!(
+        matches!(rename_clash, StoreError::Conflict(_)),
+        "{rename_clash:?}"
+    );
+}
+
+async fn deleting_a_group_reparents_its_children(store: SqlStore) {
+    let a = store
+        .create_group(group("a", None), &audit())
+        .await
+        .expect("a");
+    let b = store
+        .create_group(group("b", Some("a")), &audit())
+        .await
+        .expect("b");
+    let c = store
+        .create_group(group("c", Some("b")), &audit())
+        .await
+        .expect("c");
+    let d = store
+        .create_group(group("d", Some("b")), &audit())
+        .await
+        .expect("d");
+    let alice = store
+        .create_user(member_of("alice", &["b"]), &audit())
+        .await
+        .expect("alice");
+
+    store.delete_group(b.id, &audit()).await.expect("delete b");
+    assert!(store.group_by_id(b.id).await.expect("get").is_none());
+    for child in [c.id, d.id] {
+        let child = store.group_by_id(child).await.expect("get").expect("found");
+        assert_eq!(child.parent_id, Some(a.id));
+    }
+    assert!(
+        store
+            .direct_groups(alice.id)
+            .await
+            .expect("groups")
+            .is_empty()
+    );
+
+    // Deleting a root makes its children roots.
+    store.delete_group(a.id, &audit()).await.expect("delete a");
+    let c = store.group_by_id(c.id).await.expect("get").expect("found");
+    assert_eq!(c.parent_id, None);
+    let events = all_events(&store).await;
+    assert_eq!(
+        events_about(&events, EventAction::ModelDeleted, "group").len(),
+        2
+    );
+}
+
+async fn memberships_are_idempotent_and_audited(store: SqlStore) {
+    let staff = store
+        .create_group(group("staff", None), &audit())
+        .await
+        .expect("group");
+    let alice = store
+        .create_user(user("alice"), &audit())
+        .await
+        .expect("alice");
+    store
+        .add_member(staff.id, alice.id, &audit())
+        .await
+        .expect("add");
+    store
+        .add_member(staff.id, alice.id, &audit())
+        .await
+        .expect("add again");
+    assert_eq!(
+        store.group_members(staff.id).await.expect("members").len(),
+        1
+    );
+    store
+        .remove_member(staff.id, alice.id, &audit())
+        .await
+        .expect("remove");
+    store
+        .remove_member(staff.id, alice.id, &audit())
+        .await
+        .expect("remove again");
+    assert!(
+        store
+            .group_members(staff.id)
+            .await
+            .expect("members")
+            .is_empty()
+    );
+
+    let events = all_events(&store).await;
+    assert_eq!(
+        events_about(&events, EventAction::ModelCreated, "membership").len(),
+        1
+    );
+    assert_eq!(
+        events_about(&events, EventAction::ModelDeleted, "membership").len(),
+        1
+    );
+    let err = store
+        .add_member(staff.id, UserId::new(), &audit())
+        .await
+        .expect_err("unknown user");
+    assert!(matches!(err, StoreError::NotFound { kind: "user", .. }));
+}
+
+async fn superuser_exists_follows_effective_membership(store: SqlStore) {
+    assert!(!store.superuser_exists().await.expect("check"));
+    store
+        .create_group(
+            NewGroup {
+                is_superuser: true,
+                ..NewGroup::named("admins")
+            },
+            &audit(),
+        )
+        .await
+        .expect("admins");
+    store
+        .create_group(group("sub-admins", Some("admins")), &audit())
+        .await
+        .expect("sub-admins");
+    assert!(
+        !store.superuser_exists().await.expect("check"),
+        "empty group"
+    );
+    let alice = store
+        .create_user(
+            NewUser {
+                active: false,
+                ..member_of("alice", &["sub-admins"])
+            },
+            &audit(),
+        )
+        .await
+        .expect("alice");
+    assert!(
+        !store.superuser_exists().await.expect("check"),
+        "inactive user"
+    );
+    store
+        .update_user(
+            alice.id,
+            UserPatch {
+                active: Some(true),
+                ..UserPatch::default()
+            },
+            &audit(),
+        )
+        .await
+        .expect("activate");
+    assert!(
+        store.superuser_exists().await.expect("check"),
+        "member through a child group"
+    );
+}
+
+async fn tokens_by_digest_expiry_and_sweep(store: SqlStore) {
+    let now = Utc::now();
+    let alice = store
+        .create_user(user("alice"), &audit())
+        .await
+        .expect("alice");
+    let expired = store
+        .create_token(
+            token(
+                TokenIntent::Recovery,
+                "expired",
+                Some(now - Duration::minutes(1)),
+            ),
+            &audit(),
+        )
+        .await
+        .expect("expired");
+    let live = store
+        .create_token(
+            NewToken {
+                user_id: Some(alice.id),
+                ..token(TokenIntent::Api, "live", Some(now + Duration::hours(1)))
+            },
+            &audit(),
+        )
+        .await
+        .expect("live");
+    store
+        .create_token(token(TokenIntent::Invitation, "forever", None), &audit())
+        .await
+        .expect("forever");
+
+    let found = store
+        .token_by_digest(TokenIntent::Recovery, "expired")
+        .await
+        .expect("lookup")
+        .expect("expired tokens are still found");
+    assert_eq!(found, expired);
+    assert!(!found.is_valid_at(now));
+    assert!(
+        store
+            .token_by_digest(TokenIntent::Api, "expired")
+            .await
+            .expect("lookup")
+            .is_none(),
+        "intent must match"
+    );
+    assert_eq!(
+        store.list_tokens(Some(alice.id)).await.expect("list"),
+        vec![live.clone()]
+    );
+    assert_eq!(store.list_tokens(None).await.expect("list").len(), 3);
+
+    let duplicate = store
+        .create_token(token(TokenIntent::Api, "live", None), &audit())
+        .await
+        .expect_err("duplicate digest");
+    assert!(matches!(duplicate, StoreError::Conflict(_)));
+
+    assert_eq!(store.delete_expired_tokens(now).await.expect("sweep"), 1);
+    assert_eq!(store.list_tokens(None).await.expect("list").len(), 2);
+    assert_eq!(
+        store
+            .delete_tokens_with_intent(TokenIntent::Invitation)
+            .await
+            .expect("by intent"),
+        1
+    );
+    store.delete_token(live.id, &audit()).await.expect("delete");
+    assert!(store.list_tokens(None).await.expect("list").is_empty());
+    let err = store
+        .delete_token(live.id, &audit())
+        .await
+        .expect_err("gone");
+    assert!(matches!(err, StoreError::NotFound { kind: "token", .. }));
+
+    let events = all_events(&store).await;
+    assert_eq!(
+        events_about(&events, EventAction::ModelCreated, "token").len(),
+        3
+    );
+    assert_eq!(
+        events_about(&events, EventAction::ModelDeleted, "token").len(),
+        1
+    );
+    for event in &events {
+        let text = serde_json::to_string(&event.context).expect("json");
+        assert!(
+            !text.contains("forever") && !text.contains("\"live\""),
+            "digest leaked: {text}"
+        );
+    }
+}
+
+async fn sessions_lookup_and_sweep(store: SqlStore) {
+    let alice = store
+        .create_user(user("alice"), &audit())
+        .await
+        .expect("alice");
+    let now = Utc::now();
+    let session = |digest: &str, expires_at: DateTime<Utc>| Session {
+        id: SessionId::new(),
+        user_id: alice.id,
+        digest: digest.into(),
+        created_at: now - Duration::hours(2),
+        expires_at,
+        client_ip: Some("198.51.100.1".into()),
+        user_agent: Some("browser".into()),
+    };
+    let old = session("old", now - Duration::minutes(5));
+    let current = session("current", now + Duration::hours(8));
+    store.create_session(old.clone()).await.expect("old");
+    store
+        .create_session(current.clone())
+        .await
+        .expect("current");
+
+    assert!(
+        store
+            .session_by_digest("old", now)
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    let found = store
+        .session_by_digest("current", now)
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(found.id, current.id);
+    assert_eq!(found.client_ip.as_deref(), Some("198.51.100.1"));
+    assert_eq!(store.sessions_of(alice.id).await.expect("list").len(), 2);
+
+    assert_eq!(store.delete_expired_sessions(now).await.expect("sweep"), 1);
+    assert_eq!(store.sessions_of(alice.id).await.expect("list").len(), 1);
+    store.delete_session(current.id).await.expect("delete");
+    store
+        .delete_session(current.id)
+        .await
+        .expect("delete again is fine");
+    assert!(store.sessions_of(alice.id).await.expect("list").is_empty());
+}
+
+async fn signing_keys_round_trip(store: SqlStore) {
+    let key = |name: &str, algorithm| NewSigningKey {
+        name: name.into(),
+        algorithm,
+        private_key_sealed: format!("sealed-private-{name}"),
+        public_key_der: format!("public-{name}"),
+    };
+    let first = store
+        .create_signing_key(key("default", KeyAlgorithm::Rs256), &audit())
+        .await
+        .expect("first");
+    let second = store
+        .create_signing_key(key("grafana-2026", KeyAlgorithm::EdDsa), &audit())
+        .await
+        .expect("second");
+    let listed = store.signing_keys().await.expect("list");
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].id, second.id, "newest first");
+    assert_eq!(listed[1], first);
+    let fetched = store
+        .signing_key(second.id)
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(fetched.private_key_sealed, "sealed-private-grafana-2026");
+    assert_eq!(fetched.algorithm, KeyAlgorithm::EdDsa);
+    assert_eq!(fetched.retired_at, None);
+
+    let duplicate = store
+        .create_signing_key(key("default", KeyAlgorithm::Es256), &audit())
+        .await
+        .expect_err("duplicate name");
+    assert!(matches!(duplicate, StoreError::Conflict(_)));
+    let events = all_events(&store).await;
+    assert_eq!(
+        events_about(&events, EventAction::ModelCreated, "signing_key").len(),
+        2
+    );
+    for event in &events {
+        let text = serde_json::to_string(&event.context).expect("json");
+        assert!(
+            !text.contains("sealed-private"),
+            "key material leaked: {text}"
+        );
+    }
+}
+
+async fn settings_insert_if_absent_keeps_the_first_value(store: SqlStore) {
+    assert_eq!(store.setting("secret_check").await.expect("get"), None);
+    let first = store
+        .setting_insert_if_absent("secret_check", "one")
+        .await
+        .expect("first");
+    assert_eq!(first, "one");
+    let second = store
+        .setting_insert_if_absent("secret_check", "two")
+        .await
+        .expect("second");
+    assert_eq!(second, "one");
+    assert_eq!(
+        store.setting("secret_check").await.expect("get").as_deref(),
+        Some("one")
+    );
+}
+
+async fn first_admin_setup_then_conflict(store: SqlStore) {
+    let now = Utc::now();
+    store
+        .create_token(
+            token(
+                TokenIntent::Setup,
+                "setup-1",
+                Some(now + Duration::hours(1)),
+            ),
+            &audit(),
+        )
+        .await
+        .expect("setup token");
+    let admin = store
+        .create_first_admin(
+            FirstAdmin {
+                user: NewUser {
+                    groups: vec!["ignored".into()],
+                    password_hash: Some("$argon2id$admin".into()),
+                    ..user("admin")
+                },
+                setup_token_digest: Some("setup-1".into()),
+                api_token: Some(token(TokenIntent::Api, "bootstrap-api", None)),
+            },
+            &audit(),
+        )
+        .await
+        .expect("first admin");
+    assert!(store.superuser_exists().await.expect("check"));
+    let groups = store.direct_groups(admin.id).await.expect("groups");
+    assert_eq!(names(&groups, |g| &g.name), [DEFAULT_ADMIN_GROUP]);
+    assert!(groups[0].is_superuser);
+    assert!(
+        store
+            .token_by_digest(TokenIntent::Setup, "setup-1")
+            .await
+            .expect("lookup")
+            .is_none(),
+        "setup token spent"
+    );
+    let api = store
+        .token_by_digest(TokenIntent::Api, "bootstrap-api")
+        .await
+        .expect("lookup")
+        .expect("api token created");
+    assert_eq!(api.user_id, Some(admin.id));
+    let events = all_events(&store).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.action == EventAction::TokenUsed)
+            .count(),
+        1
+    );
+
+    // A second setup is refused and does not spend its token.
+    store
+        .create_token(token(TokenIntent::Setup, "setup-2", None), &audit())
+        .await
+        .expect("second setup token");
+    let err = store
+        .create_first_admin(
+            FirstAdmin {
+                user: user("intruder"),
+                setup_token_digest: Some("setup-2".into()),
+                api_token: None,
+            },
+            &audit(),
+        )
+        .await
+        .expect_err("second setup");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(
+        store
+            .user_by_username("intruder")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    assert!(
+        store
+            .token_by_digest(TokenIntent::Setup, "setup-2")
+            .await
+            .expect("lookup")
+            .is_some(),
+        "failed setup keeps its token"
+    );
+    // Without a token too.
+    let err = store
+        .create_first_admin(
+            FirstAdmin {
+                user: user("intruder"),
+                setup_token_digest: None,
+                api_token: None,
+            },
+            &audit(),
+        )
+        .await
+        .expect_err("second setup");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+}
+
+async fn first_admin_refuses_bad_tokens_without_spending_them(store: SqlStore) {
+    let now = Utc::now();
+    store
+        .create_token(token(TokenIntent::Setup, "good", None), &audit())
+        .await
+        .expect("good");
+    store
+        .create_token(
+            token(
+                TokenIntent::Setup,
+                "stale",
+                Some(now - Duration::seconds(1)),
+            ),
+            &audit(),
+        )
+        .await
+        .expect("stale");
+    store
+        .create_token(token(TokenIntent::Api, "api-not-setup", None), &audit())
+        .await
+        .expect("api");
+    let attempt = |digest: &str, username: &str| FirstAdmin {
+        user: user(username),
+        setup_token_digest: Some(digest.into()),
+        api_token: None,
+    };
+    for digest in ["wrong", "stale", "api-not-setup"] {
+        let err = store
+            .create_first_admin(attempt(digest, "admin"), &audit())
+            .await
+            .expect_err("bad token");
+        assert!(
+            matches!(err, StoreError::Invalid(ref e) if e.field == "token"),
+            "{digest}: {err:?}"
+        );
+    }
+    // Invalid input is refused before the token is looked at.
+    let err = store
+        .create_first_admin(attempt("good", "-bad name"), &audit())
+        .await
+        .expect_err("bad username");
+    assert!(
+        matches!(err, StoreError::Invalid(ref e) if e.field == "username"),
+        "{err:?}"
+    );
+    // A failure after the token check rolls the spend back.
+    let err = store
+        .create_first_admin(
+            FirstAdmin {
+                api_token: Some(token(TokenIntent::Api, "api-not-setup", None)),
+                ..attempt("good", "admin")
+            },
+            &audit(),
+        )
+        .await
+        .expect_err("duplicate api token digest");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(
+        store
+            .token_by_digest(TokenIntent::Setup, "good")
+            .await
+            .expect("lookup")
+            .is_some(),
+        "token survives failed attempts"
+    );
+    assert!(
+        store
+            .token_by_digest(TokenIntent::Setup, "stale")
+            .await
+            .expect("lookup")
+            .is_some()
+    );
+    assert!(!store.superuser_exists().await.expect("check"));
+    assert!(
+        store
+            .group_by_name(DEFAULT_ADMIN_GROUP)
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+
+    store
+        .create_first_admin(attempt("good", "admin"), &audit())
+        .await
+        .expect("good token works");
+}
+
+async fn apply_changes_resolves_names_in_order(store: SqlStore) {
+    store
+        .create_group(group("old", None), &audit())
+        .await
+        .expect("old");
+    let changes = vec![
+        Change::CreateGroup(group("staff", None)),
+        Change::CreateGroup(group("grafana-admins", Some("staff"))),
+        Change::CreateUser(NewUser {
+            name: "Alice".into(),
+            ..member_of("alice", &["grafana-admins", "old"])
+        }),
+        Change::UpdateUser {
+            username: "alice".into(),
+            patch: UserPatch {
+                email: Some(Some("alice@example.com".into())),
+                ..UserPatch::default()
+            },
+        },
+        Change::SetPasswordHash {
+            username: "alice".into(),
+            hash: "$argon2id$applied".into(),
+        },
+        Change::SetUserGroups {
+            username: "alice".into(),
+            groups: vec!["grafana-admins".into(), "staff".into()],
+        },
+        Change::UpdateGroup {
+            name: "old".into(),
+            patch: GroupPatch {
+                name: Some("renamed".into()),
+                ..GroupPatch::default()
+            },
+        },
+    ];
+    store
+        .apply_changes(&changes, &audit())
+        .await
+        .expect("apply");
+
+    let alice = store
+        .user_by_username("alice")
+        .await
+        .expect("lookup")
+        .expect("alice");
+    assert_eq!(alice.email.as_deref(), Some("alice@example.com"));
+    assert_eq!(alice.password_hash.as_deref(), Some("$argon2id$applied"));
+    let direct = store.direct_groups(alice.id).await.expect("groups");
+    assert_eq!(names(&direct, |g| &g.name), ["grafana-admins", "staff"]);
+    let child = store
+        .group_by_name("grafana-admins")
+        .await
+        .expect("lookup")
+        .expect("found");
+    let staff = store
+        .group_by_name("staff")
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(child.parent_id, Some(staff.id));
+    assert!(
+        store
+            .group_by_name("renamed")
+            .await
+            .expect("lookup")
+            .is_some()
+    );
+    assert!(store.group_by_name("old").await.expect("lookup").is_none());
+    let events = all_events(&store).await;
+    assert_eq!(
+        events_about(&events, EventAction::ModelCreated, "membership").len(),
+        3
+    );
+    assert_eq!(
+        events_about(&events, EventAction::ModelDeleted, "membership").len(),
+        1
+    );
+}
+
+async fn apply_changes_rolls_back_when_the_last_change_fails(store: SqlStore) {
+    let events_before = all_events(&store).await.len();
+    let changes = vec![
+        Change::CreateGroup(group("staff", None)),
+        Change::CreateGroup(group("ops", Some("staff"))),
+        Change::CreateUser(member_of("alice", &["ops"])),
+        Change::SetUserGroups {
+            username: "alice".into(),
+            groups: vec!["staff".into(), "does-not-exist".into()],
+        },
+    ];
+    let err = store
+        .apply_changes(&changes, &audit())
+        .await
+        .expect_err("last change fails");
+    assert_eq!(err, StoreError::not_found("group", "does-not-exist"));
+    assert!(
+        store
+            .group_by_name("staff")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    assert!(store.group_by_name("ops").await.expect("lookup").is_none());
+    assert!(
+        store
+            .user_by_username("alice")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    assert_eq!(
+        all_events(&store).await.len(),
+        events_before,
+        "no events either"
+    );
+
+    // A conflict in the last change rolls back too.
+    store.create_user(user("bob"), &audit()).await.expect("bob");
+    let err = store
+        .apply_changes(
+            &vec![
+                Change::CreateGroup(group("staff", None)),
+                Change::CreateUser(user("Bob")),
+            ],
+            &audit(),
+        )
+        .await
+        .expect_err("conflict");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(
+        store
+            .group_by_name("staff")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    let unknown_user = store
+        .apply_changes(
+            &vec![Change::UpdateUser {
+                username: "nobody".into(),
+                patch: UserPatch::default(),
+            }],
+            &audit(),
+        )
+        .await
+        .expect_err("unknown user");
+    assert_eq!(unknown_user, StoreError::not_found("user", "nobody"));
+}
+
+async fn concurrent_user_creation_succeeds(store: SqlStore) {
+    store
+        .create_group(group("crowd", None), &audit())
+        .await
+        .expect("group");
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .create_user(member_of(&format!("user{i:02}"), &["crowd"]), &audit())
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task").expect("concurrent create");
+    }
+    let users = store.list_users(&ListQuery::all()).await.expect("list");
+    assert_eq!(users.total, 50);
+    let crowd = store
+        .group_by_name("crowd")
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(
+        store.group_members(crowd.id).await.expect("members").len(),
+        50
+    );
+
+    // Racing creates of one name: exactly one wins, the rest conflict.
+    let racers: Vec<_> = (0..10)
+        .map(|i| {
+            let store = store.clone();
+            let name = if i % 2 == 0 { "racer" } else { "Racer" };
+            tokio::spawn(async move { store.create_user(user(name), &audit()).await })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        match racer.await.expect("task") {
+            Ok(_) => won += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+}
+
+async fn timestamps_round_trip_exactly(store: SqlStore) {
+    let precise = Utc
+        .with_ymd_and_hms(2031, 7, 14, 9, 26, 53)
+        .single()
+        .expect("valid time")
+        + Duration::nanoseconds(123_456_789);
+    let stored = precise.trunc_subsecs(6);
+
+    let alice = store
+        .create_user(user("alice"), &audit())
+        .await
+        .expect("alice");
+    store.record_login(alice.id, precise).await.expect("login");
+    let read = store
+        .user_by_id(alice.id)
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(read.last_login, Some(stored));
+    assert_eq!(
+        read.created_at, alice.created_at,
+        "created_at as returned by create"
+    );
+    assert_eq!(read.updated_at, alice.updated_at);
+
+    let created = store
+        .create_token(token(TokenIntent::Api, "t", Some(precise)), &audit())
+        .await
+        .expect("token");
+    assert_eq!(created.expires_at, Some(stored));
+    let read = store
+        .token_by_digest(TokenIntent::Api, "t")
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(read, created);
+
+    store
+        .create_session(Session {
+            id: SessionId::new(),
+            user_id: alice.id,
+            digest: "s".into(),
+            created_at: precise - Duration::days(1),
+            expires_at: precise,
+            client_ip: None,
+            user_agent: None,
+        })
+        .await
+        .expect("session");
+    let session = store
+        .session_by_digest("s", precise - Duration::seconds(1))
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(session.expires_at, stored);
+    assert_eq!(
+        session.created_at,
+        (precise - Duration::days(1)).trunc_subsecs(6)
+    );
+    // Comparisons are exact at the boundary: expiry == now means expired.
+    assert!(
+        store
+            .session_by_digest("s", stored)
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    // Microsecond ordering survives on both backends.
+    let later = stored + Duration::microseconds(1);
+    store.record_login(alice.id, later).await.expect("login");
+    let read = store
+        .user_by_id(alice.id)
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(read.last_login, Some(later));
+    let missing = store
+        .record_login(UserId::new(), precise)
+        .await
+        .expect_err("missing user");
+    assert!(matches!(missing, StoreError::NotFound { kind: "user", .. }));
+}
+
+async fn events_are_filtered_and_newest_first(store: SqlStore) {
+    let start = Utc::now() - Duration::seconds(1);
+    let alice = store
+        .create_user(user("alice"), &audit())
+        .await
+        .expect("alice");
+    let as_alice = AuditContext {
+        actor_id: Some(alice.id),
+        actor: "alice".into(),
+        client_ip: Some("203.0.113.9".into()),
+        user_agent: None,
+    };
+    for i in 0..3 {
+        store
+            .append_event(
+                gatehouse_core::NewEvent {
+                    action: EventAction::LoginFailed,
+                    context: Map::from_iter([("attempt".to_owned(), json!(i))]),
+                },
+                &as_alice,
+            )
+            .await
+            .expect("append");
+    }
+    store
+        .append_event(
+            gatehouse_core::NewEvent {
+                action: EventAction::Login,
+                context: Map::new(),
+            },
+            &as_alice,
+        )
+        .await
+        .expect("append");
+
+    let all = store
+        .list_events(&EventQuery {
+            limit: 100,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("all");
+    assert_eq!(all.total, 5);
+    assert_eq!(all.items[0].action, EventAction::Login, "newest first");
+    assert_eq!(all.items[4].action, EventAction::ModelCreated);
+
+    let failed = store
+        .list_events(&EventQuery {
+            action: Some(EventAction::LoginFailed),
+            limit: 100,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("failed");
+    assert_eq!(failed.total, 3);
+    let attempts: Vec<_> = failed
+        .items
+        .iter()
+        .map(|e| e.context["attempt"].clone())
+        .collect();
+    assert_eq!(attempts, [json!(2), json!(1), json!(0)]);
+
+    let by_actor = store
+        .list_events(&EventQuery {
+            actor_id: Some(alice.id),
+            client_ip: Some("203.0.113.9".into()),
+            since: Some(start),
+            until: Some(Utc::now() + Duration::seconds(5)),
+            limit: 2,
+            offset: 1,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("by actor");
+    assert_eq!(by_actor.total, 4);
+    assert_eq!(by_actor.items.len(), 2);
+    let none = store
+        .list_events(&EventQuery {
+            until: Some(start),
+            limit: 0,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("until");
+    assert_eq!(none.total, 0);
+    let clamped = store
+        .list_events(&EventQuery::default())
+        .await
+        .expect("limit 0 is clamped");
+    assert_eq!(clamped.items.len(), 1);
+}
+
+/// Start-up behaviour that needs a store that is not yet migrated, or no database at all.
+mod startup {
+    use crate::support::db::fresh_postgres_database;
+    use gatehouse_core::{ListQuery, Store, StoreError, UserStore};
+    use gatehouse_store::{DatabaseSettings, PostgresSettings, SqlStore};
+    use std::time::{Duration, Instant};
+
+    #[tokio::test]
+    async fn sqlite_creates_its_directory_and_replicas_migrate_concurrently() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let settings = DatabaseSettings::Sqlite {
+            path: dir
+                .path()
+                .join("nested")
+                .join("deeper")
+                .join("gatehouse.db"),
+        };
+        let first = SqlStore::connect(&settings).await.expect("first");
+        let second = SqlStore::connect(&settings).await.expect("second");
+        let (a, b) = tokio::join!(first.migrate(), second.migrate());
+        a.expect("first migrate");
+        b.expect("second migrate");
+        assert_eq!(
+            second
+                .list_users(&ListQuery::all())
+                .await
+                .expect("list")
+                .total,
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn postgres_replicas_migrate_concurrently() {
+        let settings = DatabaseSettings::Postgres(fresh_postgres_database().await);
+        let replicas = [
+            SqlStore::connect(&settings).await.expect("connect"),
+            SqlStore::connect(&settings).await.expect("connect"),
+            SqlStore::connect(&settings).await.expect("connect"),
+        ];
+        let tasks: Vec<_> = replicas
+            .iter()
+            .cloned()
+            .map(|store| tokio::spawn(async move { store.migrate().await }))
+            .collect();
+        for task in tasks {
+            task.await.expect("task").expect("migrate");
+        }
+        replicas[0].ping().await.expect("ping");
+    }
+
+    #[tokio::test]
+    async fn postgres_down_is_unavailable_and_connect_still_succeeds() {
+        // Bind and drop a listener to find a port nothing listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let settings = PostgresSettings {
+            host: "127.0.0.1".into(),
+            port,
+            password: Some("p@ss:w/rd?#%".into()),
+            connect_timeout: Duration::from_secs(1),
+            ..PostgresSettings::default()
+        };
+        let store = SqlStore::connect(&DatabaseSettings::Postgres(settings))
+            .await
+            .expect("a lazy pool connects without the server");
+        let started = Instant::now();
+        assert_eq!(store.ping().await, Err(StoreError::Unavailable));
+        assert_eq!(
+            store
+                .list_users(&ListQuery::default())
+                .await
+                .expect_err("no server"),
+            StoreError::Unavailable
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "gave up in time"
+        );
+        assert_eq!(store.pool_stats().size, 0);
+    }
+}
