@@ -988,6 +988,21 @@ async fn tokens_by_digest_expiry_and_sweep(store: SqlStore) {
         .expect_err("duplicate digest");
     assert!(matches!(duplicate, StoreError::Conflict(_)));
 
+    let orphan = store
+        .create_token(
+            NewToken {
+                user_id: Some(UserId::new()),
+                ..token(TokenIntent::Api, "orphan", None)
+            },
+            &audit(),
+        )
+        .await
+        .expect_err("unknown user");
+    assert!(
+        matches!(orphan, StoreError::NotFound { kind: "user", .. }),
+        "{orphan:?}"
+    );
+
     assert_eq!(store.delete_expired_tokens(now).await.expect("sweep"), 1);
     assert_eq!(store.list_tokens(None).await.expect("list").len(), 2);
     assert_eq!(
@@ -1061,6 +1076,18 @@ async fn sessions_lookup_and_sweep(store: SqlStore) {
     assert_eq!(found.id, current.id);
     assert_eq!(found.client_ip.as_deref(), Some("198.51.100.1"));
     assert_eq!(store.sessions_of(alice.id).await.expect("list").len(), 2);
+
+    let orphan = store
+        .create_session(Session {
+            user_id: UserId::new(),
+            ..session("orphan", now + Duration::hours(1))
+        })
+        .await
+        .expect_err("unknown user");
+    assert!(
+        matches!(orphan, StoreError::NotFound { kind: "user", .. }),
+        "{orphan:?}"
+    );
 
     assert_eq!(store.delete_expired_sessions(now).await.expect("sweep"), 1);
     assert_eq!(store.sessions_of(alice.id).await.expect("list").len(), 1);

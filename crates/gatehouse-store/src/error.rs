@@ -24,6 +24,23 @@ pub(crate) fn conflict_or_db_err(err: DbErr, message: impl FnOnce() -> String) -
     db_err(err)
 }
 
+/// For inserts that reference a user: a unique violation becomes `Conflict(conflict())`, a
+/// foreign-key violation becomes `missing()`, anything else goes through [`db_err`].
+pub(crate) fn insert_err(
+    err: DbErr,
+    conflict: impl FnOnce() -> String,
+    missing: impl FnOnce() -> StoreError,
+) -> StoreError {
+    if matches!(
+        err.sql_err(),
+        Some(SqlErr::ForeignKeyConstraintViolation(_))
+    ) {
+        tracing::debug!(error = %err, "foreign key constraint violated");
+        return missing();
+    }
+    conflict_or_db_err(err, conflict)
+}
+
 /// Whether the error means "the database cannot be reached", as opposed to "the query failed".
 fn is_unavailable(err: &DbErr) -> bool {
     match err {

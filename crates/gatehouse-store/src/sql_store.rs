@@ -23,6 +23,9 @@ use sea_orm::{
 
 /// The SQL implementation of every storage port, for SQLite and PostgreSQL alike. Cloning is
 /// cheap: clones share one connection pool.
+///
+/// Usernames are unique exactly as typed, and creation also refuses a name that differs from
+/// an existing one only in letter case (`Alice` beside `alice`); lookups stay exact.
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     pub(crate) db: DatabaseConnection,

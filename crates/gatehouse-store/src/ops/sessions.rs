@@ -1,17 +1,18 @@
 //! Server-side sessions by cookie digest, and their expiry sweep.
 
 use crate::entity::session;
-use crate::error::{conflict_or_db_err, db_err};
+use crate::error::{db_err, insert_err};
 use crate::timestamp;
 use chrono::{DateTime, Utc};
 use gatehouse_core::store::StoreResult;
-use gatehouse_core::{Session, SessionId, UserId};
+use gatehouse_core::{Session, SessionId, StoreError, UserId};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
 };
 
 /// Stores a session.
 pub(crate) async fn create<C: ConnectionTrait>(conn: &C, new: Session) -> StoreResult<()> {
+    let owner = new.user_id;
     let row = session::Model {
         id: new.id.0,
         user_id: new.user_id.0,
@@ -24,7 +25,13 @@ pub(crate) async fn create<C: ConnectionTrait>(conn: &C, new: Session) -> StoreR
     session::Entity::insert(row.into_active_model())
         .exec_without_returning(conn)
         .await
-        .map_err(|err| conflict_or_db_err(err, || "this session already exists".into()))?;
+        .map_err(|err| {
+            insert_err(
+                err,
+                || "this session already exists".into(),
+                || StoreError::not_found("user", owner),
+            )
+        })?;
     Ok(())
 }
 

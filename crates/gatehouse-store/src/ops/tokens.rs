@@ -2,7 +2,7 @@
 //! never appear in events or errors.
 
 use crate::entity::token;
-use crate::error::{conflict_or_db_err, db_err};
+use crate::error::{db_err, insert_err};
 use crate::ops::events;
 use crate::ops::rows::corrupt;
 use crate::timestamp;
@@ -22,6 +22,7 @@ pub(crate) async fn create<C: ConnectionTrait>(
     new: NewToken,
     audit: &AuditContext,
 ) -> StoreResult<Token> {
+    let owner = new.user_id;
     let row = token::Model {
         id: TokenId::new().0,
         intent: new.intent.as_str().to_owned(),
@@ -35,7 +36,16 @@ pub(crate) async fn create<C: ConnectionTrait>(
         .exec_without_returning(conn)
         .await
         .map_err(|err| {
-            conflict_or_db_err(err, || "a token with this secret already exists".into())
+            insert_err(
+                err,
+                || "a token with this secret already exists".into(),
+                || {
+                    StoreError::not_found(
+                        "user",
+                        owner.map(|id| id.to_string()).unwrap_or_default(),
+                    )
+                },
+            )
         })?;
     let created = from_row(row)?;
     let mut event = NewEvent::about_model(
