@@ -1,1 +1,16 @@
-//! placeholder
+//! Gatehouse's server: configuration, the HTTP and metrics listeners, the worker, start-up
+//! preparation and the declarative `apply`/`export` document. The binary crate is a thin CLI
+//! over this library.
+
+pub mod config;
+pub mod declarative;
+pub mod lifecycle;
+pub mod prepare;
+pub mod reference;
+pub mod services;
+pub mod telemetry;
+pub mod web;
+pub mod worker;
+
+pub use config::Config;
+pub use services::Services;

@@ -1,0 +1,497 @@
+//! Configuration: built-in defaults, then a YAML file, then `GATEHOUSE_*` environment
+//! variables (`__` separates nesting levels), with `env://` and `file://` references resolved.
+//! A bad value is reported with its key and where it came from.
+
+use crate::reference;
+use figment::providers::{Env, Format, Serialized, Yaml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Where the configuration file is read from when `--config` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/gatehouse/config.yaml";
+
+/// A configuration value that must never be printed: masked in `Debug` and when serialised
+/// (which is how `check-config` prints the effective configuration).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl<'de> Deserialize<'de> for Secret {
+    /// Accepts any scalar: environment values that look like numbers (`GATEHOUSE_…PASSWORD=1234`)
+    /// arrive as numbers and are still meant as text.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarText;
+        impl serde::de::Visitor<'_> for ScalarText {
+            type Value = Secret;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secret, E> {
+                Ok(Secret(v.to_owned()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(ScalarText)
+    }
+}
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"********\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("********")
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Listener addresses.
+    pub listen: ListenConfig,
+    /// The URL people and clients use to reach Gatehouse (scheme, host, optional path prefix).
+    /// Defaults to `http://` + the HTTP listener address.
+    pub external_url: Option<String>,
+    /// Where the SQLite database and the generated secret key live.
+    pub data_dir: PathBuf,
+    /// Key for secrets at rest, token digests and cookie signing; generated into `data_dir`
+    /// when unset. Replicas must share it.
+    pub secret_key: Option<Secret>,
+    /// PostgreSQL; used instead of SQLite when `host` is set.
+    pub postgresql: PostgresConfig,
+    /// Redis (optional shared cache, sessions and queue).
+    pub redis: RedisConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Names and images shown on pages.
+    pub branding: BrandingConfig,
+    /// Argon2id cost and concurrency.
+    pub password_hashing: PasswordHashingConfig,
+    /// Background work.
+    pub worker: WorkerConfig,
+    /// Password for the first administrator, created on first start only.
+    pub bootstrap_password: Option<Secret>,
+    /// Pre-hashed password for the first administrator (instead of `bootstrap_password`).
+    pub bootstrap_password_hash: Option<Secret>,
+    /// Email of the first administrator.
+    pub bootstrap_email: Option<String>,
+    /// Username of the first administrator.
+    pub bootstrap_username: String,
+    /// An API token created for the first administrator, for automation.
+    pub bootstrap_token: Option<Secret>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: ListenConfig::default(),
+            external_url: None,
+            data_dir: PathBuf::from("./data"),
+            secret_key: None,
+            postgresql: PostgresConfig::default(),
+            redis: RedisConfig::default(),
+            log: LogConfig::default(),
+            branding: BrandingConfig::default(),
+            password_hashing: PasswordHashingConfig::default(),
+            worker: WorkerConfig::default(),
+            bootstrap_password: None,
+            bootstrap_password_hash: None,
+            bootstrap_email: None,
+            bootstrap_username: "admin".into(),
+            bootstrap_token: None,
+        }
+    }
+}
+
+/// Listener addresses.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListenConfig {
+    /// HTTP: pages, API, OIDC, SAML.
+    pub http: SocketAddr,
+    /// Prometheus metrics; its own port so it is never exposed with the public one by mistake.
+    pub metrics: Option<SocketAddr>,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        Self {
+            http: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            metrics: Some(SocketAddr::from(([127, 0, 0, 1], 9300))),
+        }
+    }
+}
+
+/// PostgreSQL connection settings (libpq names, so operators recognise them).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PostgresConfig {
+    /// Server host; unset means "use SQLite".
+    pub host: Option<String>,
+    /// Server port.
+    pub port: u16,
+    /// Role to connect as.
+    pub user: String,
+    /// Password of that role.
+    pub password: Option<Secret>,
+    /// Database name.
+    pub name: String,
+    /// `disable`, `allow`, `prefer`, `require`, `verify-ca` or `verify-full`.
+    pub sslmode: gatehouse_store::SslMode,
+    /// CA certificate to verify the server with (`verify-ca`, `verify-full`).
+    pub sslrootcert: Option<PathBuf>,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Seconds to wait for a connection.
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        Self {
+            host: None,
+            port: 5432,
+            user: "gatehouse".into(),
+            password: None,
+            name: "gatehouse".into(),
+            sslmode: gatehouse_store::SslMode::Prefer,
+            sslrootcert: None,
+            max_connections: 16,
+            connect_timeout_secs: 5,
+        }
+    }
+}
+
+/// Redis settings.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedisConfig {
+    /// `redis://` or `rediss://` URL, password included; unset means "no Redis".
+    pub url: Option<Secret>,
+}
+
+/// Log output.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    /// A `tracing` filter: `info`, `debug`, `gatehouse_server=debug,info`...
+    pub level: String,
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Branding shown on every page.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BrandingConfig {
+    /// Product name in titles and headers.
+    pub title: String,
+    /// URL of a logo image.
+    pub logo_url: Option<String>,
+}
+
+impl Default for BrandingConfig {
+    fn default() -> Self {
+        Self {
+            title: "Gatehouse".into(),
+            logo_url: None,
+        }
+    }
+}
+
+/// Argon2id settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PasswordHashingConfig {
+    /// Memory cost in KiB.
+    pub memory_kib: u32,
+    /// Passes over memory.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+    /// Hashes running at once; more requests wait. 0 = number of CPUs.
+    pub max_concurrent: usize,
+}
+
+impl Default for PasswordHashingConfig {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+            max_concurrent: 0,
+        }
+    }
+}
+
+/// Background work.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkerConfig {
+    /// Seconds between sweeps of expired tokens and sessions.
+    pub sweep_interval_secs: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            sweep_interval_secs: 60,
+        }
+    }
+}
+
+/// Why the configuration could not be loaded: one message naming the key and its source.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads defaults, then `file` (or [`DEFAULT_CONFIG_PATH`] if it exists), then the
+    /// environment, resolves references and checks cross-field rules.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError(format!(
+                    "configuration file {} does not exist",
+                    path.display()
+                )));
+            }
+            Some(path) => figment = figment.merge(Yaml::file_exact(path)),
+            None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
+                figment = figment.merge(Yaml::file_exact(DEFAULT_CONFIG_PATH));
+            }
+            None => {}
+        }
+        figment = figment.merge(Env::prefixed("GATEHOUSE_").split("__").ignore(&["config"]));
+        let figment = resolve_references(figment)?;
+        let config: Config = figment.extract().map_err(describe)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Rules spanning several keys.
+    fn check(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.external_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError(format!(
+                "external_url: must start with http:// or https:// (got {url:?})"
+            )));
+        }
+        if let Some(key) = &self.secret_key
+            && key.expose().chars().count() < 32
+        {
+            return Err(ConfigError(
+                "secret_key: must be at least 32 characters (generate one with `openssl rand -base64 48`)".into(),
+            ));
+        }
+        if self.bootstrap_password.is_some() && self.bootstrap_password_hash.is_some() {
+            return Err(ConfigError(
+                "bootstrap_password and bootstrap_password_hash are both set: choose one".into(),
+            ));
+        }
+        if self.postgresql.host.as_deref() == Some("") {
+            return Err(ConfigError(
+                "postgresql.host: is empty (unset it to use SQLite)".into(),
+            ));
+        }
+        if self.worker.sweep_interval_secs == 0 {
+            return Err(ConfigError(
+                "worker.sweep_interval_secs: must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn base_url(&self) -> String {
+        match &self.external_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen.http),
+        }
+    }
+
+    /// Whether pages are served over HTTPS (cookies get `Secure` and the `__Host-` prefix).
+    pub fn is_https(&self) -> bool {
+        self.base_url().starts_with("https://")
+    }
+
+    /// The database to use: PostgreSQL when a host is set, else SQLite in the data dir.
+    pub fn database(&self) -> gatehouse_store::DatabaseSettings {
+        let pg = &self.postgresql;
+        match &pg.host {
+            Some(host) => {
+                gatehouse_store::DatabaseSettings::Postgres(gatehouse_store::PostgresSettings {
+                    host: host.clone(),
+                    port: pg.port,
+                    user: pg.user.clone(),
+                    password: pg.password.as_ref().map(|p| p.expose().to_owned()),
+                    database: pg.name.clone(),
+                    sslmode: pg.sslmode,
+                    sslrootcert: pg.sslrootcert.clone(),
+                    max_connections: pg.max_connections.max(1),
+                    connect_timeout: std::time::Duration::from_secs(pg.connect_timeout_secs.max(1)),
+                })
+            }
+            None => gatehouse_store::DatabaseSettings::Sqlite {
+                path: self.data_dir.join("gatehouse.db"),
+            },
+        }
+    }
+
+    /// The effective configuration as YAML with secrets masked, for `check-config`.
+    pub fn to_masked_yaml(&self) -> String {
+        serde_yaml::to_string(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// Turns a figment error into one line per problem naming the key and its source.
+fn describe(error: figment::Error) -> ConfigError {
+    let lines: Vec<String> = error
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                "configuration".to_owned()
+            } else {
+                e.path.join(".")
+            };
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| match &m.source {
+                    Some(source) => format!(" (from {} {source})", m.name),
+                    // Name the exact variable, which figment's metadata leaves generic.
+                    None if m.name.contains("environment variable") && !e.path.is_empty() => {
+                        format!(
+                            " (from environment variable GATEHOUSE_{})",
+                            e.path.join("__").to_uppercase()
+                        )
+                    }
+                    None => format!(" (from {})", m.name),
+                })
+                .unwrap_or_default();
+            format!("{key}: {}{source}", e.kind)
+        })
+        .collect();
+    ConfigError(lines.join("\n"))
+}
+
+/// Replaces every `env://` / `file://` string in the merged configuration with what it points
+/// at, layering the results on top so later type errors still name their key.
+fn resolve_references(figment: Figment) -> Result<Figment, ConfigError> {
+    let merged: Value = figment.extract().map_err(describe)?;
+    let mut found = Vec::new();
+    collect_references(&merged, &mut Vec::new(), &mut found);
+    let mut resolved = Dict::new();
+    for (path, reference_text) in found {
+        let key = path.join(".");
+        let origin = figment
+            .find_metadata(&key)
+            .map(|m| m.name.to_string())
+            .unwrap_or_else(|| "configuration".into());
+        let value = reference::resolve(&reference_text)
+            .map_err(|e| ConfigError(format!("{key}: {e} (from {origin})")))?
+            .unwrap_or(reference_text);
+        insert_path(&mut resolved, &path, Value::from(value));
+    }
+    if resolved.is_empty() {
+        return Ok(figment);
+    }
+    Ok(figment.merge(ResolvedReferences(resolved)))
+}
+
+fn collect_references(value: &Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
+    match value {
+        Value::String(_, text) if text.starts_with("env://") || text.starts_with("file://") => {
+            out.push((path.clone(), text.clone()));
+        }
+        Value::Dict(_, dict) => {
+            for (key, child) in dict {
+                path.push(key.clone());
+                collect_references(child, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn insert_path(dict: &mut Dict, path: &[String], value: Value) {
+    match path {
+        [] => {}
+        [last] => {
+            dict.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = dict
+                .entry(first.clone())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if let Value::Dict(_, child) = entry {
+                insert_path(child, rest, value);
+            }
+        }
+    }
+}
+
+/// The resolved reference values, as a provider so errors say they came from a reference.
+struct ResolvedReferences(Dict);
+
+impl Provider for ResolvedReferences {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("a resolved env:// or file:// reference")
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.0.clone()))
+    }
+}

@@ -1,0 +1,13 @@
+//! The declarative document behind `gatehouse apply -f FILE` and `gatehouse export`: users and
+//! groups addressed by natural key, planned into a change set the store applies atomically.
+//! Applying the same document twice plans nothing the second time.
+
+mod document;
+mod export;
+mod plan;
+mod snapshot;
+
+pub use document::{Document, DocumentError, GroupSpec, UserSpec};
+pub use export::export;
+pub use plan::{PlanError, plan};
+pub use snapshot::Snapshot;

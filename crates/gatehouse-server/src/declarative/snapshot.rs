@@ -1,0 +1,60 @@
+//! The current state of users and groups, read once so planning is a pure comparison.
+
+use gatehouse_core::{Group, ListQuery, Store, StoreError, User};
+use std::collections::BTreeMap;
+
+/// Users and groups by natural key, with group names resolved.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Groups by name, with their parent's name.
+    pub groups: BTreeMap<String, (Group, Option<String>)>,
+    /// Users by username, with their direct group names (sorted).
+    pub users: BTreeMap<String, (User, Vec<String>)>,
+}
+
+impl Snapshot {
+    /// Reads every user and group, a page at a time.
+    pub async fn read(store: &dyn Store) -> Result<Self, StoreError> {
+        let mut groups = Vec::new();
+        let mut query = ListQuery::all();
+        loop {
+            let page = store.list_groups(&query).await?;
+            let got = page.items.len() as u64;
+            groups.extend(page.items);
+            if got < query.clamped_limit() {
+                break;
+            }
+            query.offset += got;
+        }
+        let names: BTreeMap<_, _> = groups.iter().map(|g| (g.id, g.name.clone())).collect();
+        let groups = groups
+            .into_iter()
+            .map(|g| {
+                let parent = g.parent_id.and_then(|p| names.get(&p).cloned());
+                (g.name.clone(), (g, parent))
+            })
+            .collect();
+
+        let mut users = BTreeMap::new();
+        let mut query = ListQuery::all();
+        loop {
+            let page = store.list_users(&query).await?;
+            let got = page.items.len() as u64;
+            for user in page.items {
+                let mut direct: Vec<String> = store
+                    .direct_groups(user.id)
+                    .await?
+                    .into_iter()
+                    .map(|g| g.name)
+                    .collect();
+                direct.sort();
+                users.insert(user.username.clone(), (user, direct));
+            }
+            if got < query.clamped_limit() {
+                break;
+            }
+            query.offset += got;
+        }
+        Ok(Self { groups, users })
+    }
+}

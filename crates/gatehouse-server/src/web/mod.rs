@@ -1,0 +1,36 @@
+//! The HTTP surface: a thin axum layer that parses requests, calls services and renders
+//! responses. Routes follow the authentik-compatible layout in DESIGN.md.
+
+mod cookies;
+mod health;
+mod layers;
+mod metrics_endpoint;
+mod pages;
+mod setup;
+
+use crate::services::Services;
+use axum::Router;
+use axum::routing::get;
+
+pub use metrics_endpoint::metrics_router;
+
+/// The public router with every layer applied.
+pub fn router(services: Services) -> Router {
+    Router::new()
+        .route("/-/health/live/", get(health::live))
+        .route("/-/health/ready/", get(health::ready))
+        .route(
+            "/if/flow/initial-setup/",
+            get(setup::show_form).post(setup::submit_form),
+        )
+        .route("/static/gatehouse.css", get(pages::stylesheet))
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            services.clone(),
+            layers::require_prepared,
+        ))
+        .layer(axum::middleware::from_fn(layers::security_headers))
+        .layer(axum::middleware::from_fn(layers::record_metrics))
+        .layer(layers::request_id_and_tracing())
+        .with_state(services)
+}
