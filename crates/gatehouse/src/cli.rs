@@ -1,0 +1,161 @@
+//! Command-line grammar.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Gatehouse: a small, fast identity provider (OIDC, SAML, LDAP).
+#[derive(Parser, Debug)]
+#[command(name = "gatehouse", version, about)]
+pub(crate) struct Cli {
+    /// Configuration file (default: /etc/gatehouse/config.yaml when it exists).
+    #[arg(long, global = true, env = "GATEHOUSE_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Run the server (HTTP, metrics and, unless --no-worker, the background worker).
+    Serve {
+        /// Leave background tasks to a separate `gatehouse worker` process.
+        #[arg(long)]
+        no_worker: bool,
+    },
+    /// Run only the background worker.
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the effective configuration with secrets masked.
+    CheckConfig,
+    /// Exit 0 when the local server reports ready (for container health checks).
+    Healthcheck,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Make users and groups match a YAML document.
+    Apply {
+        /// The document (`-` for standard input).
+        #[arg(short, long)]
+        file: PathBuf,
+        /// Print the changes without making them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print users and groups as a document `apply` accepts (includes password hashes).
+    Export {
+        /// Write to this file (mode 0600) instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum UserCommand {
+    /// Create a user.
+    Create(UserCreate),
+    /// List users.
+    List(ListArgs),
+    /// Show one user with its groups.
+    Show {
+        /// Username.
+        username: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a user's password (read from standard input).
+    SetPassword {
+        /// Username.
+        username: String,
+    },
+    /// Stop a user from signing in.
+    Deactivate {
+        /// Username.
+        username: String,
+    },
+    /// Let a deactivated user sign in again.
+    Activate {
+        /// Username.
+        username: String,
+    },
+    /// Delete a user and its memberships, tokens and sessions.
+    Delete {
+        /// Username.
+        username: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct UserCreate {
+    /// Login name.
+    pub(crate) username: String,
+    /// Display name.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Email address.
+    #[arg(long)]
+    pub(crate) email: Option<String>,
+    /// `internal` or `service_account`.
+    #[arg(long = "type", default_value = "internal")]
+    pub(crate) user_type: String,
+    /// Direct group membership (repeatable).
+    #[arg(long = "group")]
+    pub(crate) groups: Vec<String>,
+    /// Read a password from standard input.
+    #[arg(long)]
+    pub(crate) password_stdin: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ListArgs {
+    /// Only names (and emails) containing this text.
+    #[arg(long)]
+    pub(crate) search: Option<String>,
+    /// Page size (at most 500).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) limit: u64,
+    /// Rows to skip.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) offset: u64,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum GroupCommand {
+    /// Create a group.
+    Create {
+        /// Name.
+        name: String,
+        /// Parent group.
+        #[arg(long)]
+        parent: Option<String>,
+        /// Members administer Gatehouse.
+        #[arg(long)]
+        superuser: bool,
+    },
+    /// List groups.
+    List(ListArgs),
+    /// Add a user to a group.
+    AddMember {
+        /// Group name.
+        group: String,
+        /// Username.
+        username: String,
+    },
+    /// Remove a user from a group.
+    RemoveMember {
+        /// Group name.
+        group: String,
+        /// Username.
+        username: String,
+    },
+}

@@ -1,0 +1,68 @@
+//! One module per command family; each opens only what it needs.
+
+mod apply;
+mod group;
+mod healthcheck;
+mod user;
+
+use crate::cli::Command;
+use anyhow::Context;
+use gatehouse_server::lifecycle::{self, ServeOptions};
+use gatehouse_server::{Config, Services, telemetry};
+use std::process::ExitCode;
+
+/// Runs a parsed command.
+pub(crate) async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { no_worker } => {
+            telemetry::init_logging(&config.log);
+            let services = Services::open(config).await?;
+            lifecycle::serve(
+                services,
+                ServeOptions {
+                    embedded_worker: !no_worker,
+                },
+            )
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Worker => {
+            telemetry::init_logging(&config.log);
+            let services = Services::open(config).await?;
+            lifecycle::run_worker(services).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig => {
+            print!("{}", config.to_masked_yaml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Healthcheck => healthcheck::run(&config).await,
+        Command::Migrate => {
+            let services = admin_services(config).await?;
+            println!("migrations applied ({})", services.sql.backend());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(command) => user::run(command, admin_services(config).await?).await,
+        Command::Group(command) => group::run(command, admin_services(config).await?).await,
+        Command::Apply { file, dry_run } => {
+            apply::apply(&file, dry_run, admin_services(config).await?).await
+        }
+        Command::Export { output } => {
+            apply::export(output.as_deref(), admin_services(config).await?).await
+        }
+    }
+}
+
+/// Opens storage for an admin command, with warnings-only logging, and brings the schema up
+/// to date so commands work on a fresh data directory.
+async fn admin_services(mut config: Config) -> anyhow::Result<Services> {
+    config.log.level = std::env::var("GATEHOUSE_LOG__LEVEL").unwrap_or_else(|_| "warn".into());
+    telemetry::init_logging(&config.log);
+    let services = Services::open(config).await?;
+    services
+        .sql
+        .migrate()
+        .await
+        .context("cannot prepare the database")?;
+    Ok(services)
+}
