@@ -1,5 +1,14 @@
 //! The one integration-test binary: real server processes, real databases, real clients.
-//! Each module is one area; `support` holds the shared harness (databases, server processes).
+//! Each module is one area; `support` holds the shared harness (databases, server processes,
+//! the browser).
 
+// The harness is shared between the modules of this one binary; `pub` there is crate-wide.
+#![allow(unreachable_pub)]
+
+mod cli;
+mod outage;
+mod pages;
+mod server;
+mod setup;
 mod store;
 mod support;

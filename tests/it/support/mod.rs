@@ -1,2 +1,4 @@
 //! Shared harness for the integration tests.
+pub mod browser;
 pub mod db;
+pub mod server;
