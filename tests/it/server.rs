@@ -72,12 +72,26 @@ async fn health_metrics_and_request_ids() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_stops_cleanly() {
+async fn json_logs_and_a_clean_sigterm() {
     let installation = Installation::new(Backend::Sqlite).await;
-    let server = Server::start(&installation, &[]);
+    let server = Server::start(&installation, &[("GATEHOUSE_LOG__FORMAT", "json")]);
     server.wait_ready().await;
+    reqwest::get(server.url("/-/health/live/"))
+        .await
+        .expect("live");
+    let logs = server.logs();
     let status = server.terminate();
     assert!(status.success(), "exit status {status}");
+    let lines: Vec<&str> = logs.lines().collect();
+    assert!(lines.len() >= 3, "{logs}");
+    for line in lines {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            event.get("level").is_some() && event.get("timestamp").is_some(),
+            "{line}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

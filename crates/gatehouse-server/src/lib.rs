@@ -2,6 +2,7 @@
 //! preparation and the declarative `apply`/`export` document. The binary crate is a thin CLI
 //! over this library.
 
+pub mod authn;
 pub mod config;
 pub mod declarative;
 pub mod lifecycle;

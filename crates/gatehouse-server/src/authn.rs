@@ -1,0 +1,95 @@
+//! Password authentication, the piece every sign-in path shares (login pages, LDAP binds,
+//! the resource-owner checks of later protocols): timing-safe for unknown users, one answer
+//! for every failure, audit events for both outcomes, and transparent upgrade of imported
+//! bcrypt (or weaker Argon2) hashes to the current Argon2id parameters.
+
+use crate::services::Services;
+use chrono::Utc;
+use gatehouse_core::{AuditContext, EventAction, NewEvent, StoreError, User};
+use gatehouse_crypto::Verification;
+
+/// Why a sign-in failed. Deliberately one variant for "no such user", "wrong password",
+/// "no password set" and "deactivated", so callers cannot reveal which.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum LoginError {
+    /// The credentials are not valid.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// Storage failed; the caller answers 503 or 500.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing failed (a corrupt stored hash, a crashed blocking task).
+    #[error("password verification failed")]
+    Hashing,
+}
+
+/// Checks `password` for `username`; on success records the login and, when the stored hash
+/// uses an older scheme or parameters, replaces it with a fresh Argon2id hash.
+pub async fn authenticate_password(
+    services: &Services,
+    username: &str,
+    password: &str,
+    audit: &AuditContext,
+) -> Result<User, LoginError> {
+    let store = &services.store;
+    let user = store.user_by_username(username).await?;
+    let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let (Some(user), Some(stored_hash)) = (user, stored_hash) else {
+        // Spend the time a real verification takes, so response times do not reveal
+        // whether the account exists.
+        let _ = services.hasher.verify_dummy(password.to_owned()).await;
+        record_failure(services, username, "unknown user or no password", audit).await;
+        return Err(LoginError::InvalidCredentials);
+    };
+    let verdict = services
+        .hasher
+        .verify(password.to_owned(), stored_hash.clone())
+        .await
+        .map_err(|error| {
+            tracing::error!(user = %user.username, %error, "stored password hash cannot be verified");
+            LoginError::Hashing
+        })?;
+    let needs_rehash = match verdict {
+        Verification::Valid { needs_rehash } => needs_rehash,
+        Verification::Invalid => {
+            record_failure(services, &user.username, "wrong password", audit).await;
+            return Err(LoginError::InvalidCredentials);
+        }
+    };
+    if !user.active {
+        record_failure(services, &user.username, "user is deactivated", audit).await;
+        return Err(LoginError::InvalidCredentials);
+    }
+    if needs_rehash {
+        match services.hasher.hash(password.to_owned()).await {
+            Ok(fresh) => store.rehash_password(user.id, &stored_hash, fresh).await?,
+            Err(error) => {
+                tracing::warn!(user = %user.username, %error, "could not upgrade the password hash")
+            }
+        }
+    }
+    store.record_login(user.id, Utc::now()).await?;
+    let event = NewEvent::about_model(EventAction::Login, "user", user.id, &user.username)
+        .with("method", "password");
+    let actor = AuditContext {
+        actor_id: Some(user.id),
+        actor: user.username.clone(),
+        ..audit.clone()
+    };
+    store.append_event(event, &actor).await?;
+    Ok(user)
+}
+
+/// Appends a `login_failed` event; failures to write it are logged, never shown to the client.
+async fn record_failure(services: &Services, username: &str, reason: &str, audit: &AuditContext) {
+    let mut event = NewEvent {
+        action: EventAction::LoginFailed,
+        context: serde_json::Map::new(),
+    };
+    // The attempted name is useful to operators; it is truncated so the log cannot be flooded.
+    let attempted: String = username.chars().take(150).collect();
+    event = event.with("username", attempted).with("reason", reason);
+    if let Err(error) = services.store.append_event(event, audit).await {
+        tracing::warn!(%error, "could not record a failed login");
+    }
+}
