@@ -9,8 +9,10 @@ use gatehouse_server::authn::{LoginError, authenticate_password};
 
 /// Services opened in-process on the installation's database and data directory.
 async fn services(installation: &Installation) -> gatehouse_server::Services {
-    let mut config = gatehouse_server::Config::default();
-    config.data_dir = installation.data_dir().to_path_buf();
+    let mut config = gatehouse_server::Config {
+        data_dir: installation.data_dir().to_path_buf(),
+        ..gatehouse_server::Config::default()
+    };
     config.password_hashing.memory_kib = 1024;
     config.password_hashing.iterations = 1;
     if let Some(pg) = &installation.postgres {
