@@ -85,6 +85,8 @@ def main():
         t0 = time.perf_counter()
         subprocess.run([a.binary, "apply", "-f", doc], env=env, check=True, stdout=subprocess.DEVNULL)
         apply_s = time.perf_counter() - t0
+        import resource
+        apply_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         for path in ("/-/health/ready/",):
             ready(port)
         c = http.client.HTTPConnection("127.0.0.1", mport, timeout=5)
@@ -92,7 +94,7 @@ def main():
         time.sleep(0.5)
         after = rss_mib(p.pid)
         stop(p)
-    print(f"apply of {a.users} users (one transaction): {apply_s:.2f} s ({a.users/apply_s:.0f} users/s)")
+    print(f"apply of {a.users} users (one transaction): {apply_s:.2f} s ({a.users/apply_s:.0f} users/s), peak RSS of the largest child so far {apply_peak:.1f} MiB")
     print(f"server RSS: {before:.1f} MiB before, {after:.1f} MiB with {a.users} users in the database")
 
 if __name__ == "__main__":
