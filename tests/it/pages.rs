@@ -90,3 +90,185 @@ async fn first_run_setup_in_chromium() {
     assert_eq!(heading, "Link not valid");
     browser.close().await;
 }
+
+async fn current_path(page: &fantoccini::Client) -> String {
+    page.current_url().await.expect("url").path().to_owned()
+}
+
+async fn submit_field(page: &fantoccini::Client, field: &str, value: &str) {
+    let input = page.find(Locator::Id(field)).await.expect("field");
+    input.clear().await.expect("clear");
+    input.send_keys(value).await.expect("type");
+    page.find(Locator::Css("button[type=submit]"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("submit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_sign_in_portal_and_sign_out_in_chromium() {
+    use gatehouse_core::{EventAction, EventQuery, EventStore};
+    let installation = Installation::new(Backend::Sqlite).await;
+    let server = Server::start(
+        &installation,
+        &[
+            ("GATEHOUSE_BOOTSTRAP_PASSWORD", "admin's long passphrase"),
+            ("GATEHOUSE_BOOTSTRAP_EMAIL", "ops@example.com"),
+        ],
+    );
+    server.wait_ready().await;
+    let browser = Browser::start().await;
+    let page = &browser.client;
+    const LOGIN: &str = "/if/flow/default-authentication-flow/";
+
+    // The portal sends an anonymous visitor to sign in.
+    page.goto(&server.url("/if/user/")).await.expect("portal");
+    assert_eq!(current_path(page).await, LOGIN);
+    let uid = page.find(Locator::Id("uid")).await.expect("username field");
+    assert_eq!(
+        uid.attr("autocomplete").await.expect("attr").as_deref(),
+        Some("username")
+    );
+
+    // An unknown account gets exactly what a wrong password gets.
+    submit_field(page, "uid", "ghost").await;
+    assert_eq!(
+        page.find(Locator::Id("identity"))
+            .await
+            .expect("identity")
+            .text()
+            .await
+            .expect("text"),
+        "ghost"
+    );
+    submit_field(page, "password", "whatever it is").await;
+    let unknown_error = page
+        .find(Locator::Id("form-error"))
+        .await
+        .expect("error")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(unknown_error, "Invalid username or password");
+
+    // Start again as the administrator: a wrong password, then the right one.
+    page.goto(&server.url("/if/user/")).await.expect("portal");
+    submit_field(page, "uid", "admin").await;
+    let password = page
+        .find(Locator::Id("password"))
+        .await
+        .expect("password field");
+    assert_eq!(
+        password
+            .attr("autocomplete")
+            .await
+            .expect("attr")
+            .as_deref(),
+        Some("current-password")
+    );
+    submit_field(page, "password", "not the passphrase").await;
+    let wrong_error = page
+        .find(Locator::Id("form-error"))
+        .await
+        .expect("error")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(wrong_error, unknown_error);
+    submit_field(page, "password", "admin's long passphrase").await;
+    assert_eq!(
+        current_path(page).await,
+        "/if/user/",
+        "back where the visitor wanted to go"
+    );
+    assert_eq!(
+        page.find(Locator::Id("username"))
+            .await
+            .expect("username")
+            .text()
+            .await
+            .expect("text"),
+        "admin"
+    );
+    assert_eq!(
+        page.find(Locator::Id("groups"))
+            .await
+            .expect("groups")
+            .text()
+            .await
+            .expect("text"),
+        "gatehouse-admins"
+    );
+    let sessions = page
+        .find_all(Locator::Css("#sessions li"))
+        .await
+        .expect("sessions");
+    assert_eq!(sessions.len(), 1);
+    assert!(
+        sessions[0]
+            .text()
+            .await
+            .expect("text")
+            .contains("(this browser)")
+    );
+
+    // The session cookie is HttpOnly: scripts cannot read it.
+    let visible = page
+        .execute("return document.cookie", vec![])
+        .await
+        .expect("script");
+    assert!(
+        !visible
+            .as_str()
+            .unwrap_or_default()
+            .contains("gatehouse_session"),
+        "{visible}"
+    );
+
+    // Signing out ends the session; the portal asks to sign in again.
+    page.find(Locator::Id("sign-out"))
+        .await
+        .expect("link")
+        .click()
+        .await
+        .expect("click");
+    assert_eq!(current_path(page).await, LOGIN);
+    page.goto(&server.url("/if/user/")).await.expect("portal");
+    assert_eq!(current_path(page).await, LOGIN);
+
+    // `next` only accepts local paths: an absolute or protocol-relative URL is dropped.
+    page.goto(&server.url(&format!("{LOGIN}?next=//evil.example/steal")))
+        .await
+        .expect("login");
+    submit_field(page, "uid", "admin").await;
+    submit_field(page, "password", "admin's long passphrase").await;
+    let url = page.current_url().await.expect("url");
+    assert_eq!(url.host_str(), Some("127.0.0.1"));
+    assert_eq!(url.path(), "/if/user/");
+
+    let store = installation.store().await;
+    let events = store
+        .list_events(&EventQuery {
+            limit: 100,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("events");
+    let count = |action| events.items.iter().filter(|e| e.action == action).count();
+    assert_eq!(count(EventAction::Login), 2);
+    assert_eq!(count(EventAction::Logout), 1);
+    assert_eq!(count(EventAction::LoginFailed), 2);
+    browser.close().await;
+
+    // A flow form without its CSRF token is refused.
+    let client = reqwest::Client::new();
+    let refused = client
+        .post(server.url(LOGIN))
+        .form(&[("uid", "admin")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(refused.status(), reqwest::StatusCode::FORBIDDEN);
+}

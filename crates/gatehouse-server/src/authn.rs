@@ -23,9 +23,23 @@ pub enum LoginError {
     Hashing,
 }
 
-/// Checks `password` for `username`; on success records the login and, when the stored hash
-/// uses an older scheme or parameters, replaces it with a fresh Argon2id hash.
+/// Checks `password` for `username`, then records the login (see [`verify_password`] and
+/// [`record_login`]); for sign-ins that end with the password.
 pub async fn authenticate_password(
+    services: &Services,
+    username: &str,
+    password: &str,
+    audit: &AuditContext,
+) -> Result<User, LoginError> {
+    let user = verify_password(services, username, password, audit).await?;
+    record_login(services, &user, "password", audit).await?;
+    Ok(user)
+}
+
+/// Checks `password` for `username` without signing anyone in (a flow's password stage, which
+/// may still be followed by MFA). Failures are audited; when the stored hash uses an older
+/// scheme or parameters it is replaced with a fresh Argon2id hash.
+pub async fn verify_password(
     services: &Services,
     username: &str,
     password: &str,
@@ -68,16 +82,26 @@ pub async fn authenticate_password(
             }
         }
     }
-    store.record_login(user.id, Utc::now()).await?;
+    Ok(user)
+}
+
+/// Records a completed sign-in: the user's last-login time and a `login` event naming the
+/// methods used.
+pub async fn record_login(
+    services: &Services,
+    user: &User,
+    methods: &str,
+    audit: &AuditContext,
+) -> Result<(), StoreError> {
+    services.store.record_login(user.id, Utc::now()).await?;
     let event = NewEvent::about_model(EventAction::Login, "user", user.id, &user.username)
-        .with("method", "password");
+        .with("method", methods);
     let actor = AuditContext {
         actor_id: Some(user.id),
         actor: user.username.clone(),
         ..audit.clone()
     };
-    store.append_event(event, &actor).await?;
-    Ok(user)
+    services.store.append_event(event, &actor).await
 }
 
 /// Appends a `login_failed` event; failures to write it are logged, never shown to the client.

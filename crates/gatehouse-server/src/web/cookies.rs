@@ -25,10 +25,36 @@ pub(crate) fn name(base: &str, https: bool) -> String {
     }
 }
 
-/// A `Set-Cookie` value for a session-lifetime, script-inaccessible cookie.
+/// A `Set-Cookie` value for a browser-session, script-inaccessible cookie sent only on
+/// same-site requests.
 pub(crate) fn set(name: &str, value: &str, https: bool) -> String {
+    with_same_site(name, value, "Strict", https)
+}
+
+/// Like [`set`] but also sent on top-level cross-site navigations (`SameSite=Lax`), which the
+/// sign-in session needs so links from applications arrive signed in.
+pub(crate) fn set_lax(name: &str, value: &str, https: bool) -> String {
+    with_same_site(name, value, "Lax", https)
+}
+
+fn with_same_site(name: &str, value: &str, same_site: &str, https: bool) -> String {
     let secure = if https { "; Secure" } else { "" };
-    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{secure}")
+    format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}{secure}")
+}
+
+/// A `Set-Cookie` value that makes the browser forget cookie `name`.
+pub(crate) fn clear(name: &str, https: bool) -> String {
+    let secure = if https { "; Secure" } else { "" };
+    format!("{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}")
+}
+
+/// Adds a `Set-Cookie` header to a response.
+pub(crate) fn append(response: &mut axum::response::Response, cookie: &str) {
+    if let Ok(value) = cookie.parse() {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, value);
+    }
 }
 
 #[cfg(test)]

@@ -2,10 +2,14 @@
 //! responses. Routes follow the authentik-compatible layout in DESIGN.md.
 
 mod cookies;
+mod csrf;
+mod flow;
 mod health;
 mod layers;
 mod metrics_endpoint;
 mod pages;
+mod portal;
+mod session;
 mod setup;
 
 use crate::services::Services;
@@ -23,6 +27,9 @@ pub fn router(services: Services) -> Router {
             "/if/flow/initial-setup/",
             get(setup::show_form).post(setup::submit_form),
         )
+        .route("/if/flow/{slug}/", get(flow::show).post(flow::submit))
+        .route("/if/user/", get(portal::home))
+        .route("/", get(portal::root))
         .route("/static/gatehouse.css", get(pages::stylesheet))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(

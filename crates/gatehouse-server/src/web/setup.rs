@@ -2,14 +2,14 @@
 //! the one-time link printed at start-up lets a person create one. Protected by the token, a
 //! double-submit CSRF cookie, and the store's "no superuser yet" check inside the transaction.
 
-use super::cookies;
 use super::pages::{self, render};
+use super::{cookies, csrf};
 use crate::config::BrandingConfig;
 use crate::services::Services;
 use askama::Template;
 use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::header::{SET_COOKIE, USER_AGENT};
+use axum::http::header::USER_AGENT;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::Utc;
@@ -19,7 +19,6 @@ use gatehouse_core::{
 use serde::Deserialize;
 use std::net::SocketAddr;
 
-const CSRF_COOKIE: &str = "gatehouse_csrf";
 const INVALID_LINK: &str = "This setup link has been used or has expired. If Gatehouse still has \
     no administrator, restart it to print a new link.";
 
@@ -91,11 +90,11 @@ pub(crate) async fn show_form(
         }
         Err(response) => return response,
     }
-    let (cookie_value, set_cookie) = csrf_cookie(&services, &headers);
+    let (csrf_token, set_cookie) = csrf::form_token(&services, &headers);
     let page = SetupPage {
         brand,
         token: &query.token,
-        csrf: services.csrf.issue(&cookie_value),
+        csrf: csrf_token,
         username: "",
         email: "",
         errors: FieldErrors::default(),
@@ -103,7 +102,7 @@ pub(crate) async fn show_form(
     };
     let mut response = render(StatusCode::OK, &page);
     if let Some(cookie) = set_cookie {
-        append_cookie(&mut response, &cookie);
+        cookies::append(&mut response, &cookie);
     }
     response
 }
@@ -117,10 +116,7 @@ pub(crate) async fn submit_form(
     Form(form): Form<SetupForm>,
 ) -> Response {
     let brand = &services.config.branding;
-    let cookie_name = cookies::name(CSRF_COOKIE, services.config.is_https());
-    let csrf_ok = cookies::read(&headers, &cookie_name)
-        .is_some_and(|cookie| services.csrf.verify(&cookie, &form.csrf));
-    if !csrf_ok {
+    if !csrf::verify(&services, &headers, &form.csrf) {
         return pages::message(
             StatusCode::FORBIDDEN,
             brand,
@@ -303,24 +299,4 @@ fn unavailable(brand: &BrandingConfig) -> Response {
         "Temporarily unavailable",
         "Gatehouse cannot reach its database right now. Try again in a moment.",
     )
-}
-
-/// The CSRF cookie's value, and a `Set-Cookie` header when a new one had to be made.
-fn csrf_cookie(services: &Services, headers: &HeaderMap) -> (String, Option<String>) {
-    let https = services.config.is_https();
-    let name = cookies::name(CSRF_COOKIE, https);
-    match cookies::read(headers, &name).filter(|v| v.len() >= 32 && v.len() <= 128) {
-        Some(existing) => (existing, None),
-        None => {
-            let value = gatehouse_crypto::generate_token("");
-            let header = cookies::set(&name, &value, https);
-            (value, Some(header))
-        }
-    }
-}
-
-fn append_cookie(response: &mut Response, cookie: &str) {
-    if let Ok(value) = cookie.parse() {
-        response.headers_mut().append(SET_COOKIE, value);
-    }
 }

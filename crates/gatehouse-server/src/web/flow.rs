@@ -1,0 +1,637 @@
+//! The flow executor's pages (`/if/flow/<slug>/`): plans a flow, keeps its state in an
+//! encrypted cookie bound to the flow (so it survives restarts and works on any replica
+//! without writing anything to the database for anonymous visitors), runs each stage's I/O,
+//! and lets `gatehouse-flows` decide what comes next.
+//!
+//! Served today: `default-authentication-flow` (identification, password, authenticator
+//! validation, user login) and `default-invalidation-flow` (user logout). The other default
+//! flows need stages whose pages are still being built (issue 3).
+
+use super::{cookies, csrf, pages, session};
+use crate::authn::{self, LoginError};
+use crate::services::Services;
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::header::{LOCATION, USER_AGENT};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{Duration, Utc};
+use gatehouse_core::{AuditContext, Group, StoreError, User, UserId, ValidationError};
+use gatehouse_flows::defaults::{DEFAULT_AUTHENTICATION_FLOW, DEFAULT_INVALIDATION_FLOW};
+use gatehouse_flows::{
+    AuthMethod, Decision, Effect, Flow, FlowDesignation, FlowError, FlowExecution, FlowExecutor,
+    NotConfiguredAction, PolicyPorts, RequestFacts, Stage, StageKind, StageOutcome, safe_next,
+};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+const FLOW_COOKIE: &str = "gatehouse_flow";
+/// Where a signed-in person lands when no `next` was given.
+const USER_HOME: &str = "/if/user/";
+/// The sign-in page.
+pub(crate) const LOGIN_PATH: &str = "/if/flow/default-authentication-flow/";
+/// Bounds the automatic stage loop (a misconfigured flow cannot spin forever).
+const MAX_AUTOMATIC_STEPS: usize = 32;
+
+/// The flows these pages can run, built once.
+fn served_flow(slug: &str) -> Option<&'static Flow> {
+    static FLOWS: OnceLock<Vec<Flow>> = OnceLock::new();
+    FLOWS
+        .get_or_init(|| {
+            gatehouse_flows::default_flows()
+                .into_iter()
+                .filter(|f| {
+                    [DEFAULT_AUTHENTICATION_FLOW, DEFAULT_INVALIDATION_FLOW]
+                        .contains(&f.slug.as_str())
+                })
+                .collect()
+        })
+        .iter()
+        .find(|f| f.slug == slug)
+}
+
+/// Query of a flow URL.
+#[derive(Deserialize)]
+pub(crate) struct FlowQuery {
+    next: Option<String>,
+}
+
+/// `GET /if/flow/<slug>/`: shows the current stage, planning the flow first when needed.
+pub(crate) async fn show(
+    State(services): State<Services>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(slug): Path<String>,
+    Query(query): Query<FlowQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(flow) = served_flow(&slug) else {
+        return pages::message(
+            StatusCode::NOT_FOUND,
+            &services.config.branding,
+            "Not found",
+            "There is no such page.",
+        );
+    };
+    let run = match FlowRun::new(&services, flow, peer, &headers).await {
+        Ok(run) => run,
+        Err(response) => return response,
+    };
+    let stored = if query.next.is_some() {
+        None
+    } else {
+        run.load_state()
+    };
+    let mut execution = match stored {
+        Some(execution) => execution,
+        None => match run.plan(query.next.as_deref()).await {
+            Ok(execution) => execution,
+            Err(error) => return run.error_page(error),
+        },
+    };
+    let decision = run
+        .executor
+        .resolve(flow, &mut execution, &run.facts, &run)
+        .await;
+    run.drive(execution, decision, Vec::new()).await
+}
+
+/// `POST /if/flow/<slug>/`: runs the current stage with the submitted form.
+pub(crate) async fn submit(
+    State(services): State<Services>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let Some(flow) = served_flow(&slug) else {
+        return pages::message(
+            StatusCode::NOT_FOUND,
+            &services.config.branding,
+            "Not found",
+            "There is no such page.",
+        );
+    };
+    if !csrf::verify(
+        &services,
+        &headers,
+        form.get("csrf").map_or("", String::as_str),
+    ) {
+        return pages::message(
+            StatusCode::FORBIDDEN,
+            &services.config.branding,
+            "Form expired",
+            "This form could not be verified (missing or stale security token). Go back, reload the page and try again.",
+        );
+    }
+    let run = match FlowRun::new(&services, flow, peer, &headers).await {
+        Ok(run) => run,
+        Err(response) => return response,
+    };
+    let Some(mut execution) = run.load_state() else {
+        return redirect(&flow_path(flow), Vec::new());
+    };
+    let stage = match execution.current_stage(flow) {
+        Ok(stage) => stage.clone(),
+        Err(error) => return run.drive(execution, Err(error), Vec::new()).await,
+    };
+    let outcome = match run.interactive_outcome(&stage, &execution, &form).await {
+        Ok(outcome) => outcome,
+        Err(response) => return response,
+    };
+    match run
+        .executor
+        .advance(flow, &mut execution, outcome, Utc::now())
+    {
+        // Post/redirect/get: the next stage is shown by a GET, so reloads never resubmit.
+        Ok(Decision::Next) => match run.state_cookie(&execution) {
+            Some(cookie) => redirect(&flow_path(flow), vec![cookie]),
+            None => run.error_page(FlowError::Finished),
+        },
+        decision => run.drive(execution, decision, Vec::new()).await,
+    }
+}
+
+/// One request's view of a flow: the services, the flow, and the facts about the request.
+struct FlowRun<'a> {
+    services: &'a Services,
+    flow: &'static Flow,
+    facts: RequestFacts,
+    audit: AuditContext,
+    headers: &'a HeaderMap,
+    executor: FlowExecutor,
+}
+
+impl<'a> FlowRun<'a> {
+    async fn new(
+        services: &'a Services,
+        flow: &'static Flow,
+        peer: SocketAddr,
+        headers: &'a HeaderMap,
+    ) -> Result<Self, Response> {
+        let user_agent = headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(512).collect::<String>());
+        let signed_in = session::current(services, headers)
+            .await
+            .map_err(|e| store_error_page(services, e))?;
+        Ok(Self {
+            services,
+            flow,
+            facts: RequestFacts {
+                now: Utc::now(),
+                ip: Some(peer.ip()),
+                user_agent: user_agent.clone(),
+                user: signed_in.map(|(_, user)| user.id),
+            },
+            audit: AuditContext {
+                actor_id: None,
+                actor: "anonymous".into(),
+                client_ip: Some(peer.ip().to_string()),
+                user_agent,
+            },
+            headers,
+            executor: FlowExecutor::default(),
+        })
+    }
+
+    async fn plan(&self, next: Option<&str>) -> Result<FlowExecution, FlowError> {
+        let context = gatehouse_flows::FlowContext {
+            next: next.and_then(safe_next),
+            ..Default::default()
+        };
+        self.executor
+            .plan_with_context(self.flow, &self.facts, self, context)
+            .await
+    }
+
+    fn cookie_name(&self) -> String {
+        cookies::name(FLOW_COOKIE, self.services.config.is_https())
+    }
+
+    fn seal_context(&self) -> String {
+        format!("flow-state:{}", self.flow.slug)
+    }
+
+    /// The stored execution for this flow, unless missing, tampered with or expired.
+    fn load_state(&self) -> Option<FlowExecution> {
+        let sealed = cookies::read(self.headers, &self.cookie_name())?;
+        let bytes = self
+            .services
+            .secret_box
+            .open(&sealed, &self.seal_context())
+            .ok()?;
+        let execution: FlowExecution = serde_json::from_slice(&bytes).ok()?;
+        (execution.flow_slug == self.flow.slug && !execution.is_expired(self.facts.now))
+            .then_some(execution)
+    }
+
+    fn state_cookie(&self, execution: &FlowExecution) -> Option<String> {
+        let json = serde_json::to_vec(execution).ok()?;
+        let sealed = self.services.secret_box.seal(&json, &self.seal_context());
+        let https = self.services.config.is_https();
+        Some(cookies::set_lax(&self.cookie_name(), &sealed, https))
+    }
+
+    fn clear_state_cookie(&self) -> String {
+        cookies::clear(&self.cookie_name(), self.services.config.is_https())
+    }
+
+    /// Follows decisions, carrying out non-interactive stages, until a page or redirect.
+    async fn drive(
+        &self,
+        mut execution: FlowExecution,
+        mut decision: Result<Decision, FlowError>,
+        mut set_cookies: Vec<String>,
+    ) -> Response {
+        for _ in 0..MAX_AUTOMATIC_STEPS {
+            decision = match decision {
+                Err(error) => {
+                    let mut response = self.error_page(error);
+                    cookies::append(&mut response, &self.clear_state_cookie());
+                    return response;
+                }
+                Ok(Decision::Next) => {
+                    self.executor
+                        .resolve(self.flow, &mut execution, &self.facts, self)
+                        .await
+                }
+                Ok(Decision::Complete { redirect_to }) => {
+                    set_cookies.push(self.clear_state_cookie());
+                    let target =
+                        redirect_to.unwrap_or_else(|| self.default_destination().to_owned());
+                    return redirect(&target, set_cookies);
+                }
+                Ok(Decision::Denied { message }) => {
+                    let mut response = pages::message(
+                        StatusCode::FORBIDDEN,
+                        &self.services.config.branding,
+                        "Access denied",
+                        &message,
+                    );
+                    cookies::append(&mut response, &self.clear_state_cookie());
+                    return response;
+                }
+                Ok(Decision::Challenge { stage, errors }) => {
+                    if is_page(&stage) {
+                        return self
+                            .render_stage(&stage, &execution, &errors, set_cookies)
+                            .await;
+                    }
+                    let outcome = match self
+                        .automatic_outcome(&stage, &execution, &mut set_cookies)
+                        .await
+                    {
+                        Ok(outcome) => outcome,
+                        Err(response) => return response,
+                    };
+                    self.executor
+                        .advance(self.flow, &mut execution, outcome, Utc::now())
+                }
+            };
+        }
+        tracing::error!(flow = %self.flow.slug, "flow did not settle within {MAX_AUTOMATIC_STEPS} automatic steps");
+        self.error_page(FlowError::FlowChanged)
+    }
+
+    fn default_destination(&self) -> &'static str {
+        match self.flow.designation {
+            FlowDesignation::Invalidation => LOGIN_PATH,
+            _ => USER_HOME,
+        }
+    }
+
+    /// Runs a stage that needs the person's input.
+    async fn interactive_outcome(
+        &self,
+        stage: &Stage,
+        execution: &FlowExecution,
+        form: &HashMap<String, String>,
+    ) -> Result<StageOutcome, Response> {
+        match &stage.kind {
+            StageKind::Identification { .. } => {
+                let uid = form.get("uid").map_or("", |v| v.trim());
+                if uid.is_empty() {
+                    return Ok(StageOutcome::Failed {
+                        errors: vec![ValidationError::new("uid", "Enter your username")],
+                    });
+                }
+                let uid: String = uid.chars().take(150).collect();
+                let user = self
+                    .services
+                    .store
+                    .user_by_username(&uid)
+                    .await
+                    .map_err(|e| store_error_page(self.services, e))?;
+                let mut data = serde_json::Map::new();
+                data.insert("identifier".into(), uid.into());
+                // An unknown name still moves on to the password stage, which fails the same
+                // way a wrong password does: the pages never reveal whether an account exists.
+                let mut effects = vec![Effect::PromptData(data)];
+                if let Some(user) = user {
+                    effects.push(Effect::IdentifiedUser(user.id));
+                }
+                Ok(StageOutcome::passed(effects))
+            }
+            StageKind::Password => {
+                let password = form.get("password").map_or("", String::as_str);
+                let username = self.pending_username(execution).await?;
+                if password.is_empty() {
+                    return Ok(StageOutcome::Failed {
+                        errors: vec![ValidationError::new("password", "Enter your password")],
+                    });
+                }
+                match authn::verify_password(self.services, &username, password, &self.audit).await
+                {
+                    Ok(_) => Ok(StageOutcome::passed([Effect::Authenticated(
+                        AuthMethod::Password,
+                    )])),
+                    Err(LoginError::InvalidCredentials) => {
+                        Ok(StageOutcome::form_error("Invalid username or password"))
+                    }
+                    Err(LoginError::Store(error)) => Err(store_error_page(self.services, error)),
+                    Err(LoginError::Hashing) => Ok(StageOutcome::form_error(
+                        "Your password could not be checked; contact an administrator",
+                    )),
+                }
+            }
+            _ => Ok(StageOutcome::Denied {
+                message: Some("This step is not available yet.".into()),
+            }),
+        }
+    }
+
+    /// Runs a stage that needs no input (or whose input is not supported yet).
+    async fn automatic_outcome(
+        &self,
+        stage: &Stage,
+        execution: &FlowExecution,
+        set_cookies: &mut Vec<String>,
+    ) -> Result<StageOutcome, Response> {
+        let store_error = |e| store_error_page(self.services, e);
+        match &stage.kind {
+            StageKind::AuthenticatorValidate {
+                not_configured_action,
+                ..
+            } => {
+                let has_device = match execution.context.pending_user {
+                    Some(user) => self.has_mfa_device(user).await.map_err(store_error)?,
+                    None => false,
+                };
+                if has_device {
+                    // Device validation pages arrive with TOTP and WebAuthn support.
+                    return Ok(StageOutcome::Denied {
+                        message: Some("Second-factor sign-in is not available yet.".into()),
+                    });
+                }
+                Ok(match not_configured_action {
+                    NotConfiguredAction::Skip => StageOutcome::passed([]),
+                    NotConfiguredAction::Deny => StageOutcome::Denied { message: None },
+                    NotConfiguredAction::Configure { .. } => StageOutcome::Denied {
+                        message: Some("Setting up a second factor is not available yet.".into()),
+                    },
+                })
+            }
+            StageKind::UserLogin {
+                session_duration_secs,
+                ..
+            } => {
+                let context = &execution.context;
+                let user = match context.pending_user {
+                    Some(id) if !context.authenticated_methods.is_empty() => self
+                        .services
+                        .store
+                        .user_by_id(id)
+                        .await
+                        .map_err(store_error)?,
+                    _ => None,
+                };
+                let Some(user) = user.filter(|u| u.active) else {
+                    return Ok(StageOutcome::Denied { message: None });
+                };
+                let lifetime = if *session_duration_secs == 0 {
+                    Duration::hours(12)
+                } else {
+                    Duration::seconds(i64::try_from(*session_duration_secs).unwrap_or(i64::MAX / 2))
+                };
+                let methods: Vec<&str> = context
+                    .authenticated_methods
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect();
+                // Replace any earlier session of this browser (no fixation, no stale sessions).
+                set_cookies.push(
+                    session::end(self.services, self.headers)
+                        .await
+                        .map_err(store_error)?,
+                );
+                set_cookies.push(
+                    session::start(self.services, &user, lifetime, &self.audit)
+                        .await
+                        .map_err(store_error)?,
+                );
+                authn::record_login(self.services, &user, &methods.join(","), &self.audit)
+                    .await
+                    .map_err(store_error)?;
+                Ok(StageOutcome::passed([]))
+            }
+            StageKind::UserLogout => {
+                if let Ok(Some((_, user))) = session::current(self.services, self.headers).await {
+                    let event = gatehouse_core::NewEvent::about_model(
+                        gatehouse_core::EventAction::Logout,
+                        "user",
+                        user.id,
+                        &user.username,
+                    );
+                    let actor = AuditContext {
+                        actor_id: Some(user.id),
+                        actor: user.username.clone(),
+                        ..self.audit.clone()
+                    };
+                    if let Err(error) = self.services.store.append_event(event, &actor).await {
+                        tracing::warn!(%error, "could not record a logout");
+                    }
+                }
+                set_cookies.push(
+                    session::end(self.services, self.headers)
+                        .await
+                        .map_err(store_error)?,
+                );
+                Ok(StageOutcome::passed([]))
+            }
+            _ => Ok(StageOutcome::Denied {
+                message: Some("This step is not available yet.".into()),
+            }),
+        }
+    }
+
+    async fn pending_username(&self, execution: &FlowExecution) -> Result<String, Response> {
+        if let Some(id) = execution.context.pending_user
+            && let Some(user) = self
+                .services
+                .store
+                .user_by_id(id)
+                .await
+                .map_err(|e| store_error_page(self.services, e))?
+        {
+            return Ok(user.username);
+        }
+        Ok(execution
+            .context
+            .prompt_data
+            .get("identifier")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    async fn render_stage(
+        &self,
+        stage: &Stage,
+        execution: &FlowExecution,
+        errors: &[ValidationError],
+        mut set_cookies: Vec<String>,
+    ) -> Response {
+        let uid = match &stage.kind {
+            StageKind::Password => match self.pending_username(execution).await {
+                Ok(name) => name,
+                Err(response) => return response,
+            },
+            _ => execution
+                .context
+                .prompt_data
+                .get("identifier")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        let (csrf, csrf_cookie) = csrf::form_token(self.services, self.headers);
+        set_cookies.extend(csrf_cookie);
+        match self.state_cookie(execution) {
+            Some(cookie) => set_cookies.push(cookie),
+            None => return self.error_page(FlowError::Finished),
+        }
+        // One message at the top: field and form errors alike (there is one input per page).
+        let form_error = errors.first().map(|e| e.message.clone());
+        let page = FlowPage {
+            brand: &self.services.config.branding,
+            heading: if self.flow.title.is_empty() {
+                "Sign in"
+            } else {
+                &self.flow.title
+            },
+            action: flow_path(self.flow),
+            kind: stage.kind.type_name(),
+            csrf,
+            uid,
+            form_error,
+        };
+        let status = if errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        let mut response = pages::render(status, &page);
+        for cookie in &set_cookies {
+            cookies::append(&mut response, cookie);
+        }
+        response
+    }
+
+    fn error_page(&self, error: FlowError) -> Response {
+        let brand = &self.services.config.branding;
+        match error {
+            FlowError::Expired
+            | FlowError::FlowChanged
+            | FlowError::Finished
+            | FlowError::WrongFlow { .. }
+            | FlowError::StageNotReady => {
+                redirect(&flow_path(self.flow), vec![self.clear_state_cookie()])
+            }
+            FlowError::AuthenticationRequired => redirect(
+                &format!("{LOGIN_PATH}?next={}", flow_path(self.flow)),
+                Vec::new(),
+            ),
+            FlowError::Denied { message } => {
+                pages::message(StatusCode::FORBIDDEN, brand, "Access denied", &message)
+            }
+            FlowError::Ports(error) => store_error_page(self.services, error),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl PolicyPorts for FlowRun<'_> {
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.services.store.user_by_id(id).await
+    }
+
+    async fn effective_groups(&self, id: UserId) -> Result<Vec<Group>, StoreError> {
+        self.services.store.effective_groups(id).await
+    }
+
+    async fn has_mfa_device(&self, _id: UserId) -> Result<bool, StoreError> {
+        // No MFA device types are stored yet (TOTP and WebAuthn arrive with issue 3).
+        Ok(false)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "flow.html")]
+struct FlowPage<'a> {
+    brand: &'a crate::config::BrandingConfig,
+    heading: &'a str,
+    action: String,
+    kind: &'static str,
+    csrf: String,
+    uid: String,
+    form_error: Option<String>,
+}
+
+/// Stages rendered as a page (the rest run without input).
+fn is_page(stage: &Stage) -> bool {
+    matches!(
+        stage.kind,
+        StageKind::Identification { .. } | StageKind::Password
+    )
+}
+
+fn flow_path(flow: &Flow) -> String {
+    format!("/if/flow/{}/", flow.slug)
+}
+
+/// A 303 to a local path (every target here is either ours or passed [`safe_next`]).
+fn redirect(target: &str, set_cookies: Vec<String>) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(location) = HeaderValue::from_str(target) {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    for cookie in &set_cookies {
+        cookies::append(&mut response, cookie);
+    }
+    response
+}
+
+fn store_error_page(services: &Services, error: StoreError) -> Response {
+    let brand = &services.config.branding;
+    match error {
+        StoreError::Unavailable => pages::message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            brand,
+            "Temporarily unavailable",
+            "Gatehouse cannot reach its database right now. Try again in a moment.",
+        ),
+        other => {
+            tracing::error!(error = %other, "flow step failed");
+            pages::message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                brand,
+                "Something went wrong",
+                "Try again in a moment.",
+            )
+        }
+    }
+}

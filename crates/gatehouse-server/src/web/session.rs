@@ -1,0 +1,73 @@
+//! Signed-in sessions for the web layer: an opaque random secret in a cookie, its keyed
+//! digest in the session store (so a leaked database holds no usable cookies), a fresh secret
+//! at every sign-in (no fixation), and deletion at sign-out.
+
+use super::cookies;
+use crate::services::Services;
+use axum::http::HeaderMap;
+use chrono::{Duration, Utc};
+use gatehouse_core::{AuditContext, Session, SessionId, StoreError, User};
+
+const SESSION_COOKIE: &str = "gatehouse_session";
+
+/// The signed-in session and its user, if the request carries a live one for an active user.
+pub(crate) async fn current(
+    services: &Services,
+    headers: &HeaderMap,
+) -> Result<Option<(Session, User)>, StoreError> {
+    let name = cookies::name(SESSION_COOKIE, services.config.is_https());
+    let Some(secret) = cookies::read(headers, &name).filter(|v| (32..=128).contains(&v.len()))
+    else {
+        return Ok(None);
+    };
+    let digest = services.digester.digest(&secret);
+    let Some(session) = services
+        .store
+        .session_by_digest(&digest, Utc::now())
+        .await?
+    else {
+        return Ok(None);
+    };
+    match services.store.user_by_id(session.user_id).await? {
+        Some(user) if user.active => Ok(Some((session, user))),
+        _ => Ok(None),
+    }
+}
+
+/// Creates a session for `user` lasting `lifetime` and returns the `Set-Cookie` value.
+pub(crate) async fn start(
+    services: &Services,
+    user: &User,
+    lifetime: Duration,
+    audit: &AuditContext,
+) -> Result<String, StoreError> {
+    let secret = gatehouse_crypto::generate_token("");
+    let now = Utc::now();
+    services
+        .store
+        .create_session(Session {
+            id: SessionId::new(),
+            user_id: user.id,
+            digest: services.digester.digest(&secret),
+            created_at: now,
+            expires_at: now + lifetime,
+            client_ip: audit.client_ip.clone(),
+            user_agent: audit.user_agent.clone(),
+        })
+        .await?;
+    let https = services.config.is_https();
+    Ok(cookies::set_lax(
+        &cookies::name(SESSION_COOKIE, https),
+        &secret,
+        https,
+    ))
+}
+
+/// Ends the request's session, if any, and returns the `Set-Cookie` value that clears it.
+pub(crate) async fn end(services: &Services, headers: &HeaderMap) -> Result<String, StoreError> {
+    if let Some((session, _)) = current(services, headers).await? {
+        services.store.delete_session(session.id).await?;
+    }
+    let https = services.config.is_https();
+    Ok(cookies::clear(&cookies::name(SESSION_COOKIE, https), https))
+}
