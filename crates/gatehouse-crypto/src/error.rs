@@ -90,6 +90,23 @@ pub enum CryptoError {
         /// The JWS algorithm name.
         alg: &'static str,
     },
+
+    /// A TOTP secret is not valid base32 or has a length outside the accepted range.
+    #[error("the TOTP secret must be base32 (RFC 4648) encoding {min} to {max} bytes")]
+    TotpSecretFormat {
+        /// The shortest accepted secret, in bytes.
+        min: usize,
+        /// The longest accepted secret, in bytes.
+        max: usize,
+    },
+
+    /// TOTP parameters out of range.
+    #[error("invalid TOTP parameters: {0}")]
+    TotpParams(&'static str),
+
+    /// The text cannot be encoded as a QR code (in practice: it is too long).
+    #[error("the text cannot be encoded as a QR code (too long)")]
+    QrCode,
 }
 
 /// `Result` with [`CryptoError`] as the default error.

@@ -8,6 +8,7 @@
 //! - [`CsrfSigner`]: double-submit CSRF tokens.
 //! - [`PasswordHasher`]: Argon2id hashing, verification of imported bcrypt/Argon2 hashes.
 //! - [`keys`]: JWS signing keys (RS256, ES256, EdDSA), signatures and public JWKs.
+//! - [`totp`]: TOTP codes (RFC 6238), their secrets, provisioning URIs and QR codes.
 
 mod csrf;
 mod error;
@@ -17,6 +18,7 @@ mod random;
 mod secret_box;
 mod secret_key;
 mod token;
+pub mod totp;
 
 pub use csrf::CsrfSigner;
 pub use error::{CryptoError, Result};
@@ -25,4 +27,5 @@ pub use password::{PasswordHasher, PasswordParams, Verification};
 pub use secret_box::SecretBox;
 pub use secret_key::SecretKey;
 pub use token::{TOKEN_BYTES, TokenDigester, constant_time_eq, generate_token};
+pub use totp::{TotpAlgorithm, TotpParams, TotpSecret, TotpVerification};
 pub use zeroize::Zeroizing;
