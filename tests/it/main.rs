@@ -13,3 +13,4 @@ mod server;
 mod setup;
 mod store;
 mod support;
+mod tls;

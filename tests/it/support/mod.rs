@@ -1,4 +1,5 @@
 //! Shared harness for the integration tests.
 pub mod browser;
 pub mod db;
+pub mod pg;
 pub mod server;
