@@ -32,12 +32,11 @@ async fn first_run_setup_in_chromium() {
     fill("email", "admin@example.com").await;
     fill("password", "tooshort").await;
     fill("password_repeat", "tooshort").await;
-    page.find(Locator::Css("button[type=submit]"))
+    let target = page
+        .find(Locator::Css("button[type=submit]"))
         .await
-        .expect("button")
-        .click()
-        .await
-        .expect("submit");
+        .expect("button");
+    navigate_by(page, target).await;
     let error = page
         .find(Locator::Id("password-error"))
         .await
@@ -60,12 +59,11 @@ async fn first_run_setup_in_chromium() {
 
     fill("password", "a long and unusual passphrase").await;
     fill("password_repeat", "a long and unusual passphrase").await;
-    page.find(Locator::Css("button[type=submit]"))
+    let target = page
+        .find(Locator::Css("button[type=submit]"))
         .await
-        .expect("button")
-        .click()
-        .await
-        .expect("submit");
+        .expect("button");
+    navigate_by(page, target).await;
     let heading = page
         .find(Locator::Css("h1"))
         .await
@@ -99,12 +97,11 @@ async fn submit_field(page: &fantoccini::Client, field: &str, value: &str) {
     let input = page.find(Locator::Id(field)).await.expect("field");
     input.clear().await.expect("clear");
     input.send_keys(value).await.expect("type");
-    page.find(Locator::Css("button[type=submit]"))
+    let target = page
+        .find(Locator::Css("button[type=submit]"))
         .await
-        .expect("button")
-        .click()
-        .await
-        .expect("submit");
+        .expect("button");
+    navigate_by(page, target).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,12 +225,8 @@ async fn password_sign_in_portal_and_sign_out_in_chromium() {
     );
 
     // Signing out ends the session; the portal asks to sign in again.
-    page.find(Locator::Id("sign-out"))
-        .await
-        .expect("link")
-        .click()
-        .await
-        .expect("click");
+    let target = page.find(Locator::Id("sign-out")).await.expect("link");
+    navigate_by(page, target).await;
     assert_eq!(current_path(page).await, LOGIN);
     page.goto(&server.url("/if/user/")).await.expect("portal");
     assert_eq!(current_path(page).await, LOGIN);
@@ -271,4 +264,27 @@ async fn password_sign_in_portal_and_sign_out_in_chromium() {
         .await
         .expect("post");
     assert_eq!(refused.status(), reqwest::StatusCode::FORBIDDEN);
+}
+
+/// Clicks `element` and waits until the browser has loaded the document that replaces this
+/// one (a form post answered on the same URL included), so assertions never see the old page.
+async fn navigate_by(page: &fantoccini::Client, element: fantoccini::elements::Element) {
+    page.execute("window.__gatehouseOldPage = true", vec![])
+        .await
+        .expect("mark page");
+    element.click().await.expect("click");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let state = page
+            .execute("return window.__gatehouseOldPage === undefined && document.readyState === 'complete'", vec![])
+            .await;
+        if matches!(state, Ok(serde_json::Value::Bool(true))) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the page did not navigate"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
 }

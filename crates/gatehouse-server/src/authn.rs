@@ -104,6 +104,11 @@ pub async fn record_login(
     services.store.append_event(event, &actor).await
 }
 
+/// Records an attempt refused by the login throttle (no password was checked).
+pub async fn record_throttled(services: &Services, username: &str, audit: &AuditContext) {
+    record_failure(services, username, "throttled", audit).await;
+}
+
 /// Appends a `login_failed` event; failures to write it are logged, never shown to the client.
 async fn record_failure(services: &Services, username: &str, reason: &str, audit: &AuditContext) {
     let mut event = NewEvent {

@@ -99,6 +99,8 @@ pub struct Config {
     pub password_hashing: PasswordHashingConfig,
     /// Background work.
     pub worker: WorkerConfig,
+    /// Growing waits and lockout after failed sign-ins.
+    pub login_throttle: crate::throttle::ThrottlePolicy,
     /// Password for the first administrator, created on first start only.
     pub bootstrap_password: Option<Secret>,
     /// Pre-hashed password for the first administrator (instead of `bootstrap_password`).
@@ -124,6 +126,7 @@ impl Default for Config {
             branding: BrandingConfig::default(),
             password_hashing: PasswordHashingConfig::default(),
             worker: WorkerConfig::default(),
+            login_throttle: crate::throttle::ThrottlePolicy::default(),
             bootstrap_password: None,
             bootstrap_password_hash: None,
             bootstrap_email: None,

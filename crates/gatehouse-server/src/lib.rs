@@ -10,6 +10,7 @@ pub mod prepare;
 pub mod reference;
 pub mod services;
 pub mod telemetry;
+pub mod throttle;
 pub mod web;
 pub mod worker;
 

@@ -29,6 +29,8 @@ pub struct Services {
     pub secret_box: Arc<SecretBox>,
     /// Non-secret fingerprint of the secret key, compared with the database's.
     pub secret_key_check: String,
+    /// Failed sign-in counters.
+    pub login_throttle: Arc<crate::throttle::LoginThrottle>,
     /// Set once migrations and first-start preparation have finished.
     pub prepared: Arc<AtomicBool>,
 }
@@ -97,6 +99,9 @@ impl Services {
             csrf: Arc::new(CsrfSigner::new(&secret_key)),
             secret_box: Arc::new(SecretBox::new(&secret_key)),
             secret_key_check: secret_key.check_value(),
+            login_throttle: Arc::new(crate::throttle::LoginThrottle::new(
+                config.login_throttle.clone(),
+            )),
             config: Arc::new(config),
             prepared: Arc::new(AtomicBool::new(false)),
         })

@@ -10,6 +10,7 @@
 use super::{cookies, csrf, pages, session};
 use crate::authn::{self, LoginError};
 use crate::services::Services;
+use crate::throttle::{LoginThrottle, ThrottleVerdict};
 use askama::Template;
 use axum::Form;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -27,6 +28,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
+use std::time::Instant;
 
 const FLOW_COOKIE: &str = "gatehouse_flow";
 /// Where a signed-in person lands when no `next` was given.
@@ -344,12 +346,31 @@ impl<'a> FlowRun<'a> {
                         errors: vec![ValidationError::new("password", "Enter your password")],
                     });
                 }
+                let throttle = &self.services.login_throttle;
+                let account = LoginThrottle::account_key(&username);
+                let address = LoginThrottle::address_key(
+                    self.audit.client_ip.as_deref().unwrap_or("unknown"),
+                );
+                if let ThrottleVerdict::Wait(wait) =
+                    throttle.check(&[account.clone(), address.clone()], Instant::now())
+                {
+                    authn::record_throttled(self.services, &username, &self.audit).await;
+                    return Ok(StageOutcome::form_error(format!(
+                        "Too many failed attempts. Try again in {} seconds.",
+                        // Rounded up: "try again in 0 seconds" would be a lie.
+                        (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+                    )));
+                }
                 match authn::verify_password(self.services, &username, password, &self.audit).await
                 {
-                    Ok(_) => Ok(StageOutcome::passed([Effect::Authenticated(
-                        AuthMethod::Password,
-                    )])),
+                    Ok(_) => {
+                        throttle.record_success(&account);
+                        Ok(StageOutcome::passed([Effect::Authenticated(
+                            AuthMethod::Password,
+                        )]))
+                    }
                     Err(LoginError::InvalidCredentials) => {
+                        throttle.record_failure(&account, &address, Instant::now());
                         Ok(StageOutcome::form_error("Invalid username or password"))
                     }
                     Err(LoginError::Store(error)) => Err(store_error_page(self.services, error)),
