@@ -129,3 +129,159 @@ async fn failed_sign_ins_are_throttled_alike_for_every_account() {
     assert_eq!(throttled, 2);
     assert!(events.items.iter().all(|e| e.action != EventAction::Login));
 }
+
+impl Visitor {
+    /// Signs in completely and returns the portal page.
+    async fn sign_in(server: &Server, username: &str, password: &str) -> (Self, String) {
+        let visitor = Self::start(server, username).await;
+        let page = visitor.password(password).await;
+        (visitor, page)
+    }
+
+    async fn get(&self, path: &str) -> (reqwest::Url, String) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET");
+        let url = response.url().clone();
+        (url, response.text().await.expect("body"))
+    }
+
+    async fn post_to(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::Url, String) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST");
+        let (status, url) = (response.status(), response.url().clone());
+        (status, url, response.text().await.expect("body"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_change_ends_other_sessions_and_sessions_can_be_revoked() {
+    let installation = Installation::new(Backend::Sqlite).await;
+    let server = Server::start(
+        &installation,
+        &[("GATEHOUSE_BOOTSTRAP_PASSWORD", "the first passphrase")],
+    );
+    server.wait_ready().await;
+    const CHANGE: &str = "/if/flow/default-password-change/";
+
+    // Only a signed-in user can change a password.
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let response = anonymous.get(server.url(CHANGE)).send().await.expect("GET");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(
+        response.headers()["location"]
+            .to_str()
+            .expect("location")
+            .starts_with(LOGIN)
+    );
+
+    let (laptop, page) = Visitor::sign_in(&server, "admin", "the first passphrase").await;
+    assert!(page.contains("Hello,"), "{page}");
+    let (phone, _) = Visitor::sign_in(&server, "admin", "the first passphrase").await;
+    let (_, portal) = laptop.get("/if/user/").await;
+    assert_eq!(portal.matches("<li>").count(), 2, "{portal}");
+    assert_eq!(
+        portal.matches("Sign out this session").count(),
+        1,
+        "only the other session"
+    );
+
+    // The prompt checks its fields and shows errors next to them.
+    let (_, form) = laptop.get(CHANGE).await;
+    assert!(form.contains(r#"autocomplete="new-password""#), "{form}");
+    let csrf = csrf_of(&form);
+    let (status, _, page) = laptop
+        .post_to(
+            CHANGE,
+            &[
+                ("csrf", &csrf),
+                ("password", "a new long passphrase"),
+                ("password_repeat", "something else"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains(r#"id="password_repeat-error""#), "{page}");
+    assert!(
+        !page.contains("a new long passphrase"),
+        "passwords are never echoed"
+    );
+    let (status, url, page) = laptop
+        .post_to(
+            CHANGE,
+            &[
+                ("csrf", &csrf),
+                ("password", "a new long passphrase"),
+                ("password_repeat", "a new long passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(url.path(), "/if/user/");
+
+    // The other session ended; this one lives on; the new password is the one that works.
+    assert_eq!(phone.get("/if/user/").await.0.path(), LOGIN);
+    assert_eq!(laptop.get("/if/user/").await.0.path(), "/if/user/");
+    let (_, page) = Visitor::sign_in(&server, "admin", "the first passphrase").await;
+    assert!(page.contains("Invalid username or password"));
+    let (tablet, page) = Visitor::sign_in(&server, "admin", "a new long passphrase").await;
+    assert!(page.contains("Hello,"), "{page}");
+
+    // The laptop signs the tablet out from its session list.
+    let (_, portal) = laptop.get("/if/user/").await;
+    let marker = r#"name="session" value=""#;
+    let start = portal
+        .find(marker)
+        .map(|i| i + marker.len())
+        .expect("a revoke button");
+    let session_id = portal[start..].split('"').next().expect("id").to_owned();
+    let csrf = csrf_of(&portal);
+    let (_, url, _) = laptop
+        .post_to(
+            "/if/user/sessions/revoke",
+            &[("csrf", &csrf), ("session", &session_id)],
+        )
+        .await;
+    assert_eq!(url.path(), "/if/user/");
+    assert_eq!(tablet.get("/if/user/").await.0.path(), LOGIN);
+    // Without the CSRF token nothing happens.
+    let (status, _, _) = laptop
+        .post_to("/if/user/sessions/revoke", &[("session", &session_id)])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let store = installation.store().await;
+    let events = store
+        .list_events(&EventQuery {
+            limit: 100,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("events");
+    let password_set: Vec<_> = events
+        .items
+        .iter()
+        .filter(|e| e.action == EventAction::PasswordSet)
+        .collect();
+    assert_eq!(
+        password_set.len(),
+        1,
+        "bootstrap stores a hash directly; the change is the one event"
+    );
+    assert_eq!(password_set[0].actor, "admin");
+}

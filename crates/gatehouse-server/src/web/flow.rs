@@ -4,8 +4,9 @@
 //! and lets `gatehouse-flows` decide what comes next.
 //!
 //! Served today: `default-authentication-flow` (identification, password, authenticator
-//! validation, user login) and `default-invalidation-flow` (user logout). The other default
-//! flows need stages whose pages are still being built (issue 3).
+//! validation, user login), `default-invalidation-flow` (user logout) and
+//! `default-password-change` (prompt, user write). The other default flows need stages whose
+//! pages are still being built (issue 3).
 
 use super::{cookies, csrf, pages, session};
 use crate::authn::{self, LoginError};
@@ -19,10 +20,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
 use gatehouse_core::{AuditContext, Group, StoreError, User, UserId, ValidationError};
-use gatehouse_flows::defaults::{DEFAULT_AUTHENTICATION_FLOW, DEFAULT_INVALIDATION_FLOW};
+use gatehouse_flows::defaults::{
+    DEFAULT_AUTHENTICATION_FLOW, DEFAULT_INVALIDATION_FLOW, DEFAULT_PASSWORD_CHANGE_FLOW,
+};
 use gatehouse_flows::{
-    AuthMethod, Decision, Effect, Flow, FlowDesignation, FlowError, FlowExecution, FlowExecutor,
-    NotConfiguredAction, PolicyPorts, RequestFacts, Stage, StageKind, StageOutcome, safe_next,
+    AuthMethod, Decision, Effect, FORM_ERROR_FIELD, Flow, FlowDesignation, FlowError,
+    FlowExecution, FlowExecutor, NotConfiguredAction, PolicyPorts, PromptField, PromptFieldKind,
+    RequestFacts, Stage, StageKind, StageOutcome, safe_next, validate_prompt_submission,
 };
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -46,8 +50,12 @@ fn served_flow(slug: &str) -> Option<&'static Flow> {
             gatehouse_flows::default_flows()
                 .into_iter()
                 .filter(|f| {
-                    [DEFAULT_AUTHENTICATION_FLOW, DEFAULT_INVALIDATION_FLOW]
-                        .contains(&f.slug.as_str())
+                    [
+                        DEFAULT_AUTHENTICATION_FLOW,
+                        DEFAULT_INVALIDATION_FLOW,
+                        DEFAULT_PASSWORD_CHANGE_FLOW,
+                    ]
+                    .contains(&f.slug.as_str())
                 })
                 .collect()
         })
@@ -201,8 +209,14 @@ impl<'a> FlowRun<'a> {
     }
 
     async fn plan(&self, next: Option<&str>) -> Result<FlowExecution, FlowError> {
+        // Flows that configure the signed-in user's own account act on that user.
+        let pending_user = match self.flow.designation {
+            FlowDesignation::StageConfiguration => self.facts.user,
+            _ => None,
+        };
         let context = gatehouse_flows::FlowContext {
             next: next.and_then(safe_next),
+            pending_user,
             ..Default::default()
         };
         self.executor
@@ -379,9 +393,46 @@ impl<'a> FlowRun<'a> {
                     )),
                 }
             }
+            StageKind::Prompt { fields } => {
+                let user = self.pending_user(execution).await?;
+                let mut identifiers: Vec<&str> = Vec::new();
+                if let Some(user) = &user {
+                    identifiers.push(&user.username);
+                    identifiers.extend(user.email.as_deref());
+                }
+                let submission = match validate_prompt_submission(fields, form, &identifiers) {
+                    Ok(submission) => submission,
+                    Err(errors) => return Ok(StageOutcome::Failed { errors }),
+                };
+                let mut effects = vec![Effect::PromptData(submission.data.clone())];
+                if let Some(password) = submission.secrets.get("password") {
+                    match self.services.hasher.hash(password.to_string()).await {
+                        Ok(hash) => effects.push(Effect::PasswordHashed(hash)),
+                        Err(error) => {
+                            tracing::error!(%error, "password hashing failed");
+                            return Ok(StageOutcome::form_error(
+                                "The password could not be saved; try again",
+                            ));
+                        }
+                    }
+                }
+                Ok(StageOutcome::passed(effects))
+            }
             _ => Ok(StageOutcome::Denied {
                 message: Some("This step is not available yet.".into()),
             }),
+        }
+    }
+
+    async fn pending_user(&self, execution: &FlowExecution) -> Result<Option<User>, Response> {
+        match execution.context.pending_user {
+            Some(id) => self
+                .services
+                .store
+                .user_by_id(id)
+                .await
+                .map_err(|e| store_error_page(self.services, e)),
+            None => Ok(None),
         }
     }
 
@@ -459,6 +510,68 @@ impl<'a> FlowRun<'a> {
                     .map_err(store_error)?;
                 Ok(StageOutcome::passed([]))
             }
+            StageKind::UserWrite { .. } => {
+                let context = &execution.context;
+                let Some(user) = self.pending_user(execution).await? else {
+                    // Creating users (enrollment) arrives with the enrollment pages.
+                    return Ok(StageOutcome::Denied {
+                        message: Some("This step is not available yet.".into()),
+                    });
+                };
+                let actor = AuditContext {
+                    actor_id: Some(user.id),
+                    actor: user.username.clone(),
+                    ..self.audit.clone()
+                };
+                let patch = gatehouse_core::UserPatch {
+                    name: context
+                        .prompt_data
+                        .get("name")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned),
+                    email: context
+                        .prompt_data
+                        .get("email")
+                        .and_then(|v| v.as_str())
+                        .map(|e| Some(e.to_owned())),
+                    ..Default::default()
+                };
+                if !patch.is_empty() {
+                    self.services
+                        .store
+                        .update_user(user.id, patch, &actor)
+                        .await
+                        .map_err(store_error)?;
+                }
+                if let Some(hash) = &context.password_hash {
+                    self.services
+                        .store
+                        .set_password_hash(user.id, Some(hash.clone()), &actor)
+                        .await
+                        .map_err(store_error)?;
+                    // A new password ends every other session of the user (a thief's included).
+                    let current = session::current(self.services, self.headers)
+                        .await
+                        .map_err(store_error)?;
+                    let keep = current.map(|(s, _)| s.id);
+                    for other in self
+                        .services
+                        .store
+                        .sessions_of(user.id)
+                        .await
+                        .map_err(store_error)?
+                    {
+                        if Some(other.id) != keep {
+                            self.services
+                                .store
+                                .delete_session(other.id)
+                                .await
+                                .map_err(store_error)?;
+                        }
+                    }
+                }
+                Ok(StageOutcome::passed([Effect::UserWritten(user.id)]))
+            }
             StageKind::UserLogout => {
                 if let Ok(Some((_, user))) = session::current(self.services, self.headers).await {
                     let event = gatehouse_core::NewEvent::about_model(
@@ -535,9 +648,25 @@ impl<'a> FlowRun<'a> {
             Some(cookie) => set_cookies.push(cookie),
             None => return self.error_page(FlowError::Finished),
         }
-        // One message at the top: field and form errors alike (there is one input per page).
-        let form_error = errors.first().map(|e| e.message.clone());
+        // Prompt pages show field errors next to their inputs; elsewhere (one input per page)
+        // the first error is shown at the top.
+        let form_error = match &stage.kind {
+            StageKind::Prompt { .. } => errors
+                .iter()
+                .find(|e| e.field == FORM_ERROR_FIELD)
+                .map(|e| e.message.clone()),
+            _ => errors.first().map(|e| e.message.clone()),
+        };
+        let fields = match &stage.kind {
+            StageKind::Prompt { fields } => fields
+                .iter()
+                .filter(|f| f.kind != PromptFieldKind::Hidden)
+                .map(|f| FieldView::of(f, errors))
+                .collect(),
+            _ => Vec::new(),
+        };
         let page = FlowPage {
+            fields,
             brand: &self.services.config.branding,
             heading: if self.flow.title.is_empty() {
                 "Sign in"
@@ -600,9 +729,52 @@ impl PolicyPorts for FlowRun<'_> {
     }
 }
 
+/// One prompt input as the template needs it.
+struct FieldView {
+    name: String,
+    label: String,
+    input_type: &'static str,
+    autocomplete: &'static str,
+    required: bool,
+    value: String,
+    error: Option<String>,
+}
+
+impl FieldView {
+    fn of(field: &PromptField, errors: &[ValidationError]) -> Self {
+        let (input_type, autocomplete) = match field.kind {
+            PromptFieldKind::Password => ("password", "new-password"),
+            PromptFieldKind::Email => ("email", "email"),
+            PromptFieldKind::Username => ("text", "username"),
+            PromptFieldKind::Number => ("number", "off"),
+            PromptFieldKind::Checkbox => ("checkbox", "off"),
+            PromptFieldKind::Text | PromptFieldKind::TextArea | PromptFieldKind::Hidden => {
+                ("text", "off")
+            }
+        };
+        Self {
+            name: field.name.clone(),
+            label: field.label.clone(),
+            input_type,
+            autocomplete,
+            required: field.required,
+            // Passwords are never echoed back.
+            value: match field.kind {
+                PromptFieldKind::Password => String::new(),
+                _ => field.initial_value.clone().unwrap_or_default(),
+            },
+            error: errors
+                .iter()
+                .find(|e| e.field == field.name)
+                .map(|e| e.message.clone()),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "flow.html")]
 struct FlowPage<'a> {
+    fields: Vec<FieldView>,
     brand: &'a crate::config::BrandingConfig,
     heading: &'a str,
     action: String,
@@ -616,7 +788,7 @@ struct FlowPage<'a> {
 fn is_page(stage: &Stage) -> bool {
     matches!(
         stage.kind,
-        StageKind::Identification { .. } | StageKind::Password
+        StageKind::Identification { .. } | StageKind::Password | StageKind::Prompt { .. }
     )
 }
 

@@ -29,6 +29,10 @@ pub fn router(services: Services) -> Router {
         )
         .route("/if/flow/{slug}/", get(flow::show).post(flow::submit))
         .route("/if/user/", get(portal::home))
+        .route(
+            "/if/user/sessions/revoke",
+            axum::routing::post(portal::revoke_session),
+        )
         .route("/", get(portal::root))
         .route("/static/gatehouse.css", get(pages::stylesheet))
         .fallback(pages::not_found)

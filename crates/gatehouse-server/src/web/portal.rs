@@ -2,18 +2,21 @@
 //! (applications, password change, MFA devices).
 
 use super::flow::LOGIN_PATH;
-use super::{pages, session};
+use super::{csrf, pages, session};
 use crate::config::BrandingConfig;
 use crate::services::Services;
 use askama::Template;
+use axum::Form;
 use axum::extract::State;
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::{StoreError, User};
+use gatehouse_core::{SessionId, StoreError, User};
+use serde::Deserialize;
 
 /// One line of the sessions list.
 struct SessionLine {
+    id: String,
     started: String,
     client: String,
     current: bool,
@@ -26,6 +29,7 @@ struct PortalPage<'a> {
     user: &'a User,
     groups: Vec<String>,
     sessions: Vec<SessionLine>,
+    csrf: String,
 }
 
 /// `GET /if/user/`: the portal for the signed-in user; others are sent to sign in first.
@@ -72,6 +76,7 @@ async fn render_home(services: &Services, headers: &HeaderMap) -> Result<Respons
         .await?
         .into_iter()
         .map(|s| SessionLine {
+            id: s.id.to_string(),
             started: s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             client: s
                 .client_ip
@@ -80,13 +85,19 @@ async fn render_home(services: &Services, headers: &HeaderMap) -> Result<Respons
             current: s.id == current.id,
         })
         .collect();
+    let (csrf, csrf_cookie) = csrf::form_token(services, headers);
     let page = PortalPage {
         brand: &services.config.branding,
         user: &user,
         groups,
         sessions,
+        csrf,
     };
-    Ok(pages::render(StatusCode::OK, &page))
+    let mut response = pages::render(StatusCode::OK, &page);
+    if let Some(cookie) = csrf_cookie {
+        super::cookies::append(&mut response, &cookie);
+    }
+    Ok(response)
 }
 
 /// `GET /`: the portal.
@@ -96,4 +107,81 @@ pub(crate) async fn root() -> Response {
         .headers_mut()
         .insert(LOCATION, HeaderValue::from_static("/if/user/"));
     response
+}
+
+/// The form of a session's "Sign out this session" button.
+#[derive(Deserialize)]
+pub(crate) struct RevokeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    session: String,
+}
+
+/// `POST /if/user/sessions/revoke`: ends one of the signed-in user's other sessions.
+pub(crate) async fn revoke_session(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    Form(form): Form<RevokeForm>,
+) -> Response {
+    let brand = &services.config.branding;
+    if !csrf::verify(&services, &headers, &form.csrf) {
+        return pages::message(
+            StatusCode::FORBIDDEN,
+            brand,
+            "Form expired",
+            "Go back, reload the page and try again.",
+        );
+    }
+    let outcome = async {
+        let Some((_, user)) = session::current(&services, &headers).await? else {
+            return Ok(StatusCode::UNAUTHORIZED);
+        };
+        let Ok(target) = form.session.parse::<SessionId>() else {
+            return Ok(StatusCode::NOT_FOUND);
+        };
+        // Only the user's own sessions: an id from someone else's list is "not found".
+        let owned = services
+            .store
+            .sessions_of(user.id)
+            .await?
+            .iter()
+            .any(|s| s.id == target);
+        if !owned {
+            return Ok(StatusCode::NOT_FOUND);
+        }
+        services.store.delete_session(target).await?;
+        Ok::<_, StoreError>(StatusCode::SEE_OTHER)
+    }
+    .await;
+    match outcome {
+        Ok(StatusCode::SEE_OTHER) => root().await,
+        Ok(StatusCode::UNAUTHORIZED) => pages::message(
+            StatusCode::UNAUTHORIZED,
+            brand,
+            "Signed out",
+            "Sign in to manage your sessions.",
+        ),
+        Ok(_) => pages::message(
+            StatusCode::NOT_FOUND,
+            brand,
+            "Not found",
+            "That session does not exist or has already ended.",
+        ),
+        Err(StoreError::Unavailable) => pages::message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            brand,
+            "Temporarily unavailable",
+            "Try again in a moment.",
+        ),
+        Err(error) => {
+            tracing::error!(%error, "session revocation failed");
+            pages::message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                brand,
+                "Something went wrong",
+                "Try again in a moment.",
+            )
+        }
+    }
 }
