@@ -4,10 +4,11 @@
 use chrono::{DateTime, Duration, SubsecRound, TimeZone, Utc};
 use gatehouse_core::group::DEFAULT_ADMIN_GROUP;
 use gatehouse_core::{
-    AuditContext, Change, Event, EventAction, EventQuery, EventStore, FirstAdmin, GroupPatch,
-    GroupStore, KeyAlgorithm, KeyStore, ListQuery, NewGroup, NewSigningKey, NewToken, NewUser,
-    Session, SessionId, SessionStore, SettingStore, Store, StoreError, TokenIntent, TokenStore,
-    UserId, UserPatch, UserStore, UserType,
+    AuditContext, Change, Device, DeviceId, DeviceKind, DeviceStore, Event, EventAction,
+    EventQuery, EventStore, FirstAdmin, GroupPatch, GroupStore, KeyAlgorithm, KeyStore, ListQuery,
+    NewDevice, NewGroup, NewSigningKey, NewToken, NewUser, Session, SessionId, SessionStore,
+    SettingStore, Store, StoreError, TokenIntent, TokenStore, UserId, UserPatch, UserStore,
+    UserType,
 };
 use gatehouse_store::SqlStore;
 use serde_json::{Map, Value, json};
@@ -66,6 +67,11 @@ store_tests! {
     concurrent_user_creation_succeeds,
     timestamps_round_trip_exactly,
     events_are_filtered_and_newest_first,
+    devices_round_trip_with_events_and_no_secrets,
+    invalid_device_names_and_unknown_ids_write_nothing,
+    totp_steps_only_move_forward,
+    concurrent_totp_step_is_spent_once,
+    deleting_a_user_deletes_its_devices,
 }
 
 // ---- helpers ------------------------------------------------------------------------------
@@ -123,6 +129,19 @@ fn events_about<'a>(events: &'a [Event], action: EventAction, model: &str) -> Ve
         .iter()
         .filter(|e| e.action == action && e.context.get("model") == Some(&Value::from(model)))
         .collect()
+}
+
+/// The sealed secret every test device gets; it must never show up in events or `Debug`.
+const DEVICE_SECRET: &str = "sealed:v1:DEVICE-SECRET-CIPHERTEXT";
+
+fn new_device(user: UserId, kind: DeviceKind, name: &str) -> NewDevice {
+    NewDevice {
+        user_id: user,
+        kind,
+        name: name.into(),
+        secret_sealed: DEVICE_SECRET.into(),
+        last_used_step: None,
+    }
 }
 
 fn names<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<String> {
@@ -1809,4 +1828,374 @@ mod startup {
         );
         assert_eq!(store.pool_stats().size, 0);
     }
+}
+
+async fn devices_round_trip_with_events_and_no_secrets(store: SqlStore) {
+    let alice = store
+        .create_user(user("alice"), &audit())
+        .await
+        .expect("alice");
+    let bob = store.create_user(user("bob"), &audit()).await.expect("bob");
+    let phone = store
+        .create_device(
+            NewDevice {
+                last_used_step: Some(1_000),
+                ..new_device(alice.id, DeviceKind::Totp, "Phone")
+            },
+            &audit(),
+        )
+        .await
+        .expect("phone");
+    assert_eq!(phone.user_id, alice.id);
+    assert_eq!(phone.kind, DeviceKind::Totp);
+    assert_eq!(phone.name, "Phone");
+    assert_eq!(phone.secret_sealed, DEVICE_SECRET);
+    assert_eq!(phone.last_used_step, Some(1_000));
+    assert!(phone.last_used_at.is_none());
+    assert!(!format!("{phone:?}").contains("DEVICE-SECRET"));
+    let key = store
+        .create_device(
+            new_device(alice.id, DeviceKind::Webauthn, "YubiKey 5C"),
+            &audit(),
+        )
+        .await
+        .expect("key");
+    let codes = store
+        .create_device(
+            new_device(alice.id, DeviceKind::Static, "Recovery codes"),
+            &audit(),
+        )
+        .await
+        .expect("codes");
+    store
+        .create_device(
+            new_device(bob.id, DeviceKind::Totp, "Bob's phone"),
+            &audit(),
+        )
+        .await
+        .expect("bob's");
+
+    // Oldest first, only the owner's, and read back exactly as stored.
+    let listed = store.devices_of(alice.id).await.expect("list");
+    assert_eq!(
+        names(&listed, |d: &Device| &d.name),
+        ["Phone", "YubiKey 5C", "Recovery codes"]
+    );
+    assert_eq!(listed[0], phone);
+    assert_eq!(
+        store.device(key.id).await.expect("get").as_ref(),
+        Some(&key)
+    );
+    assert!(store.device(DeviceId::new()).await.expect("get").is_none());
+    assert!(
+        store
+            .devices_of(UserId::new())
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    store
+        .rename_device(key.id, "Blue key", &audit())
+        .await
+        .expect("rename");
+    // Renaming to the current name changes nothing and records nothing.
+    store
+        .rename_device(key.id, "Blue key", &audit())
+        .await
+        .expect("same name");
+    let renamed = store.device(key.id).await.expect("get").expect("found");
+    assert_eq!(renamed.name, "Blue key");
+    assert_eq!(renamed.secret_sealed, DEVICE_SECRET);
+    assert_eq!(renamed.created_at, key.created_at);
+
+    store
+        .delete_device(codes.id, &audit())
+        .await
+        .expect("delete");
+    assert!(store.device(codes.id).await.expect("get").is_none());
+    assert_eq!(
+        names(
+            &store.devices_of(alice.id).await.expect("list"),
+            |d: &Device| &d.name
+        ),
+        ["Phone", "Blue key"]
+    );
+
+    let events = all_events(&store).await;
+    let created = events_about(&events, EventAction::ModelCreated, "device");
+    assert_eq!(created.len(), 4);
+    let phone_created = created
+        .iter()
+        .find(|e| e.context["pk"] == json!(phone.id.to_string()))
+        .expect("phone's event");
+    assert_eq!(phone_created.context["name"], json!("Phone"));
+    assert_eq!(phone_created.context["kind"], json!("totp"));
+    assert_eq!(
+        phone_created.context["user_id"],
+        json!(alice.id.to_string())
+    );
+    assert_eq!(phone_created.actor, "test");
+    let updated = events_about(&events, EventAction::ModelUpdated, "device");
+    assert_eq!(updated.len(), 1);
+    assert_eq!(updated[0].context["pk"], json!(key.id.to_string()));
+    assert_eq!(updated[0].context["name"], json!("Blue key"));
+    assert_eq!(updated[0].context["kind"], json!("webauthn"));
+    assert_eq!(updated[0].context["fields"], json!(["name"]));
+    let deleted = events_about(&events, EventAction::ModelDeleted, "device");
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0].context["pk"], json!(codes.id.to_string()));
+    assert_eq!(deleted[0].context["name"], json!("Recovery codes"));
+    assert_eq!(deleted[0].context["kind"], json!("static"));
+    for event in &events {
+        let text = serde_json::to_string(&event.context).expect("json");
+        assert!(!text.contains("DEVICE-SECRET"), "secret leaked into {text}");
+        assert!(!text.contains("sealed:"), "secret leaked into {text}");
+    }
+}
+
+async fn invalid_device_names_and_unknown_ids_write_nothing(store: SqlStore) {
+    let alice = store
+        .create_user(user("alice"), &audit())
+        .await
+        .expect("alice");
+    let events_before = all_events(&store).await.len();
+    let long = "x".repeat(65);
+    for bad in [
+        "",
+        "   ",
+        " Phone",
+        "Phone ",
+        "tab\there",
+        "line\nbreak",
+        long.as_str(),
+    ] {
+        let err = store
+            .create_device(new_device(alice.id, DeviceKind::Totp, bad), &audit())
+            .await
+            .expect_err(bad);
+        match err {
+            StoreError::Invalid(v) => assert_eq!(v.field, "name", "{bad:?}"),
+            other => panic!("{bad:?}: expected Invalid, got {other:?}"),
+        }
+    }
+    // The longest allowed name is fine.
+    let max = "é".repeat(64);
+    let phone = store
+        .create_device(new_device(alice.id, DeviceKind::Totp, &max), &audit())
+        .await
+        .expect("64 characters");
+    store
+        .rename_device(phone.id, "Phone", &audit())
+        .await
+        .expect("rename");
+    let events_after_valid = all_events(&store).await.len();
+    assert_eq!(events_after_valid, events_before + 2);
+
+    // An unknown owner is NotFound("user") and writes nothing.
+    let err = store
+        .create_device(
+            new_device(UserId::new(), DeviceKind::Totp, "Phone"),
+            &audit(),
+        )
+        .await
+        .expect_err("unknown user");
+    assert!(
+        matches!(err, StoreError::NotFound { kind: "user", .. }),
+        "{err:?}"
+    );
+
+    // Bad renames are refused and change nothing.
+    for bad in ["", " Phone", "a\u{7}", long.as_str()] {
+        let err = store
+            .rename_device(phone.id, bad, &audit())
+            .await
+            .expect_err(bad);
+        assert!(
+            matches!(&err, StoreError::Invalid(v) if v.field == "name"),
+            "{bad:?}: {err:?}"
+        );
+    }
+    // Unknown devices are NotFound("device").
+    let ghost = DeviceId::new();
+    let err = store
+        .rename_device(ghost, "Ghost", &audit())
+        .await
+        .expect_err("unknown");
+    assert!(
+        matches!(err, StoreError::NotFound { kind: "device", .. }),
+        "{err:?}"
+    );
+    let err = store
+        .delete_device(ghost, &audit())
+        .await
+        .expect_err("unknown");
+    assert!(
+        matches!(err, StoreError::NotFound { kind: "device", .. }),
+        "{err:?}"
+    );
+    assert!(
+        !store
+            .record_totp_step(ghost, 1, Utc::now())
+            .await
+            .expect("unknown device records nothing")
+    );
+
+    let devices = store.devices_of(alice.id).await.expect("list");
+    assert_eq!(names(&devices, |d: &Device| &d.name), ["Phone"]);
+    assert_eq!(all_events(&store).await.len(), events_after_valid);
+}
+
+async fn totp_steps_only_move_forward(store: SqlStore) {
+    let alice = store
+        .create_user(user("alice"), &audit())
+        .await
+        .expect("alice");
+    let fresh = store
+        .create_device(new_device(alice.id, DeviceKind::Totp, "Fresh"), &audit())
+        .await
+        .expect("fresh");
+    let confirmed = store
+        .create_device(
+            NewDevice {
+                last_used_step: Some(100),
+                ..new_device(alice.id, DeviceKind::Totp, "Confirmed")
+            },
+            &audit(),
+        )
+        .await
+        .expect("confirmed");
+    let events_before = all_events(&store).await.len();
+    let t0 =
+        Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap() + Duration::nanoseconds(123_456_789);
+
+    // No step recorded yet: any step is accepted, even 0.
+    assert!(
+        store
+            .record_totp_step(fresh.id, 0, t0)
+            .await
+            .expect("first")
+    );
+    let stored = store.device(fresh.id).await.expect("get").expect("found");
+    assert_eq!(stored.last_used_step, Some(0));
+    assert_eq!(stored.last_used_at, Some(t0.trunc_subsecs(6)));
+
+    // The confirming step and anything older are refused; later ones are accepted once.
+    for (step, accepted) in [
+        (99, false),
+        (100, false),
+        (101, true),
+        (101, false),
+        (100, false),
+        (103, true),
+        (102, false),
+        (i64::MAX, true),
+        (i64::MAX, false),
+    ] {
+        let at = t0 + Duration::seconds(step.min(10_000));
+        assert_eq!(
+            store
+                .record_totp_step(confirmed.id, step, at)
+                .await
+                .expect("record"),
+            accepted,
+            "step {step}"
+        );
+    }
+    let stored = store
+        .device(confirmed.id)
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(stored.last_used_step, Some(i64::MAX));
+    // last_used_at is from the last accepted call, not from the refused ones.
+    assert_eq!(
+        stored.last_used_at,
+        Some((t0 + Duration::seconds(10_000)).trunc_subsecs(6))
+    );
+    // Devices are independent.
+    assert_eq!(
+        store
+            .device(fresh.id)
+            .await
+            .expect("get")
+            .expect("found")
+            .last_used_step,
+        Some(0)
+    );
+    // Spending codes is not an audited change.
+    assert_eq!(all_events(&store).await.len(), events_before);
+}
+
+async fn concurrent_totp_step_is_spent_once(store: SqlStore) {
+    let alice = store
+        .create_user(user("alice"), &audit())
+        .await
+        .expect("alice");
+    let phone = store
+        .create_device(
+            NewDevice {
+                last_used_step: Some(41),
+                ..new_device(alice.id, DeviceKind::Totp, "Phone")
+            },
+            &audit(),
+        )
+        .await
+        .expect("phone");
+    for step in [42, 43] {
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
+        let racers: Vec<_> = (0..20)
+            .map(|_| {
+                let store = store.clone();
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store.record_totp_step(phone.id, step, Utc::now()).await
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for racer in racers {
+            if racer.await.expect("task").expect("record") {
+                won += 1;
+            }
+        }
+        assert_eq!(won, 1, "step {step} was spent {won} times");
+        let stored = store.device(phone.id).await.expect("get").expect("found");
+        assert_eq!(stored.last_used_step, Some(step));
+    }
+}
+
+async fn deleting_a_user_deletes_its_devices(store: SqlStore) {
+    let alice = store
+        .create_user(user("alice"), &audit())
+        .await
+        .expect("alice");
+    let bob = store.create_user(user("bob"), &audit()).await.expect("bob");
+    let phone = store
+        .create_device(new_device(alice.id, DeviceKind::Totp, "Phone"), &audit())
+        .await
+        .expect("phone");
+    store
+        .create_device(new_device(alice.id, DeviceKind::Static, "Codes"), &audit())
+        .await
+        .expect("codes");
+    let bobs = store
+        .create_device(new_device(bob.id, DeviceKind::Totp, "Phone"), &audit())
+        .await
+        .expect("bob's");
+
+    store.delete_user(alice.id, &audit()).await.expect("delete");
+    assert!(store.devices_of(alice.id).await.expect("list").is_empty());
+    assert!(store.device(phone.id).await.expect("get").is_none());
+    assert!(
+        !store
+            .record_totp_step(phone.id, 7, Utc::now())
+            .await
+            .expect("gone")
+    );
+    assert_eq!(
+        store.devices_of(bob.id).await.expect("list"),
+        vec![store.device(bobs.id).await.expect("get").expect("found")]
+    );
 }

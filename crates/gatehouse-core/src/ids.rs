@@ -64,3 +64,7 @@ id_type!(
     /// Identifies a server-side [`crate::Session`] row (not the cookie value).
     SessionId
 );
+id_type!(
+    /// Identifies an MFA [`crate::Device`].
+    DeviceId
+);

@@ -4,8 +4,9 @@
 
 use crate::audit::{AuditContext, Event, EventQuery, NewEvent};
 use crate::change::ChangeSet;
+use crate::device::{Device, NewDevice};
 use crate::group::{Group, GroupPatch, NewGroup};
-use crate::ids::{GroupId, KeyId, SessionId, TokenId, UserId};
+use crate::ids::{DeviceId, GroupId, KeyId, SessionId, TokenId, UserId};
 use crate::key::{NewSigningKey, SigningKey};
 use crate::list::{ListQuery, Page};
 use crate::session::Session;
@@ -186,6 +187,35 @@ pub trait SessionStore: Send + Sync {
     async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
+/// MFA devices.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Stores a confirmed device; records `model_created` (model `device`, never the secret).
+    async fn create_device(&self, device: NewDevice, audit: &AuditContext) -> StoreResult<Device>;
+    /// A user's devices, oldest first.
+    async fn devices_of(&self, user: UserId) -> StoreResult<Vec<Device>>;
+    /// Looks a device up by id.
+    async fn device(&self, id: DeviceId) -> StoreResult<Option<Device>>;
+    /// Records a TOTP code's time step as used, only if it is later than the stored one
+    /// (compare-and-set in one statement), so two concurrent requests cannot both spend one
+    /// code. Returns whether it was recorded; also sets `last_used_at`.
+    async fn record_totp_step(
+        &self,
+        id: DeviceId,
+        step: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Renames a device; records `model_updated`.
+    async fn rename_device(
+        &self,
+        id: DeviceId,
+        name: &str,
+        audit: &AuditContext,
+    ) -> StoreResult<()>;
+    /// Removes a device; records `model_deleted`.
+    async fn delete_device(&self, id: DeviceId, audit: &AuditContext) -> StoreResult<()>;
+}
+
 /// Signing keys.
 #[async_trait]
 pub trait KeyStore: Send + Sync {
@@ -225,7 +255,14 @@ pub struct FirstAdmin {
 /// The whole storage surface, plus the operations that span several kinds of object.
 #[async_trait]
 pub trait Store:
-    UserStore + GroupStore + EventStore + TokenStore + SessionStore + KeyStore + SettingStore
+    UserStore
+    + GroupStore
+    + EventStore
+    + TokenStore
+    + SessionStore
+    + KeyStore
+    + SettingStore
+    + DeviceStore
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

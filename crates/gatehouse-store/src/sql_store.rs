@@ -5,16 +5,17 @@
 use crate::connect::PoolHandle;
 use crate::error::db_err;
 use crate::ops::{
-    changes, events, groups, keys, memberships, sessions, settings, setup, tokens, users,
+    changes, devices, events, groups, keys, memberships, sessions, settings, setup, tokens, users,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{
-    AuditContext, ChangeSet, Event, EventQuery, EventStore, FirstAdmin, Group, GroupId, GroupPatch,
-    GroupStore, KeyId, KeyStore, ListQuery, NewEvent, NewGroup, NewSigningKey, NewToken, NewUser,
-    Page, Session, SessionId, SessionStore, SettingStore, SigningKey, Store, Token, TokenId,
-    TokenIntent, TokenStore, User, UserId, UserPatch, UserStore,
+    AuditContext, ChangeSet, Device, DeviceId, DeviceStore, Event, EventQuery, EventStore,
+    FirstAdmin, Group, GroupId, GroupPatch, GroupStore, KeyId, KeyStore, ListQuery, NewDevice,
+    NewEvent, NewGroup, NewSigningKey, NewToken, NewUser, Page, Session, SessionId, SessionStore,
+    SettingStore, SigningKey, Store, Token, TokenId, TokenIntent, TokenStore, User, UserId,
+    UserPatch, UserStore,
 };
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
@@ -278,6 +279,50 @@ impl SessionStore for SqlStore {
 
     async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         sessions::delete_expired(&self.db, now).await
+    }
+}
+
+#[async_trait]
+impl DeviceStore for SqlStore {
+    async fn create_device(&self, device: NewDevice, audit: &AuditContext) -> StoreResult<Device> {
+        let txn = self.begin_write().await?;
+        let created = devices::create(&txn, device, audit).await?;
+        commit(txn).await?;
+        Ok(created)
+    }
+
+    async fn devices_of(&self, user: UserId) -> StoreResult<Vec<Device>> {
+        devices::of_user(&self.db, user).await
+    }
+
+    async fn device(&self, id: DeviceId) -> StoreResult<Option<Device>> {
+        devices::by_id(&self.db, id).await
+    }
+
+    async fn record_totp_step(
+        &self,
+        id: DeviceId,
+        step: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        devices::record_totp_step(&self.db, id, step, at).await
+    }
+
+    async fn rename_device(
+        &self,
+        id: DeviceId,
+        name: &str,
+        audit: &AuditContext,
+    ) -> StoreResult<()> {
+        let txn = self.begin_write().await?;
+        devices::rename(&txn, id, name, audit).await?;
+        commit(txn).await
+    }
+
+    async fn delete_device(&self, id: DeviceId, audit: &AuditContext) -> StoreResult<()> {
+        let txn = self.begin_write().await?;
+        devices::delete(&txn, id, audit).await?;
+        commit(txn).await
     }
 }
 

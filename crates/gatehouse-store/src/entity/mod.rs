@@ -1,6 +1,7 @@
 //! The sea-orm entities: one file per table, mirroring the migration in `crate::migration`.
 //! They are private to the crate; the domain types in `gatehouse-core` are what callers see.
 
+pub(crate) mod device;
 pub(crate) mod event;
 pub(crate) mod group;
 pub(crate) mod group_member;

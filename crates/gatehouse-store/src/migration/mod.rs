@@ -4,6 +4,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20260101_000001_initial;
+mod m20261129_000001_devices;
 
 /// Every migration, oldest first.
 pub(crate) struct Migrator;
@@ -11,7 +12,10 @@ pub(crate) struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20260101_000001_initial::Migration)]
+        vec![
+            Box::new(m20260101_000001_initial::Migration),
+            Box::new(m20261129_000001_devices::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

@@ -3,6 +3,7 @@
 //! `create_first_admin` and `apply_changes` run several inside one.
 
 pub(crate) mod changes;
+pub(crate) mod devices;
 pub(crate) mod events;
 pub(crate) mod groups;
 pub(crate) mod keys;
