@@ -104,6 +104,22 @@ pub async fn record_login(
     services.store.append_event(event, &actor).await
 }
 
+/// Records a wrong or replayed second-factor code for a user who passed the first factor.
+pub async fn record_code_failure(
+    services: &Services,
+    user: &User,
+    reason: &str,
+    audit: &AuditContext,
+) {
+    record_failure(
+        services,
+        &user.username,
+        &format!("second factor: {reason}"),
+        audit,
+    )
+    .await;
+}
+
 /// Records an attempt refused by the login throttle (no password was checked).
 pub async fn record_throttled(services: &Services, username: &str, audit: &AuditContext) {
     record_failure(services, username, "throttled", audit).await;

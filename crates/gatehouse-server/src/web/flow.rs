@@ -4,11 +4,11 @@
 //! and lets `gatehouse-flows` decide what comes next.
 //!
 //! Served today: `default-authentication-flow` (identification, password, authenticator
-//! validation, user login), `default-invalidation-flow` (user logout) and
-//! `default-password-change` (prompt, user write). The other default flows need stages whose
+//! validation with TOTP, user login), `default-invalidation-flow` (user logout),
+//! `default-password-change` (prompt, user write) and `default-authenticator-totp-setup`. The other default flows need stages whose
 //! pages are still being built (issue 3).
 
-use super::{cookies, csrf, pages, session};
+use super::{cookies, csrf, mfa, pages, session};
 use crate::authn::{self, LoginError};
 use crate::services::Services;
 use crate::throttle::{LoginThrottle, ThrottleVerdict};
@@ -22,6 +22,7 @@ use chrono::{Duration, Utc};
 use gatehouse_core::{AuditContext, Group, StoreError, User, UserId, ValidationError};
 use gatehouse_flows::defaults::{
     DEFAULT_AUTHENTICATION_FLOW, DEFAULT_INVALIDATION_FLOW, DEFAULT_PASSWORD_CHANGE_FLOW,
+    DEFAULT_TOTP_SETUP_FLOW,
 };
 use gatehouse_flows::{
     AuthMethod, Decision, Effect, FORM_ERROR_FIELD, Flow, FlowDesignation, FlowError,
@@ -54,6 +55,7 @@ fn served_flow(slug: &str) -> Option<&'static Flow> {
                         DEFAULT_AUTHENTICATION_FLOW,
                         DEFAULT_INVALIDATION_FLOW,
                         DEFAULT_PASSWORD_CHANGE_FLOW,
+                        DEFAULT_TOTP_SETUP_FLOW,
                     ]
                     .contains(&f.slug.as_str())
                 })
@@ -292,7 +294,22 @@ impl<'a> FlowRun<'a> {
                     return response;
                 }
                 Ok(Decision::Challenge { stage, errors }) => {
-                    if is_page(&stage) {
+                    let page = match self.needs_page(&stage, &execution).await {
+                        Ok(page) => page,
+                        Err(response) => return response,
+                    };
+                    if matches!(stage.kind, StageKind::TotpSetup)
+                        && !execution
+                            .context
+                            .prompt_data
+                            .contains_key(mfa::PENDING_SECRET_KEY)
+                    {
+                        execution.context.prompt_data.insert(
+                            mfa::PENDING_SECRET_KEY.into(),
+                            mfa::new_pending_secret().into(),
+                        );
+                    }
+                    if page {
                         return self
                             .render_stage(&stage, &execution, &errors, set_cookies)
                             .await;
@@ -393,6 +410,80 @@ impl<'a> FlowRun<'a> {
                     )),
                 }
             }
+            StageKind::AuthenticatorValidate { .. } => {
+                let Some(user) = self.pending_user(execution).await? else {
+                    return Ok(StageOutcome::Denied { message: None });
+                };
+                let code = form.get("code").map_or("", String::as_str);
+                let throttle = &self.services.login_throttle;
+                let account = LoginThrottle::account_key(&user.username);
+                let address = LoginThrottle::address_key(
+                    self.audit.client_ip.as_deref().unwrap_or("unknown"),
+                );
+                if let ThrottleVerdict::Wait(wait) =
+                    throttle.check(&[account.clone(), address.clone()], Instant::now())
+                {
+                    authn::record_throttled(self.services, &user.username, &self.audit).await;
+                    return Ok(StageOutcome::form_error(format!(
+                        "Too many failed attempts. Try again in {} seconds.",
+                        (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+                    )));
+                }
+                let check = mfa::check_code(self.services, &user, code)
+                    .await
+                    .map_err(|e| store_error_page(self.services, e))?;
+                let message = match check {
+                    mfa::CodeCheck::Valid => {
+                        throttle.record_success(&account);
+                        return Ok(StageOutcome::passed([Effect::Authenticated(
+                            AuthMethod::Totp,
+                        )]));
+                    }
+                    mfa::CodeCheck::Invalid => "Invalid code",
+                    mfa::CodeCheck::Replayed => {
+                        "This code was already used. Wait for the next one."
+                    }
+                };
+                throttle.record_failure(&account, &address, Instant::now());
+                authn::record_code_failure(self.services, &user, message, &self.audit).await;
+                Ok(StageOutcome::form_error(message))
+            }
+            StageKind::TotpSetup => {
+                let Some(user) = self.pending_user(execution).await? else {
+                    return Ok(StageOutcome::Denied { message: None });
+                };
+                let secret = execution
+                    .context
+                    .prompt_data
+                    .get(mfa::PENDING_SECRET_KEY)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default();
+                let name = form.get("name").map_or("", |n| n.trim());
+                let name = if name.is_empty() {
+                    "Authenticator app"
+                } else {
+                    name
+                };
+                let code = form.get("code").map_or("", String::as_str);
+                let actor = AuditContext {
+                    actor_id: Some(user.id),
+                    actor: user.username.clone(),
+                    ..self.audit.clone()
+                };
+                match mfa::confirm_setup(self.services, &user, secret, code, name, &actor).await {
+                    Ok(mfa::SetupOutcome::Added) => Ok(StageOutcome::passed([])),
+                    Ok(mfa::SetupOutcome::WrongCode) => Ok(StageOutcome::Failed {
+                        errors: vec![ValidationError::new(
+                            "code",
+                            "That code does not match; check the app and try again",
+                        )],
+                    }),
+                    Err(StoreError::Invalid(error)) => Ok(StageOutcome::Failed {
+                        errors: vec![error],
+                    }),
+                    Err(error) => Err(store_error_page(self.services, error)),
+                }
+            }
             StageKind::Prompt { fields } => {
                 let user = self.pending_user(execution).await?;
                 let mut identifiers: Vec<&str> = Vec::new();
@@ -422,6 +513,29 @@ impl<'a> FlowRun<'a> {
                 message: Some("This step is not available yet.".into()),
             }),
         }
+    }
+
+    /// Whether a stage is shown as a page (the rest run without input). Authenticator
+    /// validation is a page only for a user with a TOTP device.
+    async fn needs_page(&self, stage: &Stage, execution: &FlowExecution) -> Result<bool, Response> {
+        Ok(match &stage.kind {
+            StageKind::Identification { .. }
+            | StageKind::Password
+            | StageKind::Prompt { .. }
+            | StageKind::TotpSetup => true,
+            StageKind::AuthenticatorValidate { device_classes, .. } => {
+                match self.pending_user(execution).await? {
+                    Some(user) if device_classes.contains(&gatehouse_flows::DeviceClass::Totp) => {
+                        !mfa::totp_devices(self.services, &user)
+                            .await
+                            .map_err(|e| store_error_page(self.services, e))?
+                            .is_empty()
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        })
     }
 
     async fn pending_user(&self, execution: &FlowExecution) -> Result<Option<User>, Response> {
@@ -454,9 +568,12 @@ impl<'a> FlowRun<'a> {
                     None => false,
                 };
                 if has_device {
-                    // Device validation pages arrive with TOTP and WebAuthn support.
+                    // Only devices without a page yet (WebAuthn, recovery codes) get here; a
+                    // TOTP device makes this stage a page (see `needs_page`).
                     return Ok(StageOutcome::Denied {
-                        message: Some("Second-factor sign-in is not available yet.".into()),
+                        message: Some(
+                            "Sign-in with this kind of second factor is not available yet.".into(),
+                        ),
                     });
                 }
                 Ok(match not_configured_action {
@@ -665,6 +782,23 @@ impl<'a> FlowRun<'a> {
                 .collect(),
             _ => Vec::new(),
         };
+        let setup = match &stage.kind {
+            StageKind::TotpSetup => {
+                let user = match self.pending_user(execution).await {
+                    Ok(Some(user)) => user,
+                    Ok(None) => return self.error_page(FlowError::AuthenticationRequired),
+                    Err(response) => return response,
+                };
+                let secret = execution
+                    .context
+                    .prompt_data
+                    .get(mfa::PENDING_SECRET_KEY)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default();
+                mfa::setup_view(self.services, secret, &user)
+            }
+            _ => None,
+        };
         let page = FlowPage {
             fields,
             brand: &self.services.config.branding,
@@ -675,6 +809,9 @@ impl<'a> FlowRun<'a> {
             },
             action: flow_path(self.flow),
             kind: stage.kind.type_name(),
+            qr_svg: setup.as_ref().map(|v| v.qr_svg.clone()).unwrap_or_default(),
+            totp_secret: setup.as_ref().map(|v| v.secret.clone()).unwrap_or_default(),
+            totp_uri: setup.map(|v| v.uri).unwrap_or_default(),
             csrf,
             uid,
             form_error,
@@ -723,9 +860,8 @@ impl PolicyPorts for FlowRun<'_> {
         self.services.store.effective_groups(id).await
     }
 
-    async fn has_mfa_device(&self, _id: UserId) -> Result<bool, StoreError> {
-        // No MFA device types are stored yet (TOTP and WebAuthn arrive with issue 3).
-        Ok(false)
+    async fn has_mfa_device(&self, id: UserId) -> Result<bool, StoreError> {
+        Ok(!self.services.store.devices_of(id).await?.is_empty())
     }
 }
 
@@ -775,6 +911,9 @@ impl FieldView {
 #[template(path = "flow.html")]
 struct FlowPage<'a> {
     fields: Vec<FieldView>,
+    qr_svg: String,
+    totp_secret: String,
+    totp_uri: String,
     brand: &'a crate::config::BrandingConfig,
     heading: &'a str,
     action: String,
@@ -782,14 +921,6 @@ struct FlowPage<'a> {
     csrf: String,
     uid: String,
     form_error: Option<String>,
-}
-
-/// Stages rendered as a page (the rest run without input).
-fn is_page(stage: &Stage) -> bool {
-    matches!(
-        stage.kind,
-        StageKind::Identification { .. } | StageKind::Password | StageKind::Prompt { .. }
-    )
 }
 
 fn flow_path(flow: &Flow) -> String {

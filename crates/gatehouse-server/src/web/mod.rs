@@ -7,6 +7,7 @@ mod flow;
 mod health;
 mod layers;
 mod metrics_endpoint;
+mod mfa;
 mod pages;
 mod portal;
 mod session;
@@ -32,6 +33,10 @@ pub fn router(services: Services) -> Router {
         .route(
             "/if/user/sessions/revoke",
             axum::routing::post(portal::revoke_session),
+        )
+        .route(
+            "/if/user/devices/remove",
+            axum::routing::post(portal::remove_device),
         )
         .route("/", get(portal::root))
         .route("/static/gatehouse.css", get(pages::stylesheet))

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::{SessionId, StoreError, User};
+use gatehouse_core::{AuditContext, DeviceId, DeviceKind, SessionId, StoreError, User};
 use serde::Deserialize;
 
 /// One line of the sessions list.
@@ -22,6 +22,14 @@ struct SessionLine {
     current: bool,
 }
 
+/// One line of the devices list.
+struct DeviceLine {
+    id: String,
+    name: String,
+    kind: &'static str,
+    added: String,
+}
+
 #[derive(Template)]
 #[template(path = "portal.html")]
 struct PortalPage<'a> {
@@ -29,6 +37,7 @@ struct PortalPage<'a> {
     user: &'a User,
     groups: Vec<String>,
     sessions: Vec<SessionLine>,
+    devices: Vec<DeviceLine>,
     csrf: String,
 }
 
@@ -85,12 +94,29 @@ async fn render_home(services: &Services, headers: &HeaderMap) -> Result<Respons
             current: s.id == current.id,
         })
         .collect();
+    let devices = services
+        .store
+        .devices_of(user.id)
+        .await?
+        .into_iter()
+        .map(|d| DeviceLine {
+            id: d.id.to_string(),
+            name: d.name,
+            kind: match d.kind {
+                DeviceKind::Totp => "authenticator app",
+                DeviceKind::Webauthn => "passkey",
+                DeviceKind::Static => "recovery codes",
+            },
+            added: d.created_at.format("%Y-%m-%d").to_string(),
+        })
+        .collect();
     let (csrf, csrf_cookie) = csrf::form_token(services, headers);
     let page = PortalPage {
         brand: &services.config.branding,
         user: &user,
         groups,
         sessions,
+        devices,
         csrf,
     };
     let mut response = pages::render(StatusCode::OK, &page);
@@ -176,6 +202,86 @@ pub(crate) async fn revoke_session(
         ),
         Err(error) => {
             tracing::error!(%error, "session revocation failed");
+            pages::message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                brand,
+                "Something went wrong",
+                "Try again in a moment.",
+            )
+        }
+    }
+}
+
+/// The form of a device's "Remove" button.
+#[derive(Deserialize)]
+pub(crate) struct RemoveDeviceForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    device: String,
+}
+
+/// `POST /if/user/devices/remove`: removes one of the signed-in user's MFA devices.
+pub(crate) async fn remove_device(
+    State(services): State<Services>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<RemoveDeviceForm>,
+) -> Response {
+    let brand = &services.config.branding;
+    if !csrf::verify(&services, &headers, &form.csrf) {
+        return pages::message(
+            StatusCode::FORBIDDEN,
+            brand,
+            "Form expired",
+            "Go back, reload the page and try again.",
+        );
+    }
+    let outcome = async {
+        let Some((_, user)) = session::current(&services, &headers).await? else {
+            return Ok(StatusCode::UNAUTHORIZED);
+        };
+        let Ok(target) = form.device.parse::<DeviceId>() else {
+            return Ok(StatusCode::NOT_FOUND);
+        };
+        match services.store.device(target).await? {
+            // Only the user's own devices: someone else's id is "not found".
+            Some(device) if device.user_id == user.id => {
+                let audit = AuditContext {
+                    actor_id: Some(user.id),
+                    actor: user.username.clone(),
+                    client_ip: Some(peer.ip().to_string()),
+                    user_agent: None,
+                };
+                services.store.delete_device(target, &audit).await?;
+                Ok::<_, StoreError>(StatusCode::SEE_OTHER)
+            }
+            _ => Ok(StatusCode::NOT_FOUND),
+        }
+    }
+    .await;
+    match outcome {
+        Ok(StatusCode::SEE_OTHER) => root().await,
+        Ok(StatusCode::UNAUTHORIZED) => pages::message(
+            StatusCode::UNAUTHORIZED,
+            brand,
+            "Signed out",
+            "Sign in to manage your devices.",
+        ),
+        Ok(_) => pages::message(
+            StatusCode::NOT_FOUND,
+            brand,
+            "Not found",
+            "That device does not exist.",
+        ),
+        Err(StoreError::Unavailable) => pages::message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            brand,
+            "Temporarily unavailable",
+            "Try again in a moment.",
+        ),
+        Err(error) => {
+            tracing::error!(%error, "device removal failed");
             pages::message(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 brand,
