@@ -180,36 +180,7 @@ pub(crate) async fn revoke_session(
         Ok::<_, StoreError>(StatusCode::SEE_OTHER)
     }
     .await;
-    match outcome {
-        Ok(StatusCode::SEE_OTHER) => root().await,
-        Ok(StatusCode::UNAUTHORIZED) => pages::message(
-            StatusCode::UNAUTHORIZED,
-            brand,
-            "Signed out",
-            "Sign in to manage your sessions.",
-        ),
-        Ok(_) => pages::message(
-            StatusCode::NOT_FOUND,
-            brand,
-            "Not found",
-            "That session does not exist or has already ended.",
-        ),
-        Err(StoreError::Unavailable) => pages::message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            brand,
-            "Temporarily unavailable",
-            "Try again in a moment.",
-        ),
-        Err(error) => {
-            tracing::error!(%error, "session revocation failed");
-            pages::message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                brand,
-                "Something went wrong",
-                "Try again in a moment.",
-            )
-        }
-    }
+    action_response(&services, outcome, "session", "session revocation")
 }
 
 /// The form of a device's "Remove" button.
@@ -260,19 +231,38 @@ pub(crate) async fn remove_device(
         }
     }
     .await;
+    action_response(&services, outcome, "device", "device removal")
+}
+
+/// The page after a portal action: back to the portal when done, otherwise a message. The
+/// action answers `SEE_OTHER` (done), `UNAUTHORIZED` (no session) or `NOT_FOUND` (not the
+/// user's, or gone).
+fn action_response(
+    services: &Services,
+    outcome: Result<StatusCode, StoreError>,
+    noun: &str,
+    action: &str,
+) -> Response {
+    let brand = &services.config.branding;
     match outcome {
-        Ok(StatusCode::SEE_OTHER) => root().await,
+        Ok(StatusCode::SEE_OTHER) => {
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            response
+                .headers_mut()
+                .insert(LOCATION, HeaderValue::from_static("/if/user/"));
+            response
+        }
         Ok(StatusCode::UNAUTHORIZED) => pages::message(
             StatusCode::UNAUTHORIZED,
             brand,
             "Signed out",
-            "Sign in to manage your devices.",
+            "Sign in to manage your account.",
         ),
         Ok(_) => pages::message(
             StatusCode::NOT_FOUND,
             brand,
             "Not found",
-            "That device does not exist.",
+            &format!("That {noun} does not exist or has already ended."),
         ),
         Err(StoreError::Unavailable) => pages::message(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -281,7 +271,7 @@ pub(crate) async fn remove_device(
             "Try again in a moment.",
         ),
         Err(error) => {
-            tracing::error!(%error, "device removal failed");
+            tracing::error!(%error, "{action} failed");
             pages::message(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 brand,
