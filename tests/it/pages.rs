@@ -288,3 +288,90 @@ async fn navigate_by(page: &fantoccini::Client, element: fantoccini::elements::E
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totp_setup_and_sign_in_in_chromium() {
+    use gatehouse_crypto::totp::{TotpParams, TotpSecret, code_at};
+    let installation = Installation::new(Backend::Sqlite).await;
+    let server = Server::start(
+        &installation,
+        &[("GATEHOUSE_BOOTSTRAP_PASSWORD", "admin's long passphrase")],
+    );
+    server.wait_ready().await;
+    let browser = Browser::start().await;
+    let page = &browser.client;
+
+    page.goto(&server.url("/if/user/")).await.expect("portal");
+    submit_field(page, "uid", "admin").await;
+    submit_field(page, "password", "admin's long passphrase").await;
+    let add = page.find(Locator::Id("add-totp")).await.expect("add link");
+    navigate_by(page, add).await;
+
+    // The QR code is drawn (our CSP allows the inline SVG) at a scannable size.
+    let size = page
+        .execute("const r = document.querySelector('.qr svg').getBoundingClientRect(); return [r.width, r.height];", vec![])
+        .await
+        .expect("measure QR");
+    let width = size[0].as_f64().expect("width");
+    assert!(
+        width >= 150.0 && (size[1].as_f64().expect("height") - width).abs() < 1.0,
+        "{size}"
+    );
+
+    let secret_text = page
+        .find(Locator::Id("totp-secret"))
+        .await
+        .expect("secret")
+        .text()
+        .await
+        .expect("text");
+    let secret = TotpSecret::from_base32(&secret_text).expect("base32");
+    let params = TotpParams::default();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+    };
+    let step = now() / 30;
+    let name = page.find(Locator::Id("name")).await.expect("name field");
+    name.clear().await.expect("clear");
+    name.send_keys("Phone").await.expect("type");
+    submit_field(page, "code", &code_at(&secret, &params, step * 30)).await;
+    assert_eq!(current_path(page).await, "/if/user/");
+    let devices = page
+        .find(Locator::Id("devices"))
+        .await
+        .expect("devices")
+        .text()
+        .await
+        .expect("text");
+    assert!(devices.contains("Phone (authenticator app"), "{devices}");
+
+    // Sign out, then sign in: password, then a code from the next time step.
+    let sign_out = page.find(Locator::Id("sign-out")).await.expect("link");
+    navigate_by(page, sign_out).await;
+    submit_field(page, "uid", "admin").await;
+    submit_field(page, "password", "admin's long passphrase").await;
+    let code_field = page.find(Locator::Id("code")).await.expect("code page");
+    assert_eq!(
+        code_field
+            .attr("autocomplete")
+            .await
+            .expect("attr")
+            .as_deref(),
+        Some("one-time-code")
+    );
+    submit_field(page, "code", &code_at(&secret, &params, (step + 1) * 30)).await;
+    assert_eq!(current_path(page).await, "/if/user/");
+    assert_eq!(
+        page.find(Locator::Id("username"))
+            .await
+            .expect("username")
+            .text()
+            .await
+            .expect("text"),
+        "admin"
+    );
+    browser.close().await;
+}
