@@ -2,6 +2,7 @@
 //! tests run in the browser people use, not a simulation of it.
 
 use fantoccini::{Client, ClientBuilder};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -18,7 +19,10 @@ impl Browser {
     /// Starts ChromeDriver on a free port and opens a headless Chromium session.
     pub async fn start() -> Self {
         let port = super::server::free_addr().port();
+        // Its own process group, so dropping the browser (also when a test panics) can stop
+        // ChromeDriver and every Chromium process it started at once.
         let driver = Command::new("chromedriver")
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -75,6 +79,9 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // The group id is ChromeDriver's pid (process_group(0) above).
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
