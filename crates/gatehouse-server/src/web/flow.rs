@@ -378,20 +378,10 @@ impl<'a> FlowRun<'a> {
                     });
                 }
                 let throttle = &self.services.login_throttle;
-                let account = LoginThrottle::account_key(&username);
-                let address = LoginThrottle::address_key(
-                    self.audit.client_ip.as_deref().unwrap_or("unknown"),
-                );
-                if let ThrottleVerdict::Wait(wait) =
-                    throttle.check(&[account.clone(), address.clone()], Instant::now())
-                {
-                    authn::record_throttled(self.services, &username, &self.audit).await;
-                    return Ok(StageOutcome::form_error(format!(
-                        "Too many failed attempts. Try again in {} seconds.",
-                        // Rounded up: "try again in 0 seconds" would be a lie.
-                        (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
-                    )));
-                }
+                let (account, address) = match self.throttle_gate(&username).await {
+                    Ok(keys) => keys,
+                    Err(refusal) => return Ok(refusal),
+                };
                 match authn::verify_password(self.services, &username, password, &self.audit).await
                 {
                     Ok(_) => {
@@ -416,19 +406,10 @@ impl<'a> FlowRun<'a> {
                 };
                 let code = form.get("code").map_or("", String::as_str);
                 let throttle = &self.services.login_throttle;
-                let account = LoginThrottle::account_key(&user.username);
-                let address = LoginThrottle::address_key(
-                    self.audit.client_ip.as_deref().unwrap_or("unknown"),
-                );
-                if let ThrottleVerdict::Wait(wait) =
-                    throttle.check(&[account.clone(), address.clone()], Instant::now())
-                {
-                    authn::record_throttled(self.services, &user.username, &self.audit).await;
-                    return Ok(StageOutcome::form_error(format!(
-                        "Too many failed attempts. Try again in {} seconds.",
-                        (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
-                    )));
-                }
+                let (account, address) = match self.throttle_gate(&user.username).await {
+                    Ok(keys) => keys,
+                    Err(refusal) => return Ok(refusal),
+                };
                 let check = mfa::check_code(self.services, &user, code)
                     .await
                     .map_err(|e| store_error_page(self.services, e))?;
@@ -513,6 +494,27 @@ impl<'a> FlowRun<'a> {
                 message: Some("This step is not available yet.".into()),
             }),
         }
+    }
+
+    /// The throttle keys (account, address) for an attempt on `username` from this client, or
+    /// the refusal to show while a wait lasts: audited, and no password or code is checked.
+    async fn throttle_gate(&self, username: &str) -> Result<(String, String), StageOutcome> {
+        let account = LoginThrottle::account_key(username);
+        let address =
+            LoginThrottle::address_key(self.audit.client_ip.as_deref().unwrap_or("unknown"));
+        let keys = [account, address];
+        if let ThrottleVerdict::Wait(wait) =
+            self.services.login_throttle.check(&keys, Instant::now())
+        {
+            authn::record_throttled(self.services, username, &self.audit).await;
+            return Err(StageOutcome::form_error(format!(
+                "Too many failed attempts. Try again in {} seconds.",
+                // Rounded up: "try again in 0 seconds" would be a lie.
+                (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+            )));
+        }
+        let [account, address] = keys;
+        Ok((account, address))
     }
 
     /// Whether a stage is shown as a page (the rest run without input). Authenticator
