@@ -21,22 +21,13 @@ async fn first_run_setup_in_chromium() {
             .expect("title")
             .starts_with("Create the administrator")
     );
-    let fill = |field: &'static str, value: &'static str| async move {
-        let input = page.find(Locator::Id(field)).await.expect("field");
-        input.clear().await.expect("clear");
-        input.send_keys(value).await.expect("type");
-    };
 
     // A weak password is refused next to the field; the typed username survives.
-    fill("username", "browser-admin").await;
-    fill("email", "admin@example.com").await;
-    fill("password", "tooshort").await;
-    fill("password_repeat", "tooshort").await;
-    let target = page
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .expect("button");
-    navigate_by(page, target).await;
+    type_into(page, "username", "browser-admin").await;
+    type_into(page, "email", "admin@example.com").await;
+    type_into(page, "password", "tooshort").await;
+    type_into(page, "password_repeat", "tooshort").await;
+    press_submit(page).await;
     let error = page
         .find(Locator::Id("password-error"))
         .await
@@ -57,13 +48,9 @@ async fn first_run_setup_in_chromium() {
         .expect("value");
     assert_eq!(kept.as_deref(), Some("browser-admin"));
 
-    fill("password", "a long and unusual passphrase").await;
-    fill("password_repeat", "a long and unusual passphrase").await;
-    let target = page
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .expect("button");
-    navigate_by(page, target).await;
+    type_into(page, "password", "a long and unusual passphrase").await;
+    type_into(page, "password_repeat", "a long and unusual passphrase").await;
+    press_submit(page).await;
     let heading = page
         .find(Locator::Css("h1"))
         .await
@@ -93,15 +80,25 @@ async fn current_path(page: &fantoccini::Client) -> String {
     page.current_url().await.expect("url").path().to_owned()
 }
 
-async fn submit_field(page: &fantoccini::Client, field: &str, value: &str) {
+/// Replaces the text of input `field` with `value`, as a person typing would.
+async fn type_into(page: &fantoccini::Client, field: &str, value: &str) {
     let input = page.find(Locator::Id(field)).await.expect("field");
     input.clear().await.expect("clear");
     input.send_keys(value).await.expect("type");
-    let target = page
+}
+
+/// Clicks the form's submit button and waits for the resulting page.
+async fn press_submit(page: &fantoccini::Client) {
+    let button = page
         .find(Locator::Css("button[type=submit]"))
         .await
         .expect("button");
-    navigate_by(page, target).await;
+    navigate_by(page, button).await;
+}
+
+async fn submit_field(page: &fantoccini::Client, field: &str, value: &str) {
+    type_into(page, field, value).await;
+    press_submit(page).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -334,9 +331,7 @@ async fn totp_setup_and_sign_in_in_chromium() {
             .as_secs()
     };
     let step = now() / 30;
-    let name = page.find(Locator::Id("name")).await.expect("name field");
-    name.clear().await.expect("clear");
-    name.send_keys("Phone").await.expect("type");
+    type_into(page, "name", "Phone").await;
     submit_field(page, "code", &code_at(&secret, &params, step * 30)).await;
     assert_eq!(current_path(page).await, "/if/user/");
     let devices = page
