@@ -3,16 +3,24 @@
 //! a small fixed pool of hashing threads behind a semaphore, so a burst of logins queues instead of
 //! starving the async workers or exhausting memory (each hash holds `memory_kib`).
 //!
+//! Each hashing thread keeps its Argon2 work area between hashes and drops it after a minute
+//! without work: a fresh 19 MiB area per hash costs thousands of page faults (several
+//! milliseconds per sign-in), while a kept one costs nothing after the first hash and no
+//! memory once the burst is over.
+//!
 //! Verification also accepts Argon2i/Argon2d and bcrypt (`$2a$`, `$2b$`, `$2y$`, as
 //! exported by Dex and authentik) and reports that such hashes need rehashing, so imported
 //! users move to the current parameters on their next login.
 
 use crate::error::{CryptoError, Result};
 use crate::random::random_array;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use crate::token::constant_time_eq;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::cell::RefCell;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
@@ -29,6 +37,60 @@ const MAX_BCRYPT_COST: u32 = 16;
 const SALT_LEN: usize = 16;
 /// Fixed salt for [`PasswordHasher::verify_dummy`]; its output is thrown away.
 const DUMMY_SALT: [u8; SALT_LEN] = *b"gatehouse-dummy!";
+/// How long a hashing thread keeps its work area without a job before giving the memory back.
+const WORK_AREA_IDLE: Duration = Duration::from_secs(60);
+
+thread_local! {
+    /// This thread's Argon2 work area, reused from hash to hash (see the module docs).
+    static WORK_AREA: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `hash` with a work area of `blocks` Argon2 blocks. Areas up to `keep_blocks` (the
+/// configured cost) are kept on this thread for the next hash; a larger one, asked for by an
+/// imported hash with a higher cost, is freed at once so it cannot pin memory.
+///
+/// The kept area is not wiped between hashes: it holds Argon2's internal state, from which only
+/// the hash itself can be recomputed (the argon2 crate does not wipe its own areas either).
+fn with_work_area<T>(
+    blocks: usize,
+    keep_blocks: usize,
+    hash: impl FnOnce(&mut [Block]) -> Result<T>,
+) -> Result<T> {
+    if blocks > keep_blocks {
+        let mut area = Vec::new();
+        grow(&mut area, blocks)?;
+        return hash(&mut area);
+    }
+    WORK_AREA.with(|cell| {
+        // A nested hash on this thread cannot happen; if it ever did, it gets its own area.
+        let Ok(mut area) = cell.try_borrow_mut() else {
+            let mut area = Vec::new();
+            grow(&mut area, blocks)?;
+            return hash(&mut area);
+        };
+        grow(&mut area, blocks)?;
+        hash(&mut area[..blocks])
+    })
+}
+
+/// Grows `area` to at least `blocks` blocks, reporting allocation failure instead of aborting.
+fn grow(area: &mut Vec<Block>, blocks: usize) -> Result<()> {
+    if area.len() < blocks {
+        area.try_reserve_exact(blocks - area.len())
+            .map_err(|_| CryptoError::PasswordHashing)?;
+        area.resize(blocks, Block::default());
+    }
+    Ok(())
+}
+
+/// Gives this thread's kept work area back to the allocator.
+fn release_work_area() {
+    WORK_AREA.with(|cell| {
+        if let Ok(mut area) = cell.try_borrow_mut() {
+            *area = Vec::new();
+        }
+    });
+}
 
 /// Argon2id cost parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,7 +151,7 @@ type HashJob = Box<dyn FnOnce() + Send>;
 /// blocking pool let a burst of logins pin ~20 MiB per arena (363 MiB RSS measured after a
 /// login benchmark). A fixed set of threads bounds that to one buffer per thread.
 struct HashPool {
-    jobs: Option<std::sync::mpsc::Sender<HashJob>>,
+    jobs: Option<flume::Sender<HashJob>>,
 }
 
 impl std::fmt::Debug for HashPool {
@@ -103,23 +165,18 @@ impl std::fmt::Debug for HashPool {
 impl HashPool {
     /// Starts `threads` hashing threads; they exit when the pool is dropped.
     fn start(threads: usize) -> Self {
-        let (sender, receiver) = std::sync::mpsc::channel::<HashJob>();
-        let receiver = Arc::new(std::sync::Mutex::new(receiver));
+        let (sender, receiver) = flume::unbounded::<HashJob>();
         let mut started = 0;
         for index in 0..threads.max(1) {
-            let receiver = Arc::clone(&receiver);
+            let receiver = receiver.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("gatehouse-hash-{index}"))
                 .spawn(move || {
                     loop {
-                        // Hold the lock only to take a job, not while running it.
-                        let job = match receiver.lock() {
-                            Ok(guard) => guard.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
+                        match receiver.recv_timeout(WORK_AREA_IDLE) {
                             Ok(job) => job(),
-                            Err(_) => return,
+                            Err(flume::RecvTimeoutError::Timeout) => release_work_area(),
+                            Err(flume::RecvTimeoutError::Disconnected) => return,
                         }
                     }
                 });
@@ -217,10 +274,22 @@ impl PasswordHasher {
     /// [`CryptoError::PasswordHashing`] if Argon2 fails.
     pub fn hash_blocking(&self, password: &str) -> Result<String> {
         let salt = random_array::<SALT_LEN>();
-        self.argon2()
-            .hash_password_with_salt(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|_| CryptoError::PasswordHashing)
+        let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        let blocks = self.params.block_count();
+        with_work_area(blocks, blocks, |area| {
+            self.argon2()
+                .hash_password_into_with_memory(password.as_bytes(), &salt, &mut output, area)
+                .map_err(|_| CryptoError::PasswordHashing)
+        })?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.params)
+                .map_err(|_| CryptoError::PasswordHashing)?,
+            salt: Some(Salt::new(&salt).map_err(|_| CryptoError::PasswordHashing)?),
+            hash: Some(Output::new(&output).map_err(|_| CryptoError::PasswordHashing)?),
+        };
+        Ok(phc.to_string())
     }
 
     /// Synchronous [`Self::verify`]; does not take a concurrency slot.
@@ -247,29 +316,50 @@ impl PasswordHasher {
         {
             return Err(CryptoError::PasswordHashCost);
         }
-        let salt_len = parsed.salt.as_ref().map_or(0, |salt| salt.len());
-        match Argon2::default().verify_password(password.as_bytes(), &parsed) {
-            Ok(()) => Ok(Verification::Valid {
-                needs_rehash: algorithm != Algorithm::Argon2id
-                    || parsed.version != Some(Version::V0x13.into())
-                    || params.m_cost() != self.params.m_cost()
-                    || params.t_cost() != self.params.t_cost()
-                    || params.p_cost() != self.params.p_cost()
-                    || params.output_len() != Some(Params::DEFAULT_OUTPUT_LEN)
-                    || salt_len < SALT_LEN,
-            }),
-            Err(argon2::password_hash::Error::PasswordInvalid) => Ok(Verification::Invalid),
-            Err(_) => Err(CryptoError::PasswordHashFormat),
+        let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+            return Err(CryptoError::PasswordHashFormat);
+        };
+        let version = match parsed.version {
+            Some(version) => {
+                Version::try_from(version).map_err(|_| CryptoError::PasswordHashFormat)?
+            }
+            None => Version::V0x10,
+        };
+        let mut computed = Zeroizing::new(vec![0u8; expected.as_bytes().len()]);
+        with_work_area(params.block_count(), self.params.block_count(), |area| {
+            Argon2::new(algorithm, version, params.clone())
+                .hash_password_into_with_memory(password.as_bytes(), salt, &mut computed, area)
+                .map_err(|_| CryptoError::PasswordHashFormat)
+        })?;
+        if !constant_time_eq(&computed, expected.as_bytes()) {
+            return Ok(Verification::Invalid);
         }
+        Ok(Verification::Valid {
+            needs_rehash: algorithm != Algorithm::Argon2id
+                || version != Version::V0x13
+                || params.m_cost() != self.params.m_cost()
+                || params.t_cost() != self.params.t_cost()
+                || params.p_cost() != self.params.p_cost()
+                || params.output_len() != Some(Params::DEFAULT_OUTPUT_LEN)
+                || salt.len() < SALT_LEN,
+        })
     }
 
     /// Synchronous [`Self::verify_dummy`].
     pub fn verify_dummy_blocking(&self, password: &str) {
         let mut output = Zeroizing::new([0u8; Params::DEFAULT_OUTPUT_LEN]);
+        let blocks = self.params.block_count();
         // Only the time spent matters; an error here costs less time but reveals nothing.
-        let _ = self
-            .argon2()
-            .hash_password_into(password.as_bytes(), &DUMMY_SALT, output.as_mut());
+        let _ = with_work_area(blocks, blocks, |area| {
+            self.argon2()
+                .hash_password_into_with_memory(
+                    password.as_bytes(),
+                    &DUMMY_SALT,
+                    output.as_mut(),
+                    area,
+                )
+                .map_err(|_| CryptoError::PasswordHashing)
+        });
     }
 
     fn argon2(&self) -> Argon2<'static> {
@@ -349,6 +439,7 @@ fn verify_bcrypt(password: &str, hash: &str) -> Result<Verification> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::PasswordHasher as _;
 
     /// Cheap parameters so the tests stay fast; production defaults are tested separately.
     fn cheap() -> PasswordParams {
@@ -465,6 +556,100 @@ mod tests {
             assert_eq!(
                 current.verify_blocking("wrong", &hash).expect("verify"),
                 Verification::Invalid
+            );
+        }
+    }
+
+    #[test]
+    fn our_hashes_match_the_argon2_crates_own_encoding() {
+        let ours = hasher().hash_blocking("correct horse").expect("hash");
+        let parsed = PasswordHash::new(&ours).expect("phc");
+        let salt = parsed.salt.expect("salt");
+        let theirs = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).expect("params"),
+        )
+        .hash_password_with_salt(b"correct horse", &salt)
+        .expect("hash")
+        .to_string();
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn work_area_is_kept_for_the_configured_cost_and_released_when_idle() {
+        std::thread::spawn(|| {
+            let hasher = hasher();
+            let kept = || WORK_AREA.with(|area| area.borrow().len());
+            assert_eq!(kept(), 0);
+            let hash = hasher.hash_blocking("pw").expect("hash");
+            assert_eq!(kept(), 64);
+            assert!(
+                hasher
+                    .verify_blocking("pw", &hash)
+                    .expect("verify")
+                    .is_valid()
+            );
+            assert_eq!(kept(), 64);
+
+            // An imported hash with a higher cost verifies in an area of its own that is
+            // not kept, and the kept one still serves the next hash correctly.
+            let costly = Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(256, 1, 1, None).expect("params"),
+            )
+            .hash_password_with_salt(b"pw", &[7u8; 16])
+            .expect("hash")
+            .to_string();
+            assert_eq!(
+                hasher.verify_blocking("pw", &costly).expect("verify"),
+                Verification::Valid { needs_rehash: true }
+            );
+            assert_eq!(
+                hasher.verify_blocking("pX", &costly).expect("verify"),
+                Verification::Invalid
+            );
+            assert_eq!(kept(), 64);
+            assert!(
+                hasher
+                    .verify_blocking("pw", &hash)
+                    .expect("verify")
+                    .is_valid()
+            );
+            assert!(
+                !hasher
+                    .verify_blocking("px", &hash)
+                    .expect("verify")
+                    .is_valid()
+            );
+
+            release_work_area();
+            assert_eq!(kept(), 0);
+            assert!(
+                hasher
+                    .verify_blocking("pw", &hash)
+                    .expect("verify")
+                    .is_valid()
+            );
+        })
+        .join()
+        .expect("test thread");
+    }
+
+    #[test]
+    fn hashes_without_salt_or_output_are_format_errors() {
+        let hasher = hasher();
+        for hash in [
+            "$argon2id$v=19$m=64,t=1,p=1",
+            "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ",
+        ] {
+            assert!(
+                matches!(
+                    hasher.verify_blocking("pw", hash),
+                    Err(CryptoError::PasswordHashFormat)
+                ),
+                "{hash}"
             );
         }
     }
