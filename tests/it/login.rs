@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 const LOGIN: &str = "/if/flow/default-authentication-flow/";
 
 /// A cookie-keeping client walking the sign-in flow the way a browser would.
-struct Visitor {
+pub(crate) struct Visitor {
     client: reqwest::Client,
     base: String,
     csrf: String,
@@ -16,10 +16,16 @@ struct Visitor {
 
 impl Visitor {
     async fn start(server: &Server, username: &str) -> Self {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .expect("client");
+        Self::start_with(server, username, reqwest::Client::builder()).await
+    }
+
+    /// Like `start`, with a client carrying whatever `builder` adds (headers, say).
+    pub(crate) async fn start_with(
+        server: &Server,
+        username: &str,
+        builder: reqwest::ClientBuilder,
+    ) -> Self {
+        let client = builder.cookie_store(true).build().expect("client");
         let base = server.url("");
         let page = client
             .get(format!("{base}{LOGIN}"))
@@ -57,7 +63,7 @@ impl Visitor {
         (status, response.text().await.expect("body"))
     }
 
-    async fn password(&self, password: &str) -> String {
+    pub(crate) async fn password(&self, password: &str) -> String {
         self.post(&[("password", password)]).await.1
     }
 }

@@ -144,6 +144,43 @@ pub struct ListenConfig {
     pub http: SocketAddr,
     /// Prometheus metrics; its own port so it is never exposed with the public one by mistake.
     pub metrics: Option<SocketAddr>,
+    /// Reverse proxies (CIDR blocks or addresses) whose `X-Forwarded-For` / `Forwarded`
+    /// headers name the client. Empty: those headers are ignored. In the environment, a
+    /// comma-separated list.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub trusted_proxy_cidrs: Vec<String>,
+}
+
+/// Reads a list from YAML (`[a, b]`) or from one comma-separated string, the natural form in an
+/// environment variable.
+fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    Ok(match ListOrString::deserialize(deserializer)? {
+        ListOrString::List(items) => items,
+        ListOrString::String(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+impl ListenConfig {
+    /// The parsed [`Self::trusted_proxy_cidrs`].
+    ///
+    /// # Errors
+    /// A message naming the first entry that is not an address or CIDR block.
+    pub fn trusted_proxies(&self) -> Result<crate::client_addr::TrustedProxies, String> {
+        crate::client_addr::TrustedProxies::parse(&self.trusted_proxy_cidrs)
+    }
 }
 
 impl Default for ListenConfig {
@@ -151,6 +188,7 @@ impl Default for ListenConfig {
         Self {
             http: SocketAddr::from(([127, 0, 0, 1], 9000)),
             metrics: Some(SocketAddr::from(([127, 0, 0, 1], 9300))),
+            trusted_proxy_cidrs: Vec::new(),
         }
     }
 }
@@ -329,6 +367,11 @@ impl Config {
         {
             return Err(ConfigError(format!(
                 "external_url: must start with http:// or https:// (got {url:?})"
+            )));
+        }
+        if let Err(problem) = self.listen.trusted_proxies() {
+            return Err(ConfigError(format!(
+                "listen.trusted_proxy_cidrs: {problem}"
             )));
         }
         if let Some(key) = &self.secret_key

@@ -3,6 +3,7 @@
 //! over this library.
 
 pub mod authn;
+pub mod client_addr;
 pub mod config;
 pub mod declarative;
 pub mod lifecycle;

@@ -8,13 +8,14 @@
 //! `default-password-change` (prompt, user write) and `default-authenticator-totp-setup`. The other default flows need stages whose
 //! pages are still being built (issue 3).
 
+use super::client::ClientIp;
 use super::{cookies, csrf, mfa, pages, session};
 use crate::authn::{self, LoginError};
 use crate::services::Services;
 use crate::throttle::{LoginThrottle, ThrottleVerdict};
 use askama::Template;
 use axum::Form;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::{LOCATION, USER_AGENT};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -31,7 +32,6 @@ use gatehouse_flows::{
 };
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -74,7 +74,7 @@ pub(crate) struct FlowQuery {
 /// `GET /if/flow/<slug>/`: shows the current stage, planning the flow first when needed.
 pub(crate) async fn show(
     State(services): State<Services>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     Path(slug): Path<String>,
     Query(query): Query<FlowQuery>,
     headers: HeaderMap,
@@ -113,7 +113,7 @@ pub(crate) async fn show(
 /// `POST /if/flow/<slug>/`: runs the current stage with the submitted form.
 pub(crate) async fn submit(
     State(services): State<Services>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     Path(slug): Path<String>,
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
@@ -180,7 +180,7 @@ impl<'a> FlowRun<'a> {
     async fn new(
         services: &'a Services,
         flow: &'static Flow,
-        peer: SocketAddr,
+        peer: std::net::IpAddr,
         headers: &'a HeaderMap,
     ) -> Result<Self, Response> {
         let user_agent = headers
@@ -195,14 +195,14 @@ impl<'a> FlowRun<'a> {
             flow,
             facts: RequestFacts {
                 now: Utc::now(),
-                ip: Some(peer.ip()),
+                ip: Some(peer),
                 user_agent: user_agent.clone(),
                 user: signed_in.map(|(_, user)| user.id),
             },
             audit: AuditContext {
                 actor_id: None,
                 actor: "anonymous".into(),
-                client_ip: Some(peer.ip().to_string()),
+                client_ip: Some(peer.to_string()),
                 user_agent,
             },
             headers,

@@ -1,6 +1,7 @@
 //! The HTTP surface: a thin axum layer that parses requests, calls services and renders
 //! responses. Routes follow the authentik-compatible layout in DESIGN.md.
 
+mod client;
 mod cookies;
 mod csrf;
 mod flow;
@@ -16,11 +17,14 @@ mod setup;
 use crate::services::Services;
 use axum::Router;
 use axum::routing::get;
+use std::sync::Arc;
 
 pub use metrics_endpoint::metrics_router;
 
 /// The public router with every layer applied.
 pub fn router(services: Services) -> Router {
+    // Checked when the configuration loaded; an invalid list cannot reach this point.
+    let trusted_proxies = Arc::new(services.config.listen.trusted_proxies().unwrap_or_default());
     Router::new()
         .route("/-/health/live/", get(health::live))
         .route("/-/health/ready/", get(health::ready))
@@ -44,6 +48,10 @@ pub fn router(services: Services) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             services.clone(),
             layers::require_prepared,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            trusted_proxies,
+            client::resolve,
         ))
         .layer(axum::middleware::from_fn(layers::security_headers))
         .layer(axum::middleware::from_fn(layers::record_metrics))

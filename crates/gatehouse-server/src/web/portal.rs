@@ -195,7 +195,7 @@ pub(crate) struct RemoveDeviceForm {
 /// `POST /if/user/devices/remove`: removes one of the signed-in user's MFA devices.
 pub(crate) async fn remove_device(
     State(services): State<Services>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    super::client::ClientIp(peer): super::client::ClientIp,
     headers: HeaderMap,
     Form(form): Form<RemoveDeviceForm>,
 ) -> Response {
@@ -221,7 +221,7 @@ pub(crate) async fn remove_device(
                 let audit = AuditContext {
                     actor_id: Some(user.id),
                     actor: user.username.clone(),
-                    client_ip: Some(peer.ip().to_string()),
+                    client_ip: Some(peer.to_string()),
                     user_agent: None,
                 };
                 services.store.delete_device(target, &audit).await?;

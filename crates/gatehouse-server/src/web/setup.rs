@@ -2,13 +2,14 @@
 //! the one-time link printed at start-up lets a person create one. Protected by the token, a
 //! double-submit CSRF cookie, and the store's "no superuser yet" check inside the transaction.
 
+use super::client::ClientIp;
 use super::pages::{self, render};
 use super::{cookies, csrf};
 use crate::config::BrandingConfig;
 use crate::services::Services;
 use askama::Template;
 use axum::Form;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header::USER_AGENT;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -17,7 +18,6 @@ use gatehouse_core::{
     AuditContext, FirstAdmin, NewUser, StoreError, TokenIntent, password_policy, validate,
 };
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 const INVALID_LINK: &str = "This setup link has been used or has expired. If Gatehouse still has \
     no administrator, restart it to print a new link.";
@@ -111,7 +111,7 @@ pub(crate) async fn show_form(
 /// token.
 pub(crate) async fn submit_form(
     State(services): State<Services>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     headers: HeaderMap,
     Form(form): Form<SetupForm>,
 ) -> Response {
@@ -168,7 +168,7 @@ pub(crate) async fn submit_form(
     let audit = AuditContext {
         actor_id: None,
         actor: "setup".into(),
-        client_ip: Some(peer.ip().to_string()),
+        client_ip: Some(peer.to_string()),
         user_agent: headers
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
