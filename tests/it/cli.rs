@@ -136,8 +136,14 @@ async fn users_and_groups_from_the_cli(backend: Backend) {
     ] {
         assert!(actions.contains(&expected), "{actions:?}");
     }
+    // Storing the default flows on first use is the system's doing; everything else the CLI's.
+    let (seeding, changes): (Vec<_>, Vec<_>) = events
+        .items
+        .iter()
+        .partition(|e| e.context.get("model").and_then(|m| m.as_str()) == Some("flow"));
+    assert!(seeding.iter().all(|e| e.actor == "system"), "{seeding:?}");
     assert!(
-        events.items.iter().all(|e| e.actor.starts_with("cli:")),
+        changes.iter().all(|e| e.actor.starts_with("cli:")),
         "CLI changes name their actor"
     );
 }

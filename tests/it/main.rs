@@ -7,6 +7,7 @@
 
 mod authn;
 mod cli;
+mod flows;
 mod login;
 mod outage;
 mod pages;

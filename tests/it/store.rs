@@ -5,10 +5,10 @@ use chrono::{DateTime, Duration, SubsecRound, TimeZone, Utc};
 use gatehouse_core::group::DEFAULT_ADMIN_GROUP;
 use gatehouse_core::{
     AuditContext, Change, Device, DeviceId, DeviceKind, DeviceStore, Event, EventAction,
-    EventQuery, EventStore, FirstAdmin, GroupPatch, GroupStore, KeyAlgorithm, KeyStore, ListQuery,
-    NewDevice, NewGroup, NewSigningKey, NewToken, NewUser, Session, SessionId, SessionStore,
-    SettingStore, Store, StoreError, TokenIntent, TokenStore, UserId, UserPatch, UserStore,
-    UserType,
+    EventQuery, EventStore, FirstAdmin, FlowStore, GroupPatch, GroupStore, KeyAlgorithm, KeyStore,
+    ListQuery, NewDevice, NewGroup, NewSigningKey, NewToken, NewUser, Session, SessionId,
+    SessionStore, SettingStore, Store, StoreError, TokenIntent, TokenStore, UserId, UserPatch,
+    UserStore, UserType,
 };
 use gatehouse_store::SqlStore;
 use serde_json::{Map, Value, json};
@@ -72,6 +72,7 @@ store_tests! {
     totp_steps_only_move_forward,
     concurrent_totp_step_is_spent_once,
     deleting_a_user_deletes_its_devices,
+    flows_are_seeded_once_and_replaced_by_change_sets,
 }
 
 // ---- helpers ------------------------------------------------------------------------------
@@ -2198,4 +2199,62 @@ async fn deleting_a_user_deletes_its_devices(store: SqlStore) {
         store.devices_of(bob.id).await.expect("list"),
         vec![store.device(bobs.id).await.expect("get").expect("found")]
     );
+}
+
+async fn flows_are_seeded_once_and_replaced_by_change_sets(store: SqlStore) {
+    let seeds = vec![
+        ("alpha".to_owned(), json!({"slug": "alpha", "v": 1})),
+        ("beta".to_owned(), json!({"slug": "beta", "v": 1})),
+    ];
+    let added = store
+        .seed_flow_definitions(seeds.clone(), &audit())
+        .await
+        .expect("seed");
+    assert_eq!(added, ["alpha", "beta"]);
+
+    // An edit survives a later seeding (the next start), which adds only what is missing.
+    let edited = json!({"slug": "alpha", "v": 2});
+    store
+        .apply_changes(
+            &vec![Change::PutFlow {
+                slug: "alpha".into(),
+                definition: edited.clone(),
+            }],
+            &audit(),
+        )
+        .await
+        .expect("put");
+    let mut again = seeds;
+    again.push(("gamma".to_owned(), json!({"slug": "gamma"})));
+    let added = store
+        .seed_flow_definitions(again, &audit())
+        .await
+        .expect("seed again");
+    assert_eq!(added, ["gamma"]);
+
+    let alpha = store
+        .flow_definition("alpha")
+        .await
+        .expect("read")
+        .expect("alpha stored");
+    assert_eq!(alpha.definition, edited);
+    assert!(alpha.updated_at >= alpha.created_at);
+    assert_eq!(store.flow_definition("nope").await.expect("read"), None);
+    let slugs: Vec<String> = store
+        .flow_definitions()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|flow| flow.slug)
+        .collect();
+    assert_eq!(slugs, ["alpha", "beta", "gamma"]);
+
+    let events = all_events(&store).await;
+    assert_eq!(
+        events_about(&events, EventAction::ModelCreated, "flow").len(),
+        3
+    );
+    let updated = events_about(&events, EventAction::ModelUpdated, "flow");
+    assert_eq!(updated.len(), 1);
+    assert_eq!(updated[0].context["name"], "alpha");
 }

@@ -41,6 +41,13 @@ pub enum Change {
         /// Group names.
         groups: Vec<String>,
     },
+    /// Create or replace a flow, found by slug. The definition was validated by the planner.
+    PutFlow {
+        /// The flow's slug.
+        slug: String,
+        /// The whole flow (see [`crate::FlowDefinition`]).
+        definition: serde_json::Value,
+    },
 }
 
 impl fmt::Display for Change {
@@ -73,6 +80,7 @@ impl fmt::Display for Change {
             Self::SetUserGroups { username, groups } => {
                 write!(f, "~ user {username}: groups [{}]", groups.join(", "))
             }
+            Self::PutFlow { slug, .. } => write!(f, "~ flow {slug}"),
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod change;
 pub mod device;
+pub mod flow_definition;
 pub mod group;
 pub mod ids;
 pub mod key;
@@ -18,14 +19,15 @@ pub mod validate;
 pub use audit::{AuditContext, Event, EventAction, EventQuery, NewEvent};
 pub use change::{Change, ChangeSet};
 pub use device::{Device, DeviceKind, NewDevice};
+pub use flow_definition::FlowDefinition;
 pub use group::{Group, GroupPatch, NewGroup};
 pub use ids::{DeviceId, EventId, GroupId, KeyId, SessionId, TokenId, UserId};
 pub use key::{KeyAlgorithm, NewSigningKey, SigningKey};
 pub use list::{ListQuery, Page};
 pub use session::Session;
 pub use store::{
-    DeviceStore, EventStore, FirstAdmin, GroupStore, KeyStore, SessionStore, SettingStore, Store,
-    StoreError, TokenStore, UserStore,
+    DeviceStore, EventStore, FirstAdmin, FlowStore, GroupStore, KeyStore, SessionStore,
+    SettingStore, Store, StoreError, TokenStore, UserStore,
 };
 pub use token::{NewToken, Token, TokenIntent};
 pub use user::{NewUser, User, UserPatch, UserType};

@@ -241,6 +241,23 @@ pub trait SettingStore: Send + Sync {
     async fn setting_insert_if_absent(&self, name: &str, value: &str) -> StoreResult<String>;
 }
 
+/// Flow definitions (see [`crate::FlowDefinition`]).
+#[async_trait]
+pub trait FlowStore: Send + Sync {
+    /// The flow with this slug.
+    async fn flow_definition(&self, slug: &str) -> StoreResult<Option<crate::FlowDefinition>>;
+    /// Every stored flow, by slug.
+    async fn flow_definitions(&self) -> StoreResult<Vec<crate::FlowDefinition>>;
+    /// Stores each `(slug, definition)` whose slug is not stored yet and leaves the others as
+    /// they are (an administrator's edits survive upgrades), in one transaction; returns the
+    /// slugs it added. Concurrent replicas may both call it: each slug is added once.
+    async fn seed_flow_definitions(
+        &self,
+        flows: Vec<(String, serde_json::Value)>,
+        audit: &AuditContext,
+    ) -> StoreResult<Vec<String>>;
+}
+
 /// What the first-run setup (page or bootstrap variables) creates, as one transaction.
 #[derive(Clone, Debug)]
 pub struct FirstAdmin {
@@ -263,6 +280,7 @@ pub trait Store:
     + KeyStore
     + SettingStore
     + DeviceStore
+    + FlowStore
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -6,6 +6,7 @@ pub mod authn;
 pub mod client_addr;
 pub mod config;
 pub mod declarative;
+pub mod flow_catalog;
 pub mod lifecycle;
 pub mod prepare;
 pub mod reference;

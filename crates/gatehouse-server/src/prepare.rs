@@ -1,5 +1,5 @@
 //! First-start and every-start preparation: migrations, the secret-key check, the default
-//! signing key, the bootstrap administrator and the one-time setup link.
+//! signing key, the default flows, the bootstrap administrator and the one-time setup link.
 
 use crate::services::Services;
 use chrono::{Duration, Utc};
@@ -54,6 +54,7 @@ pub async fn prepare(
     services.sql.migrate().await?;
     check_secret_key(services).await?;
     ensure_default_signing_key(services).await?;
+    seed_default_flows(services).await?;
     bootstrap_admin(services).await?;
     let setup_link = if issue_setup_link && !services.store.superuser_exists().await? {
         Some(issue_setup_link_now(services).await?)
@@ -109,6 +110,29 @@ async fn ensure_default_signing_key(services: &Services) -> Result<(), PrepareEr
         Err(StoreError::Conflict(_)) => Ok(()),
         Err(other) => Err(other.into()),
     }
+}
+
+/// Stores each default flow that is missing (first start, or a default added by an upgrade);
+/// flows already stored, edited or not, are left alone. Admin commands call it too, so
+/// `gatehouse flow show` and `apply` work before the first `serve`.
+///
+/// # Errors
+/// The store's error.
+pub async fn seed_default_flows(services: &Services) -> Result<(), PrepareError> {
+    let mut definitions = Vec::new();
+    for flow in gatehouse_flows::default_flows() {
+        let definition = serde_json::to_value(&flow)
+            .map_err(|e| PrepareError::Fatal(format!("default flow {}: {e}", flow.slug)))?;
+        definitions.push((flow.slug, definition));
+    }
+    let added = services
+        .store
+        .seed_flow_definitions(definitions, &AuditContext::system())
+        .await?;
+    if !added.is_empty() {
+        tracing::info!(flows = %added.join(", "), "stored the default flows");
+    }
+    Ok(())
 }
 
 async fn bootstrap_admin(services: &Services) -> Result<(), PrepareError> {

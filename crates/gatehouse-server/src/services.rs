@@ -33,6 +33,8 @@ pub struct Services {
     pub login_throttle: Arc<crate::throttle::LoginThrottle>,
     /// Set once migrations and first-start preparation have finished.
     pub prepared: Arc<AtomicBool>,
+    /// The stored flows, parsed and briefly cached.
+    pub flows: Arc<crate::flow_catalog::FlowCatalog>,
 }
 
 /// Why the services could not be assembled.
@@ -91,8 +93,10 @@ impl Services {
             permits,
         )
         .map_err(|e| ServicesError::PasswordHashing(e.to_string()))?;
+        let store: Arc<dyn gatehouse_core::Store> = Arc::new(sql.clone());
         Ok(Self {
-            store: Arc::new(sql.clone()),
+            flows: Arc::new(crate::flow_catalog::FlowCatalog::new(Arc::clone(&store))),
+            store,
             sql,
             hasher,
             digester: Arc::new(TokenDigester::new(&secret_key)),

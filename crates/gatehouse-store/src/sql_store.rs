@@ -5,17 +5,18 @@
 use crate::connect::PoolHandle;
 use crate::error::db_err;
 use crate::ops::{
-    changes, devices, events, groups, keys, memberships, sessions, settings, setup, tokens, users,
+    changes, devices, events, flows, groups, keys, memberships, sessions, settings, setup, tokens,
+    users,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{
     AuditContext, ChangeSet, Device, DeviceId, DeviceStore, Event, EventQuery, EventStore,
-    FirstAdmin, Group, GroupId, GroupPatch, GroupStore, KeyId, KeyStore, ListQuery, NewDevice,
-    NewEvent, NewGroup, NewSigningKey, NewToken, NewUser, Page, Session, SessionId, SessionStore,
-    SettingStore, SigningKey, Store, Token, TokenId, TokenIntent, TokenStore, User, UserId,
-    UserPatch, UserStore,
+    FirstAdmin, FlowDefinition, FlowStore, Group, GroupId, GroupPatch, GroupStore, KeyId, KeyStore,
+    ListQuery, NewDevice, NewEvent, NewGroup, NewSigningKey, NewToken, NewUser, Page, Session,
+    SessionId, SessionStore, SettingStore, SigningKey, Store, Token, TokenId, TokenIntent,
+    TokenStore, User, UserId, UserPatch, UserStore,
 };
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
@@ -356,6 +357,28 @@ impl SettingStore for SqlStore {
 
     async fn setting_insert_if_absent(&self, name: &str, value: &str) -> StoreResult<String> {
         settings::insert_if_absent(&self.db, name, value).await
+    }
+}
+
+#[async_trait]
+impl FlowStore for SqlStore {
+    async fn flow_definition(&self, slug: &str) -> StoreResult<Option<FlowDefinition>> {
+        flows::by_slug(&self.db, slug).await
+    }
+
+    async fn flow_definitions(&self) -> StoreResult<Vec<FlowDefinition>> {
+        flows::all(&self.db).await
+    }
+
+    async fn seed_flow_definitions(
+        &self,
+        definitions: Vec<(String, serde_json::Value)>,
+        audit: &AuditContext,
+    ) -> StoreResult<Vec<String>> {
+        let txn = self.begin_write().await?;
+        let added = flows::seed(&txn, definitions, audit).await?;
+        commit(txn).await?;
+        Ok(added)
     }
 }
 

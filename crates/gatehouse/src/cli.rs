@@ -36,6 +36,9 @@ pub(crate) enum Command {
     /// Manage groups.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Inspect flows (change them with `apply`; see docs/flows.md).
+    #[command(subcommand)]
+    Flow(FlowCommand),
     /// Make users and groups match a YAML document.
     Apply {
         /// The document (`-` for standard input).
@@ -157,5 +160,16 @@ pub(crate) enum GroupCommand {
         group: String,
         /// Username.
         username: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FlowCommand {
+    /// List the flows: slug, designation, stages, and whether it is a default as shipped.
+    List,
+    /// Print a flow as a document `apply` accepts: edit it and apply it back.
+    Show {
+        /// The flow's slug.
+        slug: String,
     },
 }

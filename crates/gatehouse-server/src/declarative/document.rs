@@ -16,6 +16,9 @@ pub struct Document {
     /// Users.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<UserSpec>,
+    /// Flows, matched by slug and replaced as a whole (docs/flows.md describes their shape).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<gatehouse_flows::Flow>,
 }
 
 /// A group, matched by name.

@@ -1,5 +1,6 @@
 //! Export: the current users and groups as a document that `apply` recreates exactly,
-//! password hashes included (so the file is as sensitive as the database).
+//! password hashes included (so the file is as sensitive as the database), plus every flow that
+//! is not exactly one of Gatehouse's defaults (those are seeded on start anyway).
 
 use super::document::{Document, GroupSpec, UserSpec};
 use super::snapshot::Snapshot;
@@ -32,5 +33,29 @@ pub fn export(snapshot: &Snapshot) -> Document {
             attributes: (!user.attributes.is_empty()).then(|| user.attributes.clone()),
         })
         .collect();
-    Document { groups, users }
+    let defaults: std::collections::BTreeMap<String, serde_json::Value> =
+        gatehouse_flows::default_flows()
+            .into_iter()
+            .filter_map(|flow| Some((flow.slug.clone(), serde_json::to_value(flow).ok()?)))
+            .collect();
+    let flows = snapshot
+        .flows
+        .iter()
+        .filter_map(|(slug, stored)| {
+            let normalised = super::plan::normalised_flow(stored);
+            if normalised.is_none() {
+                tracing::warn!(flow = %slug, "stored flow no longer parses; left out of the export");
+            }
+            let normalised = normalised?;
+            if defaults.get(slug) == Some(&normalised) {
+                return None;
+            }
+            serde_json::from_value(normalised).ok()
+        })
+        .collect();
+    Document {
+        groups,
+        users,
+        flows,
+    }
 }

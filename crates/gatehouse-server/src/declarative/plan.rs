@@ -44,6 +44,7 @@ pub async fn plan(
     for (index, spec) in document.users.iter().enumerate() {
         changes.extend(plan_user(index, spec, current, &known_groups, hasher).await?);
     }
+    changes.extend(plan_flows(document, current)?);
     Ok(order(changes))
 }
 
@@ -54,6 +55,15 @@ fn check_unique(document: &Document) -> Result<(), PlanError> {
             return Err(error(
                 format!("groups[{index}].name"),
                 format!("group {:?} is listed twice", group.name),
+            ));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (index, flow) in document.flows.iter().enumerate() {
+        if !seen.insert(flow.slug.as_str()) {
+            return Err(error(
+                format!("flows[{index}].slug"),
+                format!("flow {:?} is listed twice", flow.slug),
             ));
         }
     }
@@ -335,6 +345,32 @@ fn is_supported_hash(hash: &str) -> bool {
     .any(|prefix| hash.starts_with(prefix))
 }
 
+/// Flows that are new or differ from what is stored, each checked as the flow engine would.
+fn plan_flows(document: &Document, current: &Snapshot) -> Result<ChangeSet, PlanError> {
+    let mut changes = Vec::new();
+    for (index, flow) in document.flows.iter().enumerate() {
+        let path = format!("flows[{index}]");
+        flow.validate()
+            .map_err(|e| error(format!("{path}.{}", e.field), e.message))?;
+        let definition = serde_json::to_value(flow)
+            .map_err(|e| error(path.clone(), format!("cannot be stored: {e}")))?;
+        if current.flows.get(&flow.slug).map(normalised_flow) != Some(Some(definition.clone())) {
+            changes.push(Change::PutFlow {
+                slug: flow.slug.clone(),
+                definition,
+            });
+        }
+    }
+    Ok(changes)
+}
+
+/// A stored definition as the current flow engine would write it (defaults filled in), so an
+/// unchanged flow plans nothing; `None` when it no longer parses.
+pub(super) fn normalised_flow(stored: &serde_json::Value) -> Option<serde_json::Value> {
+    let flow: gatehouse_flows::Flow = serde_json::from_value(stored.clone()).ok()?;
+    serde_json::to_value(flow).ok()
+}
+
 /// Groups first (creates before updates), then users, so every name resolves when applied.
 fn order(changes: ChangeSet) -> ChangeSet {
     let rank = |c: &Change| match c {
@@ -344,6 +380,7 @@ fn order(changes: ChangeSet) -> ChangeSet {
         Change::UpdateUser { .. } => 3,
         Change::SetPasswordHash { .. } => 4,
         Change::SetUserGroups { .. } => 5,
+        Change::PutFlow { .. } => 6,
     };
     let mut indexed: Vec<(usize, Change)> = changes.into_iter().enumerate().collect();
     indexed.sort_by_key(|(i, c)| (rank(c), *i));
@@ -390,10 +427,86 @@ mod tests {
                     ..GroupSpec::default()
                 },
             ],
-            users: vec![],
+            ..Document::default()
         };
         let err = check_parent_cycles(&document, &Snapshot::default()).expect_err("cycle");
         assert_eq!(err.path, "groups[0].parent");
+    }
+
+    fn default_flow(slug: &str) -> gatehouse_flows::Flow {
+        gatehouse_flows::default_flows()
+            .into_iter()
+            .find(|flow| flow.slug == slug)
+            .expect("a default flow")
+    }
+
+    fn stored(flows: &[gatehouse_flows::Flow]) -> Snapshot {
+        Snapshot {
+            flows: flows
+                .iter()
+                .map(|flow| {
+                    (
+                        flow.slug.clone(),
+                        serde_json::to_value(flow).expect("serialisable"),
+                    )
+                })
+                .collect(),
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn flows_plan_only_what_differs() {
+        let login = default_flow("default-authentication-flow");
+        let current = stored(std::slice::from_ref(&login));
+        let same = Document {
+            flows: vec![login.clone()],
+            ..Document::default()
+        };
+        assert_eq!(plan_flows(&same, &current), Ok(vec![]));
+
+        let mut retitled = login.clone();
+        retitled.title = "Sign in to Example".into();
+        let mut brand_new = login;
+        brand_new.slug = "kiosk-login".into();
+        let changed = Document {
+            flows: vec![retitled.clone(), brand_new],
+            ..Document::default()
+        };
+        let changes = plan_flows(&changed, &current).expect("plan");
+        let slugs: Vec<String> = changes
+            .iter()
+            .map(|change| match change {
+                Change::PutFlow { slug, definition } => {
+                    assert_eq!(definition["slug"], slug.as_str());
+                    slug.clone()
+                }
+                other => panic!("unexpected {other}"),
+            })
+            .collect();
+        assert_eq!(slugs, ["default-authentication-flow", "kiosk-login"]);
+    }
+
+    #[test]
+    fn invalid_or_repeated_flows_are_refused_with_their_place() {
+        let mut bad = default_flow("default-authentication-flow");
+        bad.slug = "Not A Slug".into();
+        let document = Document {
+            flows: vec![default_flow("default-invalidation-flow"), bad],
+            ..Document::default()
+        };
+        let err = plan_flows(&document, &Snapshot::default()).expect_err("invalid");
+        assert_eq!(err.path, "flows[1].slug");
+
+        let twice = Document {
+            flows: vec![
+                default_flow("default-invalidation-flow"),
+                default_flow("default-invalidation-flow"),
+            ],
+            ..Document::default()
+        };
+        let err = check_unique(&twice).expect_err("repeated");
+        assert_eq!(err.path, "flows[1].slug");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The current state of users and groups, read once so planning is a pure comparison.
+//! The current state of users, groups and flows, read once so planning is a pure comparison.
 
 use gatehouse_core::{Group, ListQuery, Store, StoreError, User};
 use std::collections::BTreeMap;
@@ -10,6 +10,8 @@ pub struct Snapshot {
     pub groups: BTreeMap<String, (Group, Option<String>)>,
     /// Users by username, with their direct group names (sorted).
     pub users: BTreeMap<String, (User, Vec<String>)>,
+    /// Stored flow definitions by slug.
+    pub flows: BTreeMap<String, serde_json::Value>,
 }
 
 impl Snapshot {
@@ -55,6 +57,16 @@ impl Snapshot {
             }
             query.offset += got;
         }
-        Ok(Self { groups, users })
+        let flows = store
+            .flow_definitions()
+            .await?
+            .into_iter()
+            .map(|flow| (flow.slug, flow.definition))
+            .collect();
+        Ok(Self {
+            groups,
+            users,
+            flows,
+        })
     }
 }

@@ -21,10 +21,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
 use gatehouse_core::{AuditContext, Group, StoreError, User, UserId, ValidationError};
-use gatehouse_flows::defaults::{
-    DEFAULT_AUTHENTICATION_FLOW, DEFAULT_INVALIDATION_FLOW, DEFAULT_PASSWORD_CHANGE_FLOW,
-    DEFAULT_TOTP_SETUP_FLOW,
-};
 use gatehouse_flows::{
     AuthMethod, Decision, Effect, FORM_ERROR_FIELD, Flow, FlowDesignation, FlowError,
     FlowExecution, FlowExecutor, NotConfiguredAction, PolicyPorts, PromptField, PromptFieldKind,
@@ -32,7 +28,7 @@ use gatehouse_flows::{
 };
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::Arc;
 use std::time::Instant;
 
 const FLOW_COOKIE: &str = "gatehouse_flow";
@@ -43,26 +39,18 @@ pub(crate) const LOGIN_PATH: &str = "/if/flow/default-authentication-flow/";
 /// Bounds the automatic stage loop (a misconfigured flow cannot spin forever).
 const MAX_AUTOMATIC_STEPS: usize = 32;
 
-/// The flows these pages can run, built once.
-fn served_flow(slug: &str) -> Option<&'static Flow> {
-    static FLOWS: OnceLock<Vec<Flow>> = OnceLock::new();
-    FLOWS
-        .get_or_init(|| {
-            gatehouse_flows::default_flows()
-                .into_iter()
-                .filter(|f| {
-                    [
-                        DEFAULT_AUTHENTICATION_FLOW,
-                        DEFAULT_INVALIDATION_FLOW,
-                        DEFAULT_PASSWORD_CHANGE_FLOW,
-                        DEFAULT_TOTP_SETUP_FLOW,
-                    ]
-                    .contains(&f.slug.as_str())
-                })
-                .collect()
-        })
-        .iter()
-        .find(|f| f.slug == slug)
+/// The flow `slug` from the catalog, or the page to show instead (not found, store error).
+async fn served_flow(services: &Services, slug: &str) -> Result<Arc<Flow>, Response> {
+    match services.flows.get(slug).await {
+        Ok(Some(flow)) => Ok(flow),
+        Ok(None) => Err(pages::message(
+            StatusCode::NOT_FOUND,
+            &services.config.branding,
+            "Not found",
+            "There is no such page.",
+        )),
+        Err(error) => Err(store_error_page(services, error)),
+    }
 }
 
 /// Query of a flow URL.
@@ -79,14 +67,11 @@ pub(crate) async fn show(
     Query(query): Query<FlowQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(flow) = served_flow(&slug) else {
-        return pages::message(
-            StatusCode::NOT_FOUND,
-            &services.config.branding,
-            "Not found",
-            "There is no such page.",
-        );
+    let flow = match served_flow(&services, &slug).await {
+        Ok(flow) => flow,
+        Err(response) => return response,
     };
+    let flow = flow.as_ref();
     let run = match FlowRun::new(&services, flow, peer, &headers).await {
         Ok(run) => run,
         Err(response) => return response,
@@ -118,14 +103,11 @@ pub(crate) async fn submit(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let Some(flow) = served_flow(&slug) else {
-        return pages::message(
-            StatusCode::NOT_FOUND,
-            &services.config.branding,
-            "Not found",
-            "There is no such page.",
-        );
+    let flow = match served_flow(&services, &slug).await {
+        Ok(flow) => flow,
+        Err(response) => return response,
     };
+    let flow = flow.as_ref();
     if !csrf::verify(
         &services,
         &headers,
@@ -169,7 +151,7 @@ pub(crate) async fn submit(
 /// One request's view of a flow: the services, the flow, and the facts about the request.
 struct FlowRun<'a> {
     services: &'a Services,
-    flow: &'static Flow,
+    flow: &'a Flow,
     facts: RequestFacts,
     audit: AuditContext,
     headers: &'a HeaderMap,
@@ -179,7 +161,7 @@ struct FlowRun<'a> {
 impl<'a> FlowRun<'a> {
     async fn new(
         services: &'a Services,
-        flow: &'static Flow,
+        flow: &'a Flow,
         peer: std::net::IpAddr,
         headers: &'a HeaderMap,
     ) -> Result<Self, Response> {

@@ -3,6 +3,7 @@
 
 pub(crate) mod device;
 pub(crate) mod event;
+pub(crate) mod flow;
 pub(crate) mod group;
 pub(crate) mod group_member;
 pub(crate) mod session;

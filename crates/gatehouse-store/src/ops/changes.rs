@@ -2,7 +2,7 @@
 //! resolved as they go so later changes see earlier ones. The caller commits only if all
 //! succeed.
 
-use crate::ops::{groups, memberships, users};
+use crate::ops::{flows, groups, memberships, users};
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{AuditContext, Change, ChangeSet};
 use sea_orm::ConnectionTrait;
@@ -48,6 +48,9 @@ async fn apply_one<C: ConnectionTrait>(
         Change::SetUserGroups { username, groups } => {
             let user = users::require_by_username(conn, username).await?;
             memberships::set(conn, &user, groups, audit).await?;
+        }
+        Change::PutFlow { slug, definition } => {
+            flows::put(conn, slug, definition, audit).await?;
         }
     }
     Ok(())

@@ -5,6 +5,7 @@
 pub(crate) mod changes;
 pub(crate) mod devices;
 pub(crate) mod events;
+pub(crate) mod flows;
 pub(crate) mod groups;
 pub(crate) mod keys;
 pub(crate) mod memberships;

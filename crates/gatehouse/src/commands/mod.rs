@@ -1,6 +1,7 @@
 //! One module per command family; each opens only what it needs.
 
 mod apply;
+mod flow;
 mod group;
 mod healthcheck;
 mod user;
@@ -44,6 +45,7 @@ pub(crate) async fn run(command: Command, config: Config) -> anyhow::Result<Exit
         }
         Command::User(command) => user::run(command, admin_services(config).await?).await,
         Command::Group(command) => group::run(command, admin_services(config).await?).await,
+        Command::Flow(command) => flow::run(command, admin_services(config).await?).await,
         Command::Apply { file, dry_run } => {
             apply::apply(&file, dry_run, admin_services(config).await?).await
         }
@@ -64,5 +66,8 @@ async fn admin_services(mut config: Config) -> anyhow::Result<Services> {
         .migrate()
         .await
         .context("cannot prepare the database")?;
+    gatehouse_server::prepare::seed_default_flows(&services)
+        .await
+        .context("cannot store the default flows")?;
     Ok(services)
 }
