@@ -6,10 +6,12 @@ pub mod change;
 pub mod device;
 pub mod group;
 pub mod ids;
+pub mod invitation;
 pub mod key;
 pub mod list;
 pub mod password_policy;
 pub mod session;
+pub mod static_codes;
 pub mod store;
 pub mod token;
 pub mod user;
@@ -19,10 +21,12 @@ pub use audit::{AuditContext, Event, EventAction, EventQuery, NewEvent};
 pub use change::{Change, ChangeSet};
 pub use device::{Device, DeviceKind, NewDevice};
 pub use group::{Group, GroupPatch, NewGroup};
+pub use invitation::{Enrollment, Invitation, InvitationStatus, InvitationStore, NewInvitation};
 pub use ids::{DeviceId, EventId, GroupId, KeyId, SessionId, TokenId, UserId};
 pub use key::{KeyAlgorithm, NewSigningKey, SigningKey};
 pub use list::{ListQuery, Page};
 pub use session::Session;
+pub use static_codes::StaticCodeStore;
 pub use store::{
     DeviceStore, EventStore, FirstAdmin, GroupStore, KeyStore, SessionStore, SettingStore, Store,
     StoreError, TokenStore, UserStore,

@@ -6,6 +6,8 @@ use crate::audit::{AuditContext, Event, EventQuery, NewEvent};
 use crate::change::ChangeSet;
 use crate::device::{Device, NewDevice};
 use crate::group::{Group, GroupPatch, NewGroup};
+use crate::invitation::InvitationStore;
+use crate::static_codes::StaticCodeStore;
 use crate::ids::{DeviceId, GroupId, KeyId, SessionId, TokenId, UserId};
 use crate::key::{NewSigningKey, SigningKey};
 use crate::list::{ListQuery, Page};
@@ -263,6 +265,8 @@ pub trait Store:
     + KeyStore
     + SettingStore
     + DeviceStore
+    + InvitationStore
+    + StaticCodeStore
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
