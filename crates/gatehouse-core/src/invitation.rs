@@ -223,7 +223,8 @@ mod tests {
         let checked = good.clone().validate().expect("valid");
         assert_eq!(checked.fixed_data["email"], "Bob@example.com");
         let mut bad = good.clone();
-        bad.fixed_data.insert("is_superuser".into(), Value::Bool(true));
+        bad.fixed_data
+            .insert("is_superuser".into(), Value::Bool(true));
         assert_eq!(bad.validate().expect_err("field").field, "fixed_data");
         let mut bad = good.clone();
         bad.flow_slug = "../x".into();

@@ -41,8 +41,7 @@ pub fn normalise_recovery_code(typed: &str) -> Option<String> {
             other => other,
         })
         .collect();
-    (code.len() == RECOVERY_CODE_LEN && code.bytes().all(|b| ALPHABET.contains(&b)))
-        .then_some(code)
+    (code.len() == RECOVERY_CODE_LEN && code.bytes().all(|b| ALPHABET.contains(&b))).then_some(code)
 }
 
 #[cfg(test)]
@@ -66,8 +65,18 @@ mod tests {
 
     #[test]
     fn other_input_is_not_a_code() {
-        assert_eq!(normalise_recovery_code("OIL00-11111").as_deref(), Some("0110011111"));
-        for bad in ["", "123456", "abcde-fghi", "abcde-fghijk", "uuuuu-uuuuu", "abcde_fghij"] {
+        assert_eq!(
+            normalise_recovery_code("OIL00-11111").as_deref(),
+            Some("0110011111")
+        );
+        for bad in [
+            "",
+            "123456",
+            "abcde-fghi",
+            "abcde-fghijk",
+            "uuuuu-uuuuu",
+            "abcde_fghij",
+        ] {
             assert_eq!(normalise_recovery_code(bad), None, "{bad:?}");
         }
     }

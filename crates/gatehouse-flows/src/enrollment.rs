@@ -168,7 +168,10 @@ mod tests {
         let form = with_fixed_values(&fields, &submitted, &context());
         assert_eq!(form["email"], "fixed@example.com");
         assert_eq!(form["username"], "newbie");
-        assert_eq!(fixed_value(&fields[0], &context()), Some("fixed@example.com"));
+        assert_eq!(
+            fixed_value(&fields[0], &context()),
+            Some("fixed@example.com")
+        );
         assert_eq!(fixed_value(&fields[1], &context()), None);
     }
 }

@@ -3,6 +3,7 @@
 
 mod cookies;
 mod csrf;
+mod enrollment;
 mod flow;
 mod health;
 mod layers;
@@ -10,6 +11,7 @@ mod metrics_endpoint;
 mod mfa;
 mod pages;
 mod portal;
+mod recovery_codes;
 mod session;
 mod setup;
 
