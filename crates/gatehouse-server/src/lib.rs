@@ -5,6 +5,7 @@
 pub mod authn;
 pub mod config;
 pub mod declarative;
+pub mod invitations;
 pub mod lifecycle;
 pub mod prepare;
 pub mod reference;

@@ -3,6 +3,7 @@
 mod apply;
 mod group;
 mod healthcheck;
+mod invitation;
 mod user;
 
 use crate::cli::Command;
@@ -44,6 +45,9 @@ pub(crate) async fn run(command: Command, config: Config) -> anyhow::Result<Exit
         }
         Command::User(command) => user::run(command, admin_services(config).await?).await,
         Command::Group(command) => group::run(command, admin_services(config).await?).await,
+        Command::Invitation(command) => {
+            invitation::run(command, admin_services(config).await?).await
+        }
         Command::Apply { file, dry_run } => {
             apply::apply(&file, dry_run, admin_services(config).await?).await
         }
