@@ -7,9 +7,12 @@
 
 mod authn;
 mod cli;
+mod enrollment;
+mod invitation_store;
 mod login;
 mod outage;
 mod pages;
+mod recovery_codes;
 mod server;
 mod setup;
 mod store;
