@@ -46,7 +46,7 @@ pub(crate) async fn replace<C: ConnectionTrait>(
     if !unique.is_empty() {
         let rows = unique.into_iter().map(|digest| {
             static_code::Model {
-                id: DeviceId::new().0,
+                id: uuid::Uuid::now_v7(),
                 device_id: created.id.0,
                 digest,
             }
