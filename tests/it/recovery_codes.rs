@@ -2,6 +2,7 @@
 //! with one, and find it refused the second time.
 
 use crate::support::server::{Backend, Installation, Server};
+use gatehouse_core::{EventAction, EventQuery, EventStore};
 use reqwest::StatusCode;
 
 const LOGIN: &str = "/if/flow/default-authentication-flow/";
@@ -157,4 +158,37 @@ async fn recovery_codes_set_up_sign_in_and_reuse_refused(backend: Backend) {
     for code in codes.iter().chain(&fresh) {
         assert!(!server.logs().contains(code.as_str()), "codes never logged");
     }
+
+    // Audited: sign-ins by recovery code, the refusal, and the device changes.
+    let events = installation
+        .store()
+        .await
+        .list_events(&EventQuery {
+            limit: 500,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("events")
+        .items;
+    let count = |f: &dyn Fn(&gatehouse_core::Event) -> bool| events.iter().filter(|e| f(e)).count();
+    assert_eq!(
+        count(&|e| e.action == EventAction::Login
+            && e.context.get("method").and_then(|m| m.as_str()) == Some("password,static")),
+        3
+    );
+    assert!(
+        count(&|e| e.action == EventAction::LoginFailed
+            && e.context.get("reason").and_then(|r| r.as_str())
+                == Some("second factor: Invalid or already used recovery code"))
+            >= 2
+    );
+    let device_events = |action: EventAction| {
+        count(&|e| {
+            e.action == action
+                && e.context.get("model").and_then(|m| m.as_str()) == Some("device")
+                && e.context.get("kind").and_then(|k| k.as_str()) == Some("static")
+        })
+    };
+    assert_eq!(device_events(EventAction::ModelCreated), 2);
+    assert_eq!(device_events(EventAction::ModelDeleted), 1);
 }
