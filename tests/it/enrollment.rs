@@ -288,9 +288,22 @@ async fn invitation_enrollment_in_chromium() {
         .await
         .expect("repeat error shown");
     assert_eq!(error.text().await.expect("text"), "Does not match.");
+    // What was typed survives, except the passwords.
+    for (field, kept) in [
+        ("username", "browser-user"),
+        ("name", "Browser User"),
+        ("password", ""),
+    ] {
+        let value = page
+            .find(Locator::Id(field))
+            .await
+            .expect("field")
+            .prop("value")
+            .await
+            .expect("value");
+        assert_eq!(value.as_deref(), Some(kept), "{field}");
+    }
 
-    type_into(page, "username", "browser-user").await;
-    type_into(page, "name", "Browser User").await;
     type_into(page, "password", PASSPHRASE).await;
     type_into(page, "password_repeat", PASSPHRASE).await;
     press_submit(page).await;

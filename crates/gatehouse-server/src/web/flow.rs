@@ -151,10 +151,11 @@ pub(crate) async fn submit(
             "This form could not be verified (missing or stale security token). Go back, reload the page and try again.",
         );
     }
-    let run = match FlowRun::new(&services, flow, peer, &headers).await {
+    let mut run = match FlowRun::new(&services, flow, peer, &headers).await {
         Ok(run) => run,
         Err(response) => return response,
     };
+    run.submitted = Some(&form);
     let Some(mut execution) = run.load_state() else {
         return redirect(&flow_path(flow), Vec::new());
     };
@@ -187,6 +188,8 @@ struct FlowRun<'a> {
     audit: AuditContext,
     headers: &'a HeaderMap,
     executor: FlowExecutor,
+    /// The form being submitted, so a refused prompt shows what was typed (never passwords).
+    submitted: Option<&'a HashMap<String, String>>,
 }
 
 impl<'a> FlowRun<'a> {
@@ -220,6 +223,7 @@ impl<'a> FlowRun<'a> {
             },
             headers,
             executor: FlowExecutor::default(),
+            submitted: None,
         })
     }
 
@@ -864,10 +868,12 @@ impl<'a> FlowRun<'a> {
                 .iter()
                 .filter(|f| f.kind != PromptFieldKind::Hidden)
                 .map(|f| {
-                    FieldView::of(f, errors).fixed_to(gatehouse_flows::enrollment::fixed_value(
-                        f,
-                        &execution.context,
-                    ))
+                    FieldView::of(f, errors)
+                        .typed(self.submitted.and_then(|form| form.get(&f.name)))
+                        .fixed_to(gatehouse_flows::enrollment::fixed_value(
+                            f,
+                            &execution.context,
+                        ))
                 })
                 .collect(),
             _ => Vec::new(),
@@ -999,6 +1005,17 @@ impl FieldView {
                 .iter()
                 .find(|e| e.field == field.name)
                 .map(|e| e.message.clone()),
+        }
+    }
+
+    /// The same input showing what was just typed into it (never for passwords).
+    fn typed(self, value: Option<&String>) -> Self {
+        match value {
+            Some(value) if !matches!(self.input_type, "password" | "checkbox") => Self {
+                value: value.chars().take(1024).collect(),
+                ..self
+            },
+            _ => self,
         }
     }
 
