@@ -140,6 +140,15 @@ async fn invitation_enrollment_over_http(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("at least 10 characters"), "{page}");
+    let mut taken = signup(PASSPHRASE, PASSPHRASE);
+    taken[0].1 = "ADMIN";
+    let (status, _, page) = post(&visitor, server.url(ENROLL), &page, &taken).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains(r#"id="username-error">This username is taken"#),
+        "{page}"
+    );
+    assert!(page.contains(r#"value="ADMIN""#), "typed values are kept");
     assert!(
         installation
             .cli_ok(&["user", "list"], None)

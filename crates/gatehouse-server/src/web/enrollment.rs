@@ -109,7 +109,7 @@ pub(crate) async fn username_taken(
         .filter(|f| f.kind == PromptFieldKind::Username)
     {
         if let Some(name) = data.get(&field.name).and_then(Value::as_str)
-            && services.store.user_by_username(name).await?.is_some()
+            && is_taken(services, name).await?
         {
             return Ok(Some(ValidationError::new(
                 field.name.clone(),
@@ -118,6 +118,27 @@ pub(crate) async fn username_taken(
         }
     }
     Ok(None)
+}
+
+/// Whether `name` is taken, also in another letter case (the store refuses `Alice` beside
+/// `alice`). The search is a substring match, so the exact comparison is made here.
+async fn is_taken(services: &Services, name: &str) -> Result<bool, StoreError> {
+    if services.store.user_by_username(name).await?.is_some() {
+        return Ok(true);
+    }
+    let similar = services
+        .store
+        .list_users(&gatehouse_core::ListQuery {
+            search: Some(name.to_owned()),
+            limit: 500,
+            offset: 0,
+        })
+        .await?;
+    let lower = name.to_lowercase();
+    Ok(similar
+        .items
+        .iter()
+        .any(|u| u.username.to_lowercase() == lower))
 }
 
 /// The user-write stage when the flow has no user yet: creates the account from the prompt
@@ -168,8 +189,8 @@ pub(crate) async fn create_account(
         }
         Err(StoreError::Invalid(error)) if error.field == "invitation" => Ok(denied(error.message)),
         Err(StoreError::Conflict(_)) => Ok(denied(
-            "That username was taken while you were signing up. Open your invitation link again \
-             and choose another."
+            "That username is already taken. Open your invitation link again and choose another \
+             (the invitation was not used)."
                 .into(),
         )),
         Err(StoreError::Invalid(error)) => {
