@@ -7,11 +7,14 @@
 
 mod authn;
 mod cli;
+mod enrollment;
 mod flows;
+mod invitation_store;
 mod login;
 mod outage;
 mod pages;
 mod proxy;
+mod recovery_codes;
 mod server;
 mod setup;
 mod store;

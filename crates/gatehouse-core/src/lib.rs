@@ -7,10 +7,12 @@ pub mod device;
 pub mod flow_definition;
 pub mod group;
 pub mod ids;
+pub mod invitation;
 pub mod key;
 pub mod list;
 pub mod password_policy;
 pub mod session;
+pub mod static_codes;
 pub mod store;
 pub mod token;
 pub mod user;
@@ -22,9 +24,11 @@ pub use device::{Device, DeviceKind, NewDevice};
 pub use flow_definition::FlowDefinition;
 pub use group::{Group, GroupPatch, NewGroup};
 pub use ids::{DeviceId, EventId, GroupId, KeyId, SessionId, TokenId, UserId};
+pub use invitation::{Enrollment, Invitation, InvitationStatus, InvitationStore, NewInvitation};
 pub use key::{KeyAlgorithm, NewSigningKey, SigningKey};
 pub use list::{ListQuery, Page};
 pub use session::Session;
+pub use static_codes::StaticCodeStore;
 pub use store::{
     DeviceStore, EventStore, FirstAdmin, FlowStore, GroupStore, KeyStore, SessionStore,
     SettingStore, Store, StoreError, TokenStore, UserStore,

@@ -7,9 +7,11 @@ use crate::change::ChangeSet;
 use crate::device::{Device, NewDevice};
 use crate::group::{Group, GroupPatch, NewGroup};
 use crate::ids::{DeviceId, GroupId, KeyId, SessionId, TokenId, UserId};
+use crate::invitation::InvitationStore;
 use crate::key::{NewSigningKey, SigningKey};
 use crate::list::{ListQuery, Page};
 use crate::session::Session;
+use crate::static_codes::StaticCodeStore;
 use crate::token::{NewToken, Token, TokenIntent};
 use crate::user::{NewUser, User, UserPatch};
 use crate::validate::ValidationError;
@@ -281,6 +283,8 @@ pub trait Store:
     + SettingStore
     + DeviceStore
     + FlowStore
+    + InvitationStore
+    + StaticCodeStore
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

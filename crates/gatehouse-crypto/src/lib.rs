@@ -8,6 +8,7 @@
 //! - [`CsrfSigner`]: double-submit CSRF tokens.
 //! - [`PasswordHasher`]: Argon2id hashing, verification of imported bcrypt/Argon2 hashes.
 //! - [`keys`]: JWS signing keys (RS256, ES256, EdDSA), signatures and public JWKs.
+//! - [`generate_recovery_code`]: single-use recovery codes and their normal form.
 //! - [`totp`]: TOTP codes (RFC 6238), their secrets, provisioning URIs and QR codes.
 
 mod csrf;
@@ -15,6 +16,7 @@ mod error;
 pub mod keys;
 mod password;
 mod random;
+mod recovery_code;
 mod secret_box;
 mod secret_key;
 mod token;
@@ -24,6 +26,7 @@ pub use csrf::CsrfSigner;
 pub use error::{CryptoError, Result};
 pub use keys::{GeneratedKey, KeyAlgorithm, SigningKey, generate_signing_key, public_jwk};
 pub use password::{PasswordHasher, PasswordParams, Verification};
+pub use recovery_code::{RECOVERY_CODE_LEN, generate_recovery_code, normalise_recovery_code};
 pub use secret_box::SecretBox;
 pub use secret_key::SecretKey;
 pub use token::{TOKEN_BYTES, TokenDigester, constant_time_eq, generate_token};

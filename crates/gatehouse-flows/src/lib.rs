@@ -10,6 +10,7 @@
 
 pub mod context;
 pub mod defaults;
+pub mod enrollment;
 pub mod executor;
 pub mod expression;
 pub mod flow;

@@ -11,6 +11,7 @@
 //! ```
 
 mod connect;
+mod enrollment_store;
 mod entity;
 mod error;
 mod migrate;

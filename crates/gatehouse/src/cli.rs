@@ -39,6 +39,9 @@ pub(crate) enum Command {
     /// Inspect flows (change them with `apply`; see docs/flows.md).
     #[command(subcommand)]
     Flow(FlowCommand),
+    /// Manage enrollment invitations.
+    #[command(subcommand)]
+    Invitation(InvitationCommand),
     /// Make users and groups match a YAML document.
     Apply {
         /// The document (`-` for standard input).
@@ -172,4 +175,39 @@ pub(crate) enum FlowCommand {
         /// The flow's slug.
         slug: String,
     },
+}
+#[derive(Subcommand, Debug)]
+pub(crate) enum InvitationCommand {
+    /// Create an invitation and print its link (shown only once).
+    Create(InvitationCreate),
+    /// List invitations.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an invitation (its link stops working).
+    Delete {
+        /// The invitation's id (from `invitation list`).
+        id: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct InvitationCreate {
+    /// The new account's email address (fixed: the invitee cannot change it).
+    #[arg(long)]
+    pub(crate) email: Option<String>,
+    /// A group the new account joins (repeatable).
+    #[arg(long = "group")]
+    pub(crate) groups: Vec<String>,
+    /// How long the link works: `30m`, `12h`, `7d`, `2w`, or `never`.
+    #[arg(long, default_value = "7d")]
+    pub(crate) expires: String,
+    /// Let several people create accounts with the link (default: one account).
+    #[arg(long)]
+    pub(crate) multi_use: bool,
+    /// The enrollment flow the link opens.
+    #[arg(long, default_value = "default-enrollment-flow")]
+    pub(crate) flow: String,
 }

@@ -4,12 +4,14 @@
 //! and lets `gatehouse-flows` decide what comes next.
 //!
 //! Served today: `default-authentication-flow` (identification, password, authenticator
-//! validation with TOTP, user login), `default-invalidation-flow` (user logout),
-//! `default-password-change` (prompt, user write) and `default-authenticator-totp-setup`. The other default flows need stages whose
-//! pages are still being built (issue 3).
+//! validation with TOTP or recovery codes, user login), `default-invalidation-flow` (user
+//! logout), `default-password-change` (prompt, user write), `default-authenticator-totp-setup`,
+//! `default-authenticator-static-setup` and `default-enrollment-flow` (invitation, prompt,
+//! user write, user login). The other default flows need stages whose pages are still being
+//! built (issue 3).
 
 use super::client::ClientIp;
-use super::{cookies, csrf, mfa, pages, session};
+use super::{cookies, csrf, enrollment, mfa, pages, recovery_codes, session};
 use crate::authn::{self, LoginError};
 use crate::services::Services;
 use crate::throttle::{LoginThrottle, ThrottleVerdict};
@@ -57,6 +59,8 @@ async fn served_flow(services: &Services, slug: &str) -> Result<Arc<Flow>, Respo
 #[derive(Deserialize)]
 pub(crate) struct FlowQuery {
     next: Option<String>,
+    /// An invitation token (enrollment links).
+    itoken: Option<String>,
 }
 
 /// `GET /if/flow/<slug>/`: shows the current stage, planning the flow first when needed.
@@ -76,14 +80,21 @@ pub(crate) async fn show(
         Ok(run) => run,
         Err(response) => return response,
     };
-    let stored = if query.next.is_some() {
+    let invitation = match query.itoken.as_deref() {
+        Some(token) => match enrollment::invitation_from_link(&services, flow, token).await {
+            Ok(facts) => Some(facts),
+            Err(response) => return response,
+        },
+        None => None,
+    };
+    let stored = if query.next.is_some() || invitation.is_some() {
         None
     } else {
         run.load_state()
     };
     let mut execution = match stored {
         Some(execution) => execution,
-        None => match run.plan(query.next.as_deref()).await {
+        None => match run.plan(query.next.as_deref(), invitation).await {
             Ok(execution) => execution,
             Err(error) => return run.error_page(error),
         },
@@ -120,10 +131,11 @@ pub(crate) async fn submit(
             "This form could not be verified (missing or stale security token). Go back, reload the page and try again.",
         );
     }
-    let run = match FlowRun::new(&services, flow, peer, &headers).await {
+    let mut run = match FlowRun::new(&services, flow, peer, &headers).await {
         Ok(run) => run,
         Err(response) => return response,
     };
+    run.submitted = Some(&form);
     let Some(mut execution) = run.load_state() else {
         return redirect(&flow_path(flow), Vec::new());
     };
@@ -156,6 +168,8 @@ struct FlowRun<'a> {
     audit: AuditContext,
     headers: &'a HeaderMap,
     executor: FlowExecutor,
+    /// The form being submitted, so a refused prompt shows what was typed (never passwords).
+    submitted: Option<&'a HashMap<String, String>>,
 }
 
 impl<'a> FlowRun<'a> {
@@ -189,10 +203,15 @@ impl<'a> FlowRun<'a> {
             },
             headers,
             executor: FlowExecutor::default(),
+            submitted: None,
         })
     }
 
-    async fn plan(&self, next: Option<&str>) -> Result<FlowExecution, FlowError> {
+    async fn plan(
+        &self,
+        next: Option<&str>,
+        invitation: Option<gatehouse_flows::InvitationFacts>,
+    ) -> Result<FlowExecution, FlowError> {
         // Flows that configure the signed-in user's own account act on that user.
         let pending_user = match self.flow.designation {
             FlowDesignation::StageConfiguration => self.facts.user,
@@ -201,6 +220,7 @@ impl<'a> FlowRun<'a> {
         let context = gatehouse_flows::FlowContext {
             next: next.and_then(safe_next),
             pending_user,
+            invitation,
             ..Default::default()
         };
         self.executor
@@ -291,6 +311,7 @@ impl<'a> FlowRun<'a> {
                             mfa::new_pending_secret().into(),
                         );
                     }
+                    recovery_codes::prepare(&stage.kind, &mut execution);
                     if page {
                         return self
                             .render_stage(&stage, &execution, &errors, set_cookies)
@@ -382,7 +403,7 @@ impl<'a> FlowRun<'a> {
                     )),
                 }
             }
-            StageKind::AuthenticatorValidate { .. } => {
+            StageKind::AuthenticatorValidate { device_classes, .. } => {
                 let Some(user) = self.pending_user(execution).await? else {
                     return Ok(StageOutcome::Denied { message: None });
                 };
@@ -392,6 +413,25 @@ impl<'a> FlowRun<'a> {
                     Ok(keys) => keys,
                     Err(refusal) => return Ok(refusal),
                 };
+                match recovery_codes::check(self.services, &user, device_classes, code)
+                    .await
+                    .map_err(|e| store_error_page(self.services, e))?
+                {
+                    Some(true) => {
+                        throttle.record_success(&account);
+                        return Ok(StageOutcome::passed([Effect::Authenticated(
+                            AuthMethod::Static,
+                        )]));
+                    }
+                    Some(false) => {
+                        throttle.record_failure(&account, &address, Instant::now());
+                        let message = "Invalid or already used recovery code";
+                        authn::record_code_failure(self.services, &user, message, &self.audit)
+                            .await;
+                        return Ok(StageOutcome::form_error(message));
+                    }
+                    None => {}
+                }
                 let check = mfa::check_code(self.services, &user, code)
                     .await
                     .map_err(|e| store_error_page(self.services, e))?;
@@ -447,6 +487,23 @@ impl<'a> FlowRun<'a> {
                     Err(error) => Err(store_error_page(self.services, error)),
                 }
             }
+            StageKind::StaticSetup { .. } => {
+                let Some(user) = self.pending_user(execution).await? else {
+                    return Ok(StageOutcome::Denied { message: None });
+                };
+                let actor = AuditContext {
+                    actor_id: Some(user.id),
+                    actor: user.username.clone(),
+                    ..self.audit.clone()
+                };
+                match recovery_codes::confirm(self.services, &user, execution, &actor).await {
+                    Ok(true) => Ok(StageOutcome::passed([])),
+                    Ok(false) => Ok(StageOutcome::form_error(
+                        "These codes could not be saved; start again",
+                    )),
+                    Err(error) => Err(store_error_page(self.services, error)),
+                }
+            }
             StageKind::Prompt { fields } => {
                 let user = self.pending_user(execution).await?;
                 let mut identifiers: Vec<&str> = Vec::new();
@@ -454,10 +511,25 @@ impl<'a> FlowRun<'a> {
                     identifiers.push(&user.username);
                     identifiers.extend(user.email.as_deref());
                 }
-                let submission = match validate_prompt_submission(fields, form, &identifiers) {
+                let form = gatehouse_flows::enrollment::with_fixed_values(
+                    fields,
+                    form,
+                    &execution.context,
+                );
+                let submission = match validate_prompt_submission(fields, &form, &identifiers) {
                     Ok(submission) => submission,
                     Err(errors) => return Ok(StageOutcome::Failed { errors }),
                 };
+                if user.is_none()
+                    && let Some(error) =
+                        enrollment::username_taken(self.services, fields, &submission.data)
+                            .await
+                            .map_err(|e| store_error_page(self.services, e))?
+                {
+                    return Ok(StageOutcome::Failed {
+                        errors: vec![error],
+                    });
+                }
                 let mut effects = vec![Effect::PromptData(submission.data.clone())];
                 if let Some(password) = submission.secrets.get("password") {
                     match self.services.hasher.hash(password.to_string()).await {
@@ -506,16 +578,16 @@ impl<'a> FlowRun<'a> {
             StageKind::Identification { .. }
             | StageKind::Password
             | StageKind::Prompt { .. }
-            | StageKind::TotpSetup => true,
+            | StageKind::TotpSetup
+            | StageKind::StaticSetup { .. } => true,
             StageKind::AuthenticatorValidate { device_classes, .. } => {
                 match self.pending_user(execution).await? {
-                    Some(user) if device_classes.contains(&gatehouse_flows::DeviceClass::Totp) => {
-                        !mfa::totp_devices(self.services, &user)
+                    Some(user) => {
+                        recovery_codes::has_code_device(self.services, &user, device_classes)
                             .await
                             .map_err(|e| store_error_page(self.services, e))?
-                            .is_empty()
                     }
-                    _ => false,
+                    None => false,
                 }
             }
             _ => false,
@@ -552,8 +624,8 @@ impl<'a> FlowRun<'a> {
                     None => false,
                 };
                 if has_device {
-                    // Only devices without a page yet (WebAuthn, recovery codes) get here; a
-                    // TOTP device makes this stage a page (see `needs_page`).
+                    // Only devices without a page yet (WebAuthn) get here; a TOTP or recovery-code
+                    // device makes this stage a page (see `needs_page`).
                     return Ok(StageOutcome::Denied {
                         message: Some(
                             "Sign-in with this kind of second factor is not available yet.".into(),
@@ -611,13 +683,26 @@ impl<'a> FlowRun<'a> {
                     .map_err(store_error)?;
                 Ok(StageOutcome::passed([]))
             }
+            StageKind::Invitation {
+                continue_without_invitation,
+            } => enrollment::invitation_stage(
+                self.services,
+                *continue_without_invitation,
+                &execution.context,
+            )
+            .await
+            .map_err(store_error),
             StageKind::UserWrite { .. } => {
                 let context = &execution.context;
                 let Some(user) = self.pending_user(execution).await? else {
-                    // Creating users (enrollment) arrives with the enrollment pages.
-                    return Ok(StageOutcome::Denied {
-                        message: Some("This step is not available yet.".into()),
-                    });
+                    return enrollment::create_account(
+                        self.services,
+                        &stage.kind,
+                        context,
+                        &self.audit,
+                    )
+                    .await
+                    .map_err(store_error);
                 };
                 let actor = AuditContext {
                     actor_id: Some(user.id),
@@ -762,7 +847,14 @@ impl<'a> FlowRun<'a> {
             StageKind::Prompt { fields } => fields
                 .iter()
                 .filter(|f| f.kind != PromptFieldKind::Hidden)
-                .map(|f| FieldView::of(f, errors))
+                .map(|f| {
+                    FieldView::of(f, errors)
+                        .typed(self.submitted.and_then(|form| form.get(&f.name)))
+                        .fixed_to(gatehouse_flows::enrollment::fixed_value(
+                            f,
+                            &execution.context,
+                        ))
+                })
                 .collect(),
             _ => Vec::new(),
         };
@@ -796,6 +888,10 @@ impl<'a> FlowRun<'a> {
             qr_svg: setup.as_ref().map(|v| v.qr_svg.clone()).unwrap_or_default(),
             totp_secret: setup.as_ref().map(|v| v.secret.clone()).unwrap_or_default(),
             totp_uri: setup.map(|v| v.uri).unwrap_or_default(),
+            recovery_codes: match &stage.kind {
+                StageKind::StaticSetup { .. } => recovery_codes::pending(execution),
+                _ => Vec::new(),
+            },
             csrf,
             uid,
             form_error,
@@ -857,6 +953,7 @@ struct FieldView {
     autocomplete: &'static str,
     required: bool,
     value: String,
+    readonly: bool,
     error: Option<String>,
 }
 
@@ -883,10 +980,34 @@ impl FieldView {
                 PromptFieldKind::Password => String::new(),
                 _ => field.initial_value.clone().unwrap_or_default(),
             },
+            readonly: false,
             error: errors
                 .iter()
                 .find(|e| e.field == field.name)
                 .map(|e| e.message.clone()),
+        }
+    }
+
+    /// The same input showing what was just typed into it (never for passwords).
+    fn typed(self, value: Option<&String>) -> Self {
+        match value {
+            Some(value) if !matches!(self.input_type, "password" | "checkbox") => Self {
+                value: value.chars().take(1024).collect(),
+                ..self
+            },
+            _ => self,
+        }
+    }
+
+    /// The same input, read-only with `value` when the flow's invitation fixes it.
+    fn fixed_to(self, value: Option<&str>) -> Self {
+        match value {
+            Some(value) => Self {
+                value: value.to_owned(),
+                readonly: true,
+                ..self
+            },
+            None => self,
         }
     }
 }
@@ -898,6 +1019,7 @@ struct FlowPage<'a> {
     qr_svg: String,
     totp_secret: String,
     totp_uri: String,
+    recovery_codes: Vec<String>,
     brand: &'a crate::config::BrandingConfig,
     heading: &'a str,
     action: String,
@@ -923,7 +1045,7 @@ fn redirect(target: &str, set_cookies: Vec<String>) -> Response {
     response
 }
 
-fn store_error_page(services: &Services, error: StoreError) -> Response {
+pub(crate) fn store_error_page(services: &Services, error: StoreError) -> Response {
     let brand = &services.config.branding;
     match error {
         StoreError::Unavailable => pages::message(

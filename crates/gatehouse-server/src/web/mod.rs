@@ -4,6 +4,7 @@
 mod client;
 mod cookies;
 mod csrf;
+mod enrollment;
 mod flow;
 mod health;
 mod layers;
@@ -11,6 +12,7 @@ mod metrics_endpoint;
 mod mfa;
 mod pages;
 mod portal;
+mod recovery_codes;
 mod session;
 mod setup;
 

@@ -28,6 +28,8 @@ struct DeviceLine {
     name: String,
     kind: &'static str,
     added: String,
+    /// For recovery codes: how many are unused.
+    codes_left: Option<u64>,
 }
 
 #[derive(Template)]
@@ -38,6 +40,7 @@ struct PortalPage<'a> {
     groups: Vec<String>,
     sessions: Vec<SessionLine>,
     devices: Vec<DeviceLine>,
+    has_recovery_codes: bool,
     csrf: String,
 }
 
@@ -94,12 +97,13 @@ async fn render_home(services: &Services, headers: &HeaderMap) -> Result<Respons
             current: s.id == current.id,
         })
         .collect();
-    let devices = services
-        .store
-        .devices_of(user.id)
-        .await?
-        .into_iter()
-        .map(|d| DeviceLine {
+    let mut devices = Vec::new();
+    for d in services.store.devices_of(user.id).await? {
+        let codes_left = match d.kind {
+            DeviceKind::Static => Some(services.store.static_codes_left(d.id).await?),
+            _ => None,
+        };
+        devices.push(DeviceLine {
             id: d.id.to_string(),
             name: d.name,
             kind: match d.kind {
@@ -108,8 +112,10 @@ async fn render_home(services: &Services, headers: &HeaderMap) -> Result<Respons
                 DeviceKind::Static => "recovery codes",
             },
             added: d.created_at.format("%Y-%m-%d").to_string(),
-        })
-        .collect();
+            codes_left,
+        });
+    }
+    let has_recovery_codes = devices.iter().any(|d| d.codes_left.is_some());
     let (csrf, csrf_cookie) = csrf::form_token(services, headers);
     let page = PortalPage {
         brand: &services.config.branding,
@@ -117,6 +123,7 @@ async fn render_home(services: &Services, headers: &HeaderMap) -> Result<Respons
         groups,
         sessions,
         devices,
+        has_recovery_codes,
         csrf,
     };
     let mut response = pages::render(StatusCode::OK, &page);

@@ -4,6 +4,7 @@ mod apply;
 mod flow;
 mod group;
 mod healthcheck;
+mod invitation;
 mod user;
 
 use crate::cli::Command;
@@ -46,6 +47,9 @@ pub(crate) async fn run(command: Command, config: Config) -> anyhow::Result<Exit
         Command::User(command) => user::run(command, admin_services(config).await?).await,
         Command::Group(command) => group::run(command, admin_services(config).await?).await,
         Command::Flow(command) => flow::run(command, admin_services(config).await?).await,
+        Command::Invitation(command) => {
+            invitation::run(command, admin_services(config).await?).await
+        }
         Command::Apply { file, dry_run } => {
             apply::apply(&file, dry_run, admin_services(config).await?).await
         }
