@@ -8,6 +8,7 @@ pub mod group;
 pub mod ids;
 pub mod key;
 pub mod list;
+pub mod outbox;
 pub mod password_policy;
 pub mod session;
 pub mod store;
@@ -19,9 +20,12 @@ pub use audit::{AuditContext, Event, EventAction, EventQuery, NewEvent};
 pub use change::{Change, ChangeSet};
 pub use device::{Device, DeviceKind, NewDevice};
 pub use group::{Group, GroupPatch, NewGroup};
-pub use ids::{DeviceId, EventId, GroupId, KeyId, SessionId, TokenId, UserId};
+pub use ids::{DeviceId, EmailId, EventId, GroupId, KeyId, SessionId, TokenId, UserId};
 pub use key::{KeyAlgorithm, NewSigningKey, SigningKey};
 pub use list::{ListQuery, Page};
+pub use outbox::{
+    EmailRequest, EmailStatus, NewEmail, OutboxStore, QueuedEmail, RetryDecision, RetryPolicy,
+};
 pub use session::Session;
 pub use store::{
     DeviceStore, EventStore, FirstAdmin, GroupStore, KeyStore, SessionStore, SettingStore, Store,
