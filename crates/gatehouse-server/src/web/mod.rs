@@ -10,6 +10,7 @@ mod metrics_endpoint;
 mod mfa;
 mod pages;
 mod portal;
+mod recovery;
 mod session;
 mod setup;
 
