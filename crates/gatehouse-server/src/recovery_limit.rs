@@ -36,12 +36,22 @@ impl RecoveryLimiter {
     }
 
     fn allow(&self, key: String, limit: usize, now: Instant) -> bool {
-        let mut hits = self.hits.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut hits = self
+            .hits
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if hits.len() >= MAX_KEYS {
-            hits.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
+            hits.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < WINDOW)
+            });
         }
         let times = hits.entry(key).or_default();
-        while times.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+        {
             times.pop_front();
         }
         if times.len() >= limit {

@@ -31,7 +31,10 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, gatehouse_core::S
 pub async fn run(services: Services, mut shutdown: watch::Receiver<bool>) {
     let interval = Duration::from_secs(services.config.worker.sweep_interval_secs);
     tracing::info!(interval_secs = interval.as_secs(), "worker started");
-    let delivery = tokio::spawn(crate::mail::run_delivery(services.clone(), shutdown.clone()));
+    let delivery = tokio::spawn(crate::mail::run_delivery(
+        services.clone(),
+        shutdown.clone(),
+    ));
     loop {
         if services.is_prepared() {
             match sweep(&services).await {

@@ -5,18 +5,18 @@
 use crate::connect::PoolHandle;
 use crate::error::db_err;
 use crate::ops::{
-    changes, devices, events, groups, keys, memberships, outbox, sessions, settings, setup, tokens, users,
+    changes, devices, events, groups, keys, memberships, outbox, sessions, settings, setup, tokens,
+    users,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{
-    AuditContext, ChangeSet, Device, EmailId, EmailRequest, OutboxStore, QueuedEmail,
-    RetryDecision, RetryPolicy, DeviceId, DeviceStore, Event, EventQuery, EventStore,
-    FirstAdmin, Group, GroupId, GroupPatch, GroupStore, KeyId, KeyStore, ListQuery, NewDevice,
-    NewEvent, NewGroup, NewSigningKey, NewToken, NewUser, Page, Session, SessionId, SessionStore,
-    SettingStore, SigningKey, Store, Token, TokenId, TokenIntent, TokenStore, User, UserId,
-    UserPatch, UserStore,
+    AuditContext, ChangeSet, Device, DeviceId, DeviceStore, EmailId, EmailRequest, Event,
+    EventQuery, EventStore, FirstAdmin, Group, GroupId, GroupPatch, GroupStore, KeyId, KeyStore,
+    ListQuery, NewDevice, NewEvent, NewGroup, NewSigningKey, NewToken, NewUser, OutboxStore, Page,
+    QueuedEmail, RetryDecision, RetryPolicy, Session, SessionId, SessionStore, SettingStore,
+    SigningKey, Store, Token, TokenId, TokenIntent, TokenStore, User, UserId, UserPatch, UserStore,
 };
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,

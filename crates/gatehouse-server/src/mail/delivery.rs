@@ -118,7 +118,9 @@ pub async fn run_delivery(services: Services, mut shutdown: watch::Receiver<bool
         if services.is_prepared() {
             match deliver_due(&services, &sender, worker).await {
                 // A full batch may mean more are due: go again without waiting.
-                Ok(report) if u64::from(report.sent + report.retried + report.given_up) >= BATCH => {
+                Ok(report)
+                    if u64::from(report.sent + report.retried + report.given_up) >= BATCH =>
+                {
                     continue;
                 }
                 Ok(_) => {}

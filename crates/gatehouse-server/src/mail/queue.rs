@@ -158,10 +158,7 @@ pub async fn enqueue_invitation(
     token: Option<NewToken>,
     audit: &AuditContext,
 ) -> Result<EmailId, QueueError> {
-    let subject = format!(
-        "You are invited to {}",
-        services.config.branding.title
-    );
+    let subject = format!("You are invited to {}", services.config.branding.title);
     let days = expires_at.map(|at| (at - Utc::now()).num_days().max(1));
     let body = rendered(message::invitation(
         &services.config.branding.title,

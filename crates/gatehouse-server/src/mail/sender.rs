@@ -71,10 +71,8 @@ impl Sender {
             .port(config.effective_port())
             .timeout(Some(Duration::from_secs(config.timeout_secs.max(1))));
         if let (Some(user), Some(password)) = (&config.username, &config.password) {
-            builder = builder.credentials(Credentials::new(
-                user.clone(),
-                password.expose().to_owned(),
-            ));
+            builder =
+                builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
         }
         Ok(Some(Self {
             transport: builder.build(),

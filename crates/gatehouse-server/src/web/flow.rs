@@ -891,7 +891,9 @@ impl<'a> FlowRun<'a> {
                 StageKind::Identification {
                     recovery_flow: Some(slug),
                     ..
-                } if self.services.config.email.is_configured() => Some(format!("/if/flow/{slug}/")),
+                } if self.services.config.email.is_configured() => {
+                    Some(format!("/if/flow/{slug}/"))
+                }
                 _ => None,
             },
             csrf,

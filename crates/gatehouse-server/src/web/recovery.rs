@@ -52,7 +52,11 @@ pub(super) fn request_link_once(
     execution: &mut FlowExecution,
     audit: &AuditContext,
 ) {
-    if execution.context.prompt_data.contains_key(LINK_REQUESTED_KEY) {
+    if execution
+        .context
+        .prompt_data
+        .contains_key(LINK_REQUESTED_KEY)
+    {
         return;
     }
     let StageKind::Email {

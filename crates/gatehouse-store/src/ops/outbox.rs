@@ -16,8 +16,8 @@ use gatehouse_core::{
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -152,7 +152,10 @@ pub(crate) async fn mark_sent<C: ConnectionTrait>(
             Expr::value(timestamp::stored(now)),
         )
         .col_expr(email_outbox::Column::SealedBody, Expr::value(""))
-        .col_expr(email_outbox::Column::LeaseUntil, Expr::value(None::<DateTime<Utc>>))
+        .col_expr(
+            email_outbox::Column::LeaseUntil,
+            Expr::value(None::<DateTime<Utc>>),
+        )
         .col_expr(email_outbox::Column::LastError, Expr::value(None::<String>))
         .filter(email_outbox::Column::Id.eq(id.0))
         .filter(email_outbox::Column::LeaseOwner.eq(worker))
@@ -180,7 +183,10 @@ pub(crate) async fn mark_failed<C: ConnectionTrait>(
     let decision = policy.after_failure(attempts, now);
     let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
     let mut update = email_outbox::Entity::update_many()
-        .col_expr(email_outbox::Column::LeaseUntil, Expr::value(None::<DateTime<Utc>>))
+        .col_expr(
+            email_outbox::Column::LeaseUntil,
+            Expr::value(None::<DateTime<Utc>>),
+        )
         .col_expr(email_outbox::Column::LastError, Expr::value(error.clone()));
     update = match decision {
         RetryDecision::RetryAt(at) => update.col_expr(

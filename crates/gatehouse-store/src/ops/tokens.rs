@@ -158,9 +158,9 @@ pub(crate) async fn spend_setup_token<C: ConnectionTrait>(
 ) -> StoreResult<()> {
     match spend(conn, TokenIntent::Setup, digest, now, audit).await? {
         Some(_) => Ok(()),
-        None => Err(
-            ValidationError::new("token", "the setup link is invalid or has expired").into(),
-        ),
+        None => {
+            Err(ValidationError::new("token", "the setup link is invalid or has expired").into())
+        }
     }
 }
 
@@ -198,8 +198,9 @@ pub(crate) async fn spend<C: ConnectionTrait>(
     if result.rows_affected == 0 {
         return Ok(None);
     }
-    let mut event = NewEvent::about_model(EventAction::TokenUsed, "token", row.id, &row.description)
-        .with("intent", row.intent.as_str());
+    let mut event =
+        NewEvent::about_model(EventAction::TokenUsed, "token", row.id, &row.description)
+            .with("intent", row.intent.as_str());
     if let Some(user) = row.user_id {
         event = event.with("user_id", user.to_string());
     }

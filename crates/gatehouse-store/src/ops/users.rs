@@ -119,7 +119,10 @@ pub(crate) async fn by_username<C: ConnectionTrait>(
 }
 
 /// The one user whose email matches `email` ignoring case; `None` when none or several do.
-pub(crate) async fn by_email<C: ConnectionTrait>(conn: &C, email: &str) -> StoreResult<Option<User>> {
+pub(crate) async fn by_email<C: ConnectionTrait>(
+    conn: &C,
+    email: &str,
+) -> StoreResult<Option<User>> {
     let mut rows = user::Entity::find()
         .filter(
             Expr::expr(Func::lower(Expr::col(user::Column::Email)))
