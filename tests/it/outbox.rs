@@ -144,7 +144,10 @@ async fn enqueue_with_a_bad_token_writes_nothing(store: SqlStore) {
         "x",
         "x",
     ));
-    let error = store.enqueue_email(request, &audit()).await.unwrap_err();
+    let error = store
+        .enqueue_email(request, &audit())
+        .await
+        .expect_err("refused");
     assert!(matches!(error, StoreError::NotFound { .. }), "{error:?}");
     let claimed = store
         .claim_due_emails(Uuid::new_v4(), Utc::now(), lease(), 10)

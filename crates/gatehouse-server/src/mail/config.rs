@@ -163,9 +163,19 @@ mod tests {
         let mut config = configured();
         assert!(config.check().is_ok());
         config.from = None;
-        assert!(config.check().unwrap_err().starts_with("email.from"));
+        assert!(
+            config
+                .check()
+                .expect_err("refused")
+                .starts_with("email.from")
+        );
         config.from = Some("not an address".into());
-        assert!(config.check().unwrap_err().starts_with("email.from"));
+        assert!(
+            config
+                .check()
+                .expect_err("refused")
+                .starts_with("email.from")
+        );
     }
 
     #[test]
@@ -174,7 +184,12 @@ mod tests {
         config.tls = SmtpTls::None;
         config.username = Some("mailer".into());
         config.password = Some(Secret::new("pw"));
-        assert!(config.check().unwrap_err().starts_with("email.tls"));
+        assert!(
+            config
+                .check()
+                .expect_err("refused")
+                .starts_with("email.tls")
+        );
         config.host = Some("127.0.0.1".into());
         assert!(config.check().is_ok());
     }
