@@ -26,6 +26,8 @@ pub enum EventAction {
     Logout,
     /// A setup, API or other token was used.
     TokenUsed,
+    /// Someone asked for a password recovery link for a user.
+    RecoveryRequested,
     /// Gatehouse itself did something noteworthy (first start, key generation).
     SystemTask,
     /// A configuration error or internal failure worth an operator's attention.
@@ -44,13 +46,14 @@ impl EventAction {
             Self::LoginFailed => "login_failed",
             Self::Logout => "logout",
             Self::TokenUsed => "token_used",
+            Self::RecoveryRequested => "recovery_requested",
             Self::SystemTask => "system_task",
             Self::ConfigurationError => "configuration_error",
         }
     }
 
     /// Every action, for parsing and for documentation.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::ModelCreated,
         Self::ModelUpdated,
         Self::ModelDeleted,
@@ -59,6 +62,7 @@ impl EventAction {
         Self::LoginFailed,
         Self::Logout,
         Self::TokenUsed,
+        Self::RecoveryRequested,
         Self::SystemTask,
         Self::ConfigurationError,
     ];

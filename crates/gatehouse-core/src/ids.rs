@@ -68,3 +68,7 @@ id_type!(
     /// Identifies an MFA [`crate::Device`].
     DeviceId
 );
+id_type!(
+    /// Identifies a message in the email outbox.
+    EmailId
+);

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod invitation;
 pub mod key;
 pub mod list;
+pub mod outbox;
 pub mod password_policy;
 pub mod session;
 pub mod static_codes;
@@ -23,10 +24,13 @@ pub use change::{Change, ChangeSet};
 pub use device::{Device, DeviceKind, NewDevice};
 pub use flow_definition::FlowDefinition;
 pub use group::{Group, GroupPatch, NewGroup};
-pub use ids::{DeviceId, EventId, GroupId, KeyId, SessionId, TokenId, UserId};
+pub use ids::{DeviceId, EmailId, EventId, GroupId, KeyId, SessionId, TokenId, UserId};
 pub use invitation::{Enrollment, Invitation, InvitationStatus, InvitationStore, NewInvitation};
 pub use key::{KeyAlgorithm, NewSigningKey, SigningKey};
 pub use list::{ListQuery, Page};
+pub use outbox::{
+    EmailRequest, EmailStatus, NewEmail, OutboxStore, QueuedEmail, RetryDecision, RetryPolicy,
+};
 pub use session::Session;
 pub use static_codes::StaticCodeStore;
 pub use store::{

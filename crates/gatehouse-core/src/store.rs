@@ -10,6 +10,7 @@ use crate::ids::{DeviceId, GroupId, KeyId, SessionId, TokenId, UserId};
 use crate::invitation::InvitationStore;
 use crate::key::{NewSigningKey, SigningKey};
 use crate::list::{ListQuery, Page};
+use crate::outbox::OutboxStore;
 use crate::session::Session;
 use crate::static_codes::StaticCodeStore;
 use crate::token::{NewToken, Token, TokenIntent};
@@ -66,6 +67,9 @@ pub trait UserStore: Send + Sync {
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
     /// Looks a user up by exact username.
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    /// Looks a user up by email address, ignoring letter case; `None` when no user or more
+    /// than one user has it (recovery must never pick one of several accounts).
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     /// Lists users ordered by username; `search` matches username, name and email.
     async fn list_users(&self, query: &ListQuery) -> StoreResult<Page<User>>;
     /// Changes a user's fields.
@@ -159,6 +163,16 @@ pub trait TokenStore: Send + Sync {
         &self,
         intent: TokenIntent,
         digest: &str,
+    ) -> StoreResult<Option<Token>>;
+    /// Spends a single-use token: if one of `intent` with this digest exists and is unexpired
+    /// at `now`, deletes it, records `token_used` and returns it; otherwise `None`. The delete
+    /// is conditional, so of two concurrent spenders only one gets the token.
+    async fn spend_token(
+        &self,
+        intent: TokenIntent,
+        digest: &str,
+        now: DateTime<Utc>,
+        audit: &AuditContext,
     ) -> StoreResult<Option<Token>>;
     /// Lists tokens, optionally of one user.
     async fn list_tokens(&self, user: Option<UserId>) -> StoreResult<Vec<Token>>;
@@ -285,6 +299,7 @@ pub trait Store:
     + FlowStore
     + InvitationStore
     + StaticCodeStore
+    + OutboxStore
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

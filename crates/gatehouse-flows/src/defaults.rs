@@ -107,7 +107,7 @@ pub fn default_flows() -> Vec<Flow> {
             user_fields: vec![UserField::Username, UserField::Email],
             sources: Vec::new(),
             enrollment_flow: None,
-            recovery_flow: None,
+            recovery_flow: Some(DEFAULT_RECOVERY_FLOW.into()),
         },
     );
     bind(

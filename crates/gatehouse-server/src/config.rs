@@ -101,6 +101,8 @@ pub struct Config {
     pub worker: WorkerConfig,
     /// Growing waits and lockout after failed sign-ins.
     pub login_throttle: crate::throttle::ThrottlePolicy,
+    /// Outgoing email (SMTP); recovery and verification links need it.
+    pub email: crate::mail::EmailConfig,
     /// Password for the first administrator, created on first start only.
     pub bootstrap_password: Option<Secret>,
     /// Pre-hashed password for the first administrator (instead of `bootstrap_password`).
@@ -127,6 +129,7 @@ impl Default for Config {
             password_hashing: PasswordHashingConfig::default(),
             worker: WorkerConfig::default(),
             login_throttle: crate::throttle::ThrottlePolicy::default(),
+            email: crate::mail::EmailConfig::default(),
             bootstrap_password: None,
             bootstrap_password_hash: None,
             bootstrap_email: None,
@@ -391,6 +394,7 @@ impl Config {
                 "postgresql.host: is empty (unset it to use SQLite)".into(),
             ));
         }
+        self.email.check().map_err(ConfigError)?;
         if self.worker.sweep_interval_secs == 0 {
             return Err(ConfigError(
                 "worker.sweep_interval_secs: must be at least 1".into(),

@@ -31,6 +31,10 @@ pub struct Services {
     pub secret_key_check: String,
     /// Failed sign-in counters.
     pub login_throttle: Arc<crate::throttle::LoginThrottle>,
+    /// Wakes the email delivery task when this process queues a message.
+    pub outbox_wakeup: Arc<tokio::sync::Notify>,
+    /// Recovery-link requests per account and per client address.
+    pub recovery_limiter: Arc<crate::recovery_limit::RecoveryLimiter>,
     /// Set once migrations and first-start preparation have finished.
     pub prepared: Arc<AtomicBool>,
     /// The stored flows, parsed and briefly cached.
@@ -106,6 +110,8 @@ impl Services {
             login_throttle: Arc::new(crate::throttle::LoginThrottle::new(
                 config.login_throttle.clone(),
             )),
+            outbox_wakeup: Arc::new(tokio::sync::Notify::new()),
+            recovery_limiter: Arc::new(crate::recovery_limit::RecoveryLimiter::default()),
             config: Arc::new(config),
             prepared: Arc::new(AtomicBool::new(false)),
         })

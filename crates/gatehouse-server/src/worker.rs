@@ -1,5 +1,6 @@
-//! Background work: periodic sweeps of expired tokens and sessions. Runs embedded in `serve`
-//! or alone as `gatehouse worker`; sweeps are idempotent deletes, so several workers are safe.
+//! Background work: periodic sweeps of expired tokens and sessions, and email delivery (see
+//! [`crate::mail`]). Runs embedded in `serve` or alone as `gatehouse worker`; sweeps are
+//! idempotent deletes and deliveries are leased, so several workers are safe.
 
 use crate::services::Services;
 use chrono::Utc;
@@ -30,6 +31,10 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, gatehouse_core::S
 pub async fn run(services: Services, mut shutdown: watch::Receiver<bool>) {
     let interval = Duration::from_secs(services.config.worker.sweep_interval_secs);
     tracing::info!(interval_secs = interval.as_secs(), "worker started");
+    let delivery = tokio::spawn(crate::mail::run_delivery(
+        services.clone(),
+        shutdown.clone(),
+    ));
     loop {
         if services.is_prepared() {
             match sweep(&services).await {
@@ -51,6 +56,9 @@ pub async fn run(services: Services, mut shutdown: watch::Receiver<bool>) {
         if *shutdown.borrow() {
             break;
         }
+    }
+    if let Err(error) = delivery.await {
+        tracing::error!(%error, "email delivery task failed");
     }
     tracing::info!("worker stopped");
 }

@@ -5,18 +5,19 @@
 use crate::connect::PoolHandle;
 use crate::error::db_err;
 use crate::ops::{
-    changes, devices, events, flows, groups, keys, memberships, sessions, settings, setup, tokens,
-    users,
+    changes, devices, events, flows, groups, keys, memberships, outbox, sessions, settings, setup,
+    tokens, users,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{
-    AuditContext, ChangeSet, Device, DeviceId, DeviceStore, Event, EventQuery, EventStore,
-    FirstAdmin, FlowDefinition, FlowStore, Group, GroupId, GroupPatch, GroupStore, KeyId, KeyStore,
-    ListQuery, NewDevice, NewEvent, NewGroup, NewSigningKey, NewToken, NewUser, Page, Session,
-    SessionId, SessionStore, SettingStore, SigningKey, Store, Token, TokenId, TokenIntent,
-    TokenStore, User, UserId, UserPatch, UserStore,
+    AuditContext, ChangeSet, Device, DeviceId, DeviceStore, EmailId, EmailRequest, Event,
+    EventQuery, EventStore, FirstAdmin, FlowDefinition, FlowStore, Group, GroupId, GroupPatch,
+    GroupStore, KeyId, KeyStore, ListQuery, NewDevice, NewEvent, NewGroup, NewSigningKey, NewToken,
+    NewUser, OutboxStore, Page, QueuedEmail, RetryDecision, RetryPolicy, Session, SessionId,
+    SessionStore, SettingStore, SigningKey, Store, Token, TokenId, TokenIntent, TokenStore, User,
+    UserId, UserPatch, UserStore,
 };
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
@@ -73,6 +74,10 @@ impl UserStore for SqlStore {
 
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
         users::by_username(&self.db, username).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        users::by_email(&self.db, email).await
     }
 
     async fn list_users(&self, query: &ListQuery) -> StoreResult<Page<User>> {
@@ -237,6 +242,19 @@ impl TokenStore for SqlStore {
         tokens::by_digest(&self.db, intent, digest).await
     }
 
+    async fn spend_token(
+        &self,
+        intent: TokenIntent,
+        digest: &str,
+        now: DateTime<Utc>,
+        audit: &AuditContext,
+    ) -> StoreResult<Option<Token>> {
+        let txn = self.begin_write().await?;
+        let spent = tokens::spend(&txn, intent, digest, now, audit).await?;
+        commit(txn).await?;
+        Ok(spent)
+    }
+
     async fn list_tokens(&self, user: Option<UserId>) -> StoreResult<Vec<Token>> {
         tokens::list(&self.db, user).await
     }
@@ -324,6 +342,58 @@ impl DeviceStore for SqlStore {
         let txn = self.begin_write().await?;
         devices::delete(&txn, id, audit).await?;
         commit(txn).await
+    }
+}
+
+#[async_trait]
+impl OutboxStore for SqlStore {
+    async fn enqueue_email(
+        &self,
+        request: EmailRequest,
+        audit: &AuditContext,
+    ) -> StoreResult<EmailId> {
+        let txn = self.begin_write().await?;
+        let id = outbox::enqueue(&txn, request, audit).await?;
+        commit(txn).await?;
+        Ok(id)
+    }
+
+    async fn claim_due_emails(
+        &self,
+        worker: uuid::Uuid,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u64,
+    ) -> StoreResult<Vec<QueuedEmail>> {
+        outbox::claim_due(&self.db, worker, now, lease, limit).await
+    }
+
+    async fn mark_email_sent(
+        &self,
+        id: EmailId,
+        worker: uuid::Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        outbox::mark_sent(&self.db, id, worker, now).await
+    }
+
+    async fn mark_email_failed(
+        &self,
+        id: EmailId,
+        worker: uuid::Uuid,
+        now: DateTime<Utc>,
+        error: &str,
+        policy: &RetryPolicy,
+        audit: &AuditContext,
+    ) -> StoreResult<Option<RetryDecision>> {
+        let txn = self.begin_write().await?;
+        let decision = outbox::mark_failed(&txn, id, worker, now, error, policy, audit).await?;
+        commit(txn).await?;
+        Ok(decision)
+    }
+
+    async fn email(&self, id: EmailId) -> StoreResult<Option<QueuedEmail>> {
+        outbox::by_id(&self.db, id).await
     }
 }
 

@@ -3,3 +3,4 @@ pub mod browser;
 pub mod db;
 pub mod pg;
 pub mod server;
+pub mod smtp;

@@ -6,12 +6,13 @@
 //! Served today: `default-authentication-flow` (identification, password, authenticator
 //! validation with TOTP or recovery codes, user login), `default-invalidation-flow` (user
 //! logout), `default-password-change` (prompt, user write), `default-authenticator-totp-setup`,
-//! `default-authenticator-static-setup` and `default-enrollment-flow` (invitation, prompt,
-//! user write, user login). The other default flows need stages whose pages are still being
-//! built (issue 3).
+//! `default-authenticator-static-setup`, `default-enrollment-flow` (invitation, prompt,
+//! user write, user login) and `default-recovery-flow` (identification, email link, new
+//! password; see [`super::recovery`]). Flows are read from the store through the catalog; a
+//! stage whose page is still being built stops the flow with a clear message.
 
 use super::client::ClientIp;
-use super::{cookies, csrf, enrollment, mfa, pages, recovery_codes, session};
+use super::{cookies, csrf, enrollment, mfa, pages, recovery, recovery_codes, session};
 use crate::authn::{self, LoginError};
 use crate::services::Services;
 use crate::throttle::{LoginThrottle, ThrottleVerdict};
@@ -61,6 +62,8 @@ pub(crate) struct FlowQuery {
     next: Option<String>,
     /// An invitation token (enrollment links).
     itoken: Option<String>,
+    /// The secret of a recovery link.
+    flow_token: Option<String>,
 }
 
 /// `GET /if/flow/<slug>/`: shows the current stage, planning the flow first when needed.
@@ -76,6 +79,14 @@ pub(crate) async fn show(
         Err(response) => return response,
     };
     let flow = flow.as_ref();
+    if flow.designation == FlowDesignation::Recovery {
+        if !services.config.email.is_configured() {
+            return recovery::not_available(&services);
+        }
+        if let Some(token) = &query.flow_token {
+            return recovery::link_page(&services, &headers, flow_path(flow), token);
+        }
+    }
     let run = match FlowRun::new(&services, flow, peer, &headers).await {
         Ok(run) => run,
         Err(response) => return response,
@@ -131,11 +142,19 @@ pub(crate) async fn submit(
             "This form could not be verified (missing or stale security token). Go back, reload the page and try again.",
         );
     }
+    if flow.designation == FlowDesignation::Recovery && !services.config.email.is_configured() {
+        return recovery::not_available(&services);
+    }
     let mut run = match FlowRun::new(&services, flow, peer, &headers).await {
         Ok(run) => run,
         Err(response) => return response,
     };
     run.submitted = Some(&form);
+    if flow.designation == FlowDesignation::Recovery
+        && let Some(token) = form.get("flow_token")
+    {
+        return run.restore_from_link(token).await;
+    }
     let Some(mut execution) = run.load_state() else {
         return redirect(&flow_path(flow), Vec::new());
     };
@@ -228,6 +247,38 @@ impl<'a> FlowRun<'a> {
             .await
     }
 
+    /// Follows a recovery link: spends its token and starts the flow over for the user it
+    /// was issued to, marked as restored (so identification and the email stage are skipped).
+    async fn restore_from_link(&self, token: &str) -> Response {
+        if self.facts.user.is_some() {
+            // Checked before spending, so the link still works after signing out.
+            return self.error_page(FlowError::Denied {
+                message: "You are signed in. Sign out first to use this recovery link.".into(),
+            });
+        }
+        let user = match recovery::spend_link(self.services, token, &self.audit).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return recovery::link_refused(self.services),
+            Err(error) => return store_error_page(self.services, error),
+        };
+        let context = gatehouse_flows::FlowContext {
+            pending_user: Some(user),
+            is_restored: true,
+            ..Default::default()
+        };
+        match self
+            .executor
+            .plan_with_context(self.flow, &self.facts, self, context)
+            .await
+        {
+            Ok(execution) => match self.state_cookie(&execution) {
+                Some(cookie) => redirect(&flow_path(self.flow), vec![cookie]),
+                None => self.error_page(FlowError::Finished),
+            },
+            Err(error) => self.error_page(error),
+        }
+    }
+
     fn cookie_name(&self) -> String {
         cookies::name(FLOW_COOKIE, self.services.config.is_https())
     }
@@ -312,6 +363,14 @@ impl<'a> FlowRun<'a> {
                         );
                     }
                     recovery_codes::prepare(&stage.kind, &mut execution);
+                    if matches!(stage.kind, StageKind::Email { .. }) {
+                        recovery::request_link_once(
+                            self.services,
+                            &stage.kind,
+                            &mut execution,
+                            &self.audit,
+                        );
+                    }
                     if page {
                         return self
                             .render_stage(&stage, &execution, &errors, set_cookies)
@@ -335,7 +394,7 @@ impl<'a> FlowRun<'a> {
 
     fn default_destination(&self) -> &'static str {
         match self.flow.designation {
-            FlowDesignation::Invalidation => LOGIN_PATH,
+            FlowDesignation::Invalidation | FlowDesignation::Recovery => LOGIN_PATH,
             _ => USER_HOME,
         }
     }
@@ -352,14 +411,14 @@ impl<'a> FlowRun<'a> {
                 let uid = form.get("uid").map_or("", |v| v.trim());
                 if uid.is_empty() {
                     return Ok(StageOutcome::Failed {
-                        errors: vec![ValidationError::new("uid", "Enter your username")],
+                        errors: vec![ValidationError::new(
+                            "uid",
+                            "Enter your username or email address",
+                        )],
                     });
                 }
                 let uid: String = uid.chars().take(150).collect();
-                let user = self
-                    .services
-                    .store
-                    .user_by_username(&uid)
+                let user = recovery::identify(self.services, &uid)
                     .await
                     .map_err(|e| store_error_page(self.services, e))?;
                 let mut data = serde_json::Map::new();
@@ -544,6 +603,8 @@ impl<'a> FlowRun<'a> {
                 }
                 Ok(StageOutcome::passed(effects))
             }
+            // The "check your email" page has nothing to submit: show it again.
+            StageKind::Email { .. } => Ok(StageOutcome::Failed { errors: Vec::new() }),
             _ => Ok(StageOutcome::Denied {
                 message: Some("This step is not available yet.".into()),
             }),
@@ -579,7 +640,8 @@ impl<'a> FlowRun<'a> {
             | StageKind::Password
             | StageKind::Prompt { .. }
             | StageKind::TotpSetup
-            | StageKind::StaticSetup { .. } => true,
+            | StageKind::StaticSetup { .. }
+            | StageKind::Email { .. } => true,
             StageKind::AuthenticatorValidate { device_classes, .. } => {
                 match self.pending_user(execution).await? {
                     Some(user) => {
@@ -645,6 +707,12 @@ impl<'a> FlowRun<'a> {
                 ..
             } => {
                 let context = &execution.context;
+                if context.is_restored && context.authenticated_methods.is_empty() {
+                    // A recovery link proves access to the mailbox, not a second factor: the
+                    // flow ends at the sign-in page, where the new password (and any second
+                    // factor) is asked for.
+                    return Ok(StageOutcome::passed([]));
+                }
                 let user = match context.pending_user {
                     Some(id) if !context.authenticated_methods.is_empty() => self
                         .services
@@ -892,6 +960,19 @@ impl<'a> FlowRun<'a> {
                 StageKind::StaticSetup { .. } => recovery_codes::pending(execution),
                 _ => Vec::new(),
             },
+            notice: match &stage.kind {
+                StageKind::Email { .. } => recovery::stage_notice(execution, &stage.kind),
+                _ => String::new(),
+            },
+            recovery_link: match &stage.kind {
+                StageKind::Identification {
+                    recovery_flow: Some(slug),
+                    ..
+                } if self.services.config.email.is_configured() => {
+                    Some(format!("/if/flow/{slug}/"))
+                }
+                _ => None,
+            },
             csrf,
             uid,
             form_error,
@@ -1024,6 +1105,10 @@ struct FlowPage<'a> {
     heading: &'a str,
     action: String,
     kind: &'static str,
+    /// What the email stage's page says.
+    notice: String,
+    /// "Forgot password?" target on the identification page, when email is configured.
+    recovery_link: Option<String>,
     csrf: String,
     uid: String,
     form_error: Option<String>,

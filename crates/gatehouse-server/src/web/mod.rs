@@ -12,6 +12,7 @@ mod metrics_endpoint;
 mod mfa;
 mod pages;
 mod portal;
+mod recovery;
 mod recovery_codes;
 mod session;
 mod setup;

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20260101_000001_initial;
 mod m20261129_000001_devices;
+mod m20261129_000003_email_outbox;
 mod m20261129_000004_invitations;
 mod m20261129_000006_flows;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20260101_000001_initial::Migration),
             Box::new(m20261129_000001_devices::Migration),
+            Box::new(m20261129_000003_email_outbox::Migration),
             Box::new(m20261129_000004_invitations::Migration),
             Box::new(m20261129_000006_flows::Migration),
         ]

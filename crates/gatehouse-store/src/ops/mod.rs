@@ -10,6 +10,7 @@ pub(crate) mod groups;
 pub(crate) mod invitations;
 pub(crate) mod keys;
 pub(crate) mod memberships;
+pub(crate) mod outbox;
 pub(crate) mod rows;
 pub(crate) mod sessions;
 pub(crate) mod settings;

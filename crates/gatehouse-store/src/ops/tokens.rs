@@ -156,21 +156,39 @@ pub(crate) async fn spend_setup_token<C: ConnectionTrait>(
     now: DateTime<Utc>,
     audit: &AuditContext,
 ) -> StoreResult<()> {
+    match spend(conn, TokenIntent::Setup, digest, now, audit).await? {
+        Some(_) => Ok(()),
+        None => {
+            Err(ValidationError::new("token", "the setup link is invalid or has expired").into())
+        }
+    }
+}
+
+/// Spends a single-use token of `intent`: if it exists and is unexpired at `now`, deletes it,
+/// records `token_used` and returns it.
+pub(crate) async fn spend<C: ConnectionTrait>(
+    conn: &C,
+    intent: TokenIntent,
+    digest: &str,
+    now: DateTime<Utc>,
+    audit: &AuditContext,
+) -> StoreResult<Option<Token>> {
     let condition = Condition::all()
-        .add(token::Column::Intent.eq(TokenIntent::Setup.as_str()))
+        .add(token::Column::Intent.eq(intent.as_str()))
         .add(token::Column::Digest.eq(digest))
         .add(
             Condition::any()
                 .add(token::Column::ExpiresAt.is_null())
                 .add(token::Column::ExpiresAt.gt(timestamp::stored(now))),
         );
-    let invalid = || ValidationError::new("token", "the setup link is invalid or has expired");
-    let row = token::Entity::find()
+    let Some(row) = token::Entity::find()
         .filter(condition.clone())
         .one(conn)
         .await
         .map_err(db_err)?
-        .ok_or_else(invalid)?;
+    else {
+        return Ok(None);
+    };
     // Deleting by the same condition makes a concurrent spender of the same token lose.
     let result = token::Entity::delete_many()
         .filter(condition)
@@ -178,15 +196,16 @@ pub(crate) async fn spend_setup_token<C: ConnectionTrait>(
         .await
         .map_err(db_err)?;
     if result.rows_affected == 0 {
-        return Err(invalid().into());
+        return Ok(None);
     }
-    events::record(
-        conn,
+    let mut event =
         NewEvent::about_model(EventAction::TokenUsed, "token", row.id, &row.description)
-            .with("intent", row.intent.as_str()),
-        audit,
-    )
-    .await
+            .with("intent", row.intent.as_str());
+    if let Some(user) = row.user_id {
+        event = event.with("user_id", user.to_string());
+    }
+    events::record(conn, event, audit).await?;
+    from_row(row).map(Some)
 }
 
 fn from_row(row: token::Model) -> StoreResult<Token> {

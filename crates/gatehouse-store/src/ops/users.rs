@@ -118,6 +118,26 @@ pub(crate) async fn by_username<C: ConnectionTrait>(
         .transpose()
 }
 
+/// The one user whose email matches `email` ignoring case; `None` when none or several do.
+pub(crate) async fn by_email<C: ConnectionTrait>(
+    conn: &C,
+    email: &str,
+) -> StoreResult<Option<User>> {
+    let mut rows = user::Entity::find()
+        .filter(
+            Expr::expr(Func::lower(Expr::col(user::Column::Email)))
+                .eq(Expr::expr(Func::lower(Expr::val(email)))),
+        )
+        .limit(2)
+        .all(conn)
+        .await
+        .map_err(db_err)?;
+    if rows.len() != 1 {
+        return Ok(None);
+    }
+    rows.pop().map(from_row).transpose()
+}
+
 /// Looks a user up by exact username; a missing user is `NotFound` naming it.
 pub(crate) async fn require_by_username<C: ConnectionTrait>(
     conn: &C,

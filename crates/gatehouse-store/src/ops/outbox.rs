@@ -1,0 +1,253 @@
+//! The email outbox: enqueue (with the token and event that go with a message), lease-based
+//! claiming, and the sent / retry / give-up transitions. Claims are compare-and-set updates,
+//! the same statement on SQLite and PostgreSQL, so several workers can share one queue.
+
+use crate::entity::email_outbox;
+use crate::error::db_err;
+use crate::ops::rows::corrupt;
+use crate::ops::{events, tokens};
+use crate::timestamp;
+use chrono::{DateTime, Duration, Utc};
+use gatehouse_core::store::StoreResult;
+use gatehouse_core::{
+    AuditContext, EmailId, EmailRequest, EmailStatus, EventAction, NewEvent, QueuedEmail,
+    RetryDecision, RetryPolicy,
+};
+use sea_orm::ExprTrait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+/// The longest delivery error kept on a message.
+const MAX_ERROR_CHARS: usize = 500;
+
+/// Queues a message, creating its token and recording its event in the same connection
+/// (the caller's transaction).
+pub(crate) async fn enqueue<C: ConnectionTrait>(
+    conn: &C,
+    request: EmailRequest,
+    audit: &AuditContext,
+) -> StoreResult<EmailId> {
+    if let Some(token) = request.token {
+        tokens::create(conn, token, audit).await?;
+    }
+    let now = timestamp::now();
+    let id = EmailId::new();
+    let email = request.email;
+    let row = email_outbox::Model {
+        id: id.0,
+        recipient: email.recipient,
+        subject: email.subject,
+        kind: email.kind,
+        sealed_body: email.sealed_body,
+        status: EmailStatus::Pending.as_str().to_owned(),
+        attempts: 0,
+        next_attempt_at: now,
+        lease_owner: None,
+        lease_until: None,
+        last_error: None,
+        created_at: now,
+        sent_at: None,
+    };
+    email_outbox::Entity::insert(row.into_active_model())
+        .exec_without_returning(conn)
+        .await
+        .map_err(db_err)?;
+    if let Some(event) = request.event {
+        events::record(conn, event.with("email_id", id.to_string()), audit).await?;
+    }
+    Ok(id)
+}
+
+/// Pending, due, and not held by a live lease at `now`.
+fn claimable(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(email_outbox::Column::Status.eq(EmailStatus::Pending.as_str()))
+        .add(email_outbox::Column::NextAttemptAt.lte(now))
+        .add(
+            Condition::any()
+                .add(email_outbox::Column::LeaseUntil.is_null())
+                .add(email_outbox::Column::LeaseUntil.lte(now)),
+        )
+}
+
+/// Claims up to `limit` due messages for `worker`.
+pub(crate) async fn claim_due<C: ConnectionTrait>(
+    conn: &C,
+    worker: Uuid,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: u64,
+) -> StoreResult<Vec<QueuedEmail>> {
+    let now = timestamp::stored(now);
+    let candidates: Vec<Uuid> = email_outbox::Entity::find()
+        .select_only()
+        .column(email_outbox::Column::Id)
+        .filter(claimable(now))
+        .order_by_asc(email_outbox::Column::NextAttemptAt)
+        .order_by_asc(email_outbox::Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await
+        .map_err(db_err)?;
+    let mut claimed = Vec::new();
+    for id in candidates {
+        // Only the worker whose update still finds the message claimable gets it.
+        let result = email_outbox::Entity::update_many()
+            .col_expr(email_outbox::Column::LeaseOwner, Expr::value(worker))
+            .col_expr(
+                email_outbox::Column::LeaseUntil,
+                Expr::value(timestamp::stored(now + lease)),
+            )
+            .col_expr(
+                email_outbox::Column::Attempts,
+                Expr::col(email_outbox::Column::Attempts).add(1),
+            )
+            .filter(email_outbox::Column::Id.eq(id))
+            .filter(claimable(now))
+            .exec(conn)
+            .await
+            .map_err(db_err)?;
+        if result.rows_affected == 1
+            && let Some(row) = held(conn, EmailId(id), worker).await?
+        {
+            claimed.push(from_row(row)?);
+        }
+    }
+    Ok(claimed)
+}
+
+/// The row if `worker` holds it and it is still pending.
+async fn held<C: ConnectionTrait>(
+    conn: &C,
+    id: EmailId,
+    worker: Uuid,
+) -> StoreResult<Option<email_outbox::Model>> {
+    email_outbox::Entity::find_by_id(id.0)
+        .filter(email_outbox::Column::LeaseOwner.eq(worker))
+        .filter(email_outbox::Column::Status.eq(EmailStatus::Pending.as_str()))
+        .one(conn)
+        .await
+        .map_err(db_err)
+}
+
+/// Marks a held message sent, dropping its bodies.
+pub(crate) async fn mark_sent<C: ConnectionTrait>(
+    conn: &C,
+    id: EmailId,
+    worker: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let result = email_outbox::Entity::update_many()
+        .col_expr(
+            email_outbox::Column::Status,
+            Expr::value(EmailStatus::Sent.as_str()),
+        )
+        .col_expr(
+            email_outbox::Column::SentAt,
+            Expr::value(timestamp::stored(now)),
+        )
+        .col_expr(email_outbox::Column::SealedBody, Expr::value(""))
+        .col_expr(
+            email_outbox::Column::LeaseUntil,
+            Expr::value(None::<DateTime<Utc>>),
+        )
+        .col_expr(email_outbox::Column::LastError, Expr::value(None::<String>))
+        .filter(email_outbox::Column::Id.eq(id.0))
+        .filter(email_outbox::Column::LeaseOwner.eq(worker))
+        .filter(email_outbox::Column::Status.eq(EmailStatus::Pending.as_str()))
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Records a failed attempt on a held message: reschedule or give up (with an event).
+pub(crate) async fn mark_failed<C: ConnectionTrait>(
+    conn: &C,
+    id: EmailId,
+    worker: Uuid,
+    now: DateTime<Utc>,
+    error: &str,
+    policy: &RetryPolicy,
+    audit: &AuditContext,
+) -> StoreResult<Option<RetryDecision>> {
+    let Some(row) = held(conn, id, worker).await? else {
+        return Ok(None);
+    };
+    let attempts = u32::try_from(row.attempts).unwrap_or(0);
+    let decision = policy.after_failure(attempts, now);
+    let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
+    let mut update = email_outbox::Entity::update_many()
+        .col_expr(
+            email_outbox::Column::LeaseUntil,
+            Expr::value(None::<DateTime<Utc>>),
+        )
+        .col_expr(email_outbox::Column::LastError, Expr::value(error.clone()));
+    update = match decision {
+        RetryDecision::RetryAt(at) => update.col_expr(
+            email_outbox::Column::NextAttemptAt,
+            Expr::value(timestamp::stored(at)),
+        ),
+        RetryDecision::GiveUp => update
+            .col_expr(
+                email_outbox::Column::Status,
+                Expr::value(EmailStatus::Failed.as_str()),
+            )
+            .col_expr(email_outbox::Column::SealedBody, Expr::value("")),
+    };
+    let result = update
+        .filter(email_outbox::Column::Id.eq(id.0))
+        .filter(email_outbox::Column::LeaseOwner.eq(worker))
+        .filter(email_outbox::Column::Status.eq(EmailStatus::Pending.as_str()))
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
+    if result.rows_affected != 1 {
+        return Ok(None);
+    }
+    if decision == RetryDecision::GiveUp {
+        let event = NewEvent::about_model(EventAction::ConfigurationError, "email", id, &row.kind)
+            .with("message", "email delivery gave up")
+            .with("attempts", attempts)
+            .with("error", error);
+        events::record(conn, event, audit).await?;
+    }
+    Ok(Some(decision))
+}
+
+/// Looks a message up.
+pub(crate) async fn by_id<C: ConnectionTrait>(
+    conn: &C,
+    id: EmailId,
+) -> StoreResult<Option<QueuedEmail>> {
+    email_outbox::Entity::find_by_id(id.0)
+        .one(conn)
+        .await
+        .map_err(db_err)?
+        .map(from_row)
+        .transpose()
+}
+
+fn from_row(row: email_outbox::Model) -> StoreResult<QueuedEmail> {
+    let status = EmailStatus::parse(&row.status)
+        .ok_or_else(|| corrupt("email_outbox", "status", &row.status))?;
+    Ok(QueuedEmail {
+        id: EmailId(row.id),
+        recipient: row.recipient,
+        subject: row.subject,
+        kind: row.kind,
+        sealed_body: row.sealed_body,
+        status,
+        attempts: u32::try_from(row.attempts).unwrap_or(0),
+        next_attempt_at: row.next_attempt_at,
+        lease_until: row.lease_until,
+        last_error: row.last_error,
+        created_at: row.created_at,
+        sent_at: row.sent_at,
+    })
+}
