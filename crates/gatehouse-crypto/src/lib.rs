@@ -9,6 +9,7 @@
 //! - [`PasswordHasher`]: Argon2id hashing, verification of imported bcrypt/Argon2 hashes.
 //! - [`keys`]: JWS signing keys (RS256, ES256, EdDSA), signatures and public JWKs.
 //! - [`totp`]: TOTP codes (RFC 6238), their secrets, provisioning URIs and QR codes.
+//! - [`webauthn`]: WebAuthn registration and assertion checks (passkeys, security keys).
 
 mod csrf;
 mod error;
@@ -19,6 +20,7 @@ mod secret_box;
 mod secret_key;
 mod token;
 pub mod totp;
+pub mod webauthn;
 
 pub use csrf::CsrfSigner;
 pub use error::{CryptoError, Result};
