@@ -10,6 +10,7 @@ mod cli;
 mod login;
 mod outage;
 mod pages;
+mod passkeys;
 mod server;
 mod setup;
 mod store;

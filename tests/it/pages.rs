@@ -76,19 +76,19 @@ async fn first_run_setup_in_chromium() {
     browser.close().await;
 }
 
-async fn current_path(page: &fantoccini::Client) -> String {
+pub(crate) async fn current_path(page: &fantoccini::Client) -> String {
     page.current_url().await.expect("url").path().to_owned()
 }
 
 /// Replaces the text of input `field` with `value`, as a person typing would.
-async fn type_into(page: &fantoccini::Client, field: &str, value: &str) {
+pub(crate) async fn type_into(page: &fantoccini::Client, field: &str, value: &str) {
     let input = page.find(Locator::Id(field)).await.expect("field");
     input.clear().await.expect("clear");
     input.send_keys(value).await.expect("type");
 }
 
 /// Clicks the form's submit button and waits for the resulting page.
-async fn press_submit(page: &fantoccini::Client) {
+pub(crate) async fn press_submit(page: &fantoccini::Client) {
     let button = page
         .find(Locator::Css("button[type=submit]"))
         .await
@@ -96,7 +96,7 @@ async fn press_submit(page: &fantoccini::Client) {
     navigate_by(page, button).await;
 }
 
-async fn submit_field(page: &fantoccini::Client, field: &str, value: &str) {
+pub(crate) async fn submit_field(page: &fantoccini::Client, field: &str, value: &str) {
     type_into(page, field, value).await;
     press_submit(page).await;
 }
@@ -265,7 +265,7 @@ async fn password_sign_in_portal_and_sign_out_in_chromium() {
 
 /// Clicks `element` and waits until the browser has loaded the document that replaces this
 /// one (a form post answered on the same URL included), so assertions never see the old page.
-async fn navigate_by(page: &fantoccini::Client, element: fantoccini::elements::Element) {
+pub(crate) async fn navigate_by(page: &fantoccini::Client, element: fantoccini::elements::Element) {
     page.execute("window.__gatehouseOldPage = true", vec![])
         .await
         .expect("mark page");

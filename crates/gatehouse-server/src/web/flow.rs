@@ -5,10 +5,13 @@
 //!
 //! Served today: `default-authentication-flow` (identification, password, authenticator
 //! validation with TOTP, user login), `default-invalidation-flow` (user logout),
-//! `default-password-change` (prompt, user write) and `default-authenticator-totp-setup`. The other default flows need stages whose
-//! pages are still being built (issue 3).
+//! `default-password-change` (prompt, user write), `default-authenticator-totp-setup` and
+//! `default-authenticator-webauthn-setup` (passkeys: see `webauthn.rs`). The other default
+//! flows need stages whose pages are still being built (issue 3).
 
-use super::{cookies, csrf, mfa, pages, session};
+mod passkeys;
+
+use super::{cookies, csrf, mfa, pages, session, webauthn};
 use crate::authn::{self, LoginError};
 use crate::services::Services;
 use crate::throttle::{LoginThrottle, ThrottleVerdict};
@@ -22,7 +25,7 @@ use chrono::{Duration, Utc};
 use gatehouse_core::{AuditContext, Group, StoreError, User, UserId, ValidationError};
 use gatehouse_flows::defaults::{
     DEFAULT_AUTHENTICATION_FLOW, DEFAULT_INVALIDATION_FLOW, DEFAULT_PASSWORD_CHANGE_FLOW,
-    DEFAULT_TOTP_SETUP_FLOW,
+    DEFAULT_TOTP_SETUP_FLOW, DEFAULT_WEBAUTHN_SETUP_FLOW,
 };
 use gatehouse_flows::{
     AuthMethod, Decision, Effect, FORM_ERROR_FIELD, Flow, FlowDesignation, FlowError,
@@ -56,6 +59,7 @@ fn served_flow(slug: &str) -> Option<&'static Flow> {
                         DEFAULT_INVALIDATION_FLOW,
                         DEFAULT_PASSWORD_CHANGE_FLOW,
                         DEFAULT_TOTP_SETUP_FLOW,
+                        DEFAULT_WEBAUTHN_SETUP_FLOW,
                     ]
                     .contains(&f.slug.as_str())
                 })
@@ -309,6 +313,9 @@ impl<'a> FlowRun<'a> {
                             mfa::new_pending_secret().into(),
                         );
                     }
+                    if page && webauthn::uses_challenge(&stage.kind) {
+                        webauthn::refresh_challenge(&mut execution);
+                    }
                     if page {
                         return self
                             .render_stage(&stage, &execution, &errors, set_cookies)
@@ -345,6 +352,9 @@ impl<'a> FlowRun<'a> {
         form: &HashMap<String, String>,
     ) -> Result<StageOutcome, Response> {
         match &stage.kind {
+            StageKind::Identification { .. } if webauthn::has_response(form) => {
+                self.passkey_sign_in(execution, form).await
+            }
             StageKind::Identification { .. } => {
                 let uid = form.get("uid").map_or("", |v| v.trim());
                 if uid.is_empty() {
@@ -410,6 +420,11 @@ impl<'a> FlowRun<'a> {
                     Ok(keys) => keys,
                     Err(refusal) => return Ok(refusal),
                 };
+                if webauthn::has_response(form) {
+                    return self
+                        .passkey_second_factor(execution, &user, form, (account, address))
+                        .await;
+                }
                 let check = mfa::check_code(self.services, &user, code)
                     .await
                     .map_err(|e| store_error_page(self.services, e))?;
@@ -465,6 +480,7 @@ impl<'a> FlowRun<'a> {
                     Err(error) => Err(store_error_page(self.services, error)),
                 }
             }
+            StageKind::WebAuthnSetup => self.passkey_setup(execution, form).await,
             StageKind::Prompt { fields } => {
                 let user = self.pending_user(execution).await?;
                 let mut identifiers: Vec<&str> = Vec::new();
@@ -521,19 +537,32 @@ impl<'a> FlowRun<'a> {
     /// validation is a page only for a user with a TOTP device.
     async fn needs_page(&self, stage: &Stage, execution: &FlowExecution) -> Result<bool, Response> {
         Ok(match &stage.kind {
+            // A user-verified passkey sign-in stands in for the password and the second factor.
+            StageKind::Password | StageKind::AuthenticatorValidate { .. }
+                if webauthn::signed_in_passwordless(execution) =>
+            {
+                false
+            }
             StageKind::Identification { .. }
             | StageKind::Password
             | StageKind::Prompt { .. }
-            | StageKind::TotpSetup => true,
+            | StageKind::TotpSetup
+            | StageKind::WebAuthnSetup => true,
             StageKind::AuthenticatorValidate { device_classes, .. } => {
                 match self.pending_user(execution).await? {
-                    Some(user) if device_classes.contains(&gatehouse_flows::DeviceClass::Totp) => {
-                        !mfa::totp_devices(self.services, &user)
-                            .await
-                            .map_err(|e| store_error_page(self.services, e))?
-                            .is_empty()
+                    Some(user) => {
+                        let error = |e| store_error_page(self.services, e);
+                        (device_classes.contains(&gatehouse_flows::DeviceClass::Totp)
+                            && !mfa::totp_devices(self.services, &user)
+                                .await
+                                .map_err(error)?
+                                .is_empty())
+                            || (device_classes.contains(&gatehouse_flows::DeviceClass::Webauthn)
+                                && webauthn::has_credentials(self.services, user.id)
+                                    .await
+                                    .map_err(error)?)
                     }
-                    _ => false,
+                    None => false,
                 }
             }
             _ => false,
@@ -561,6 +590,11 @@ impl<'a> FlowRun<'a> {
     ) -> Result<StageOutcome, Response> {
         let store_error = |e| store_error_page(self.services, e);
         match &stage.kind {
+            StageKind::Password | StageKind::AuthenticatorValidate { .. }
+                if webauthn::signed_in_passwordless(execution) =>
+            {
+                Ok(StageOutcome::passed([]))
+            }
             StageKind::AuthenticatorValidate {
                 not_configured_action,
                 ..
@@ -570,8 +604,8 @@ impl<'a> FlowRun<'a> {
                     None => false,
                 };
                 if has_device {
-                    // Only devices without a page yet (WebAuthn, recovery codes) get here; a
-                    // TOTP device makes this stage a page (see `needs_page`).
+                    // Only devices without a page yet (recovery codes) get here; a TOTP or
+                    // WebAuthn device makes this stage a page (see `needs_page`).
                     return Ok(StageOutcome::Denied {
                         message: Some(
                             "Sign-in with this kind of second factor is not available yet.".into(),
@@ -801,7 +835,19 @@ impl<'a> FlowRun<'a> {
             }
             _ => None,
         };
+        let pending = match self.pending_user(execution).await {
+            Ok(user) => user,
+            Err(response) => return response,
+        };
+        let ceremony =
+            match webauthn::ceremony_view(self.services, &stage.kind, execution, pending.as_ref())
+                .await
+            {
+                Ok(view) => view,
+                Err(error) => return store_error_page(self.services, error),
+            };
         let page = FlowPage {
+            ceremony,
             fields,
             brand: &self.services.config.branding,
             heading: if self.flow.title.is_empty() {
@@ -913,6 +959,7 @@ impl FieldView {
 #[template(path = "flow.html")]
 struct FlowPage<'a> {
     fields: Vec<FieldView>,
+    ceremony: Option<webauthn::CeremonyView>,
     qr_svg: String,
     totp_secret: String,
     totp_uri: String,

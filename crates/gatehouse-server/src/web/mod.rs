@@ -12,6 +12,7 @@ mod pages;
 mod portal;
 mod session;
 mod setup;
+mod webauthn;
 
 use crate::services::Services;
 use axum::Router;
@@ -40,6 +41,7 @@ pub fn router(services: Services) -> Router {
         )
         .route("/", get(portal::root))
         .route("/static/gatehouse.css", get(pages::stylesheet))
+        .route("/static/webauthn.js", get(pages::webauthn_script))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             services.clone(),
