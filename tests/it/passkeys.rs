@@ -1,7 +1,8 @@
 //! Passkeys in a real browser: headless Chromium with Chrome's virtual authenticator (the
 //! WebDriver WebAuthn extension: CTAP2, internal transport, resident keys, user verification)
 //! registers a passkey from the portal, signs in with it alone, and uses it as the second
-//! factor after a password. The server sees exactly what a phone or laptop would send.
+//! factor after a password; a replayed passkey response is refused. The server sees exactly
+//! what a phone or laptop would send.
 
 use crate::pages::{current_path, navigate_by, submit_field, type_into};
 use crate::support::browser::Browser;
@@ -10,6 +11,15 @@ use fantoccini::{Client, Locator};
 use gatehouse_core::{DeviceKind, DeviceStore, EventAction, EventQuery, EventStore, UserStore};
 
 const PASSWORD: &str = "admin's long passphrase";
+
+/// Makes the page keep a copy of the form body the passkey script submits.
+const CAPTURE_FORM_POST: &str = r#"
+const original = HTMLFormElement.prototype.submit;
+HTMLFormElement.prototype.submit = function () {
+  sessionStorage.setItem("gatehouse_captured", new URLSearchParams(new FormData(this)).toString());
+  return original.call(this);
+};
+"#;
 
 /// Adds a virtual platform authenticator (a passkey provider that verifies the user) to the
 /// browser session; returns its id.
@@ -112,9 +122,59 @@ async fn passkey_register_then_sign_in_with_it(backend: Backend) {
         current_path(page).await,
         "/if/flow/default-authentication-flow/"
     );
+    // Keep a copy of what the browser posts, and the cookies it posts with, to replay it.
+    page.execute(CAPTURE_FORM_POST, vec![])
+        .await
+        .expect("install capture");
+    let cookies: Vec<String> = page
+        .get_all_cookies()
+        .await
+        .expect("cookies")
+        .iter()
+        .map(|c| format!("{}={}", c.name(), c.value()))
+        .collect();
     use_passkey(page).await;
     assert_eq!(current_path(page).await, "/if/user/");
     assert_eq!(text_of(page, "username").await, "admin");
+
+    // Replaying that response (same flow cookie, same challenge, valid signature) is refused
+    // and starts no session.
+    let captured = page
+        .execute(
+            "return sessionStorage.getItem('gatehouse_captured')",
+            vec![],
+        )
+        .await
+        .expect("captured");
+    let body = captured.as_str().expect("a captured form post").to_owned();
+    assert!(body.contains("webauthn_signature="), "{body}");
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .post(format!("{base}/if/flow/default-authentication-flow/"))
+        .header("cookie", cookies.join("; "))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("replay");
+    assert_eq!(replay.status(), reqwest::StatusCode::BAD_REQUEST);
+    assert!(
+        !replay.headers().get_all("set-cookie").iter().any(|c| c
+            .to_str()
+            .unwrap_or_default()
+            .contains("gatehouse_session=")),
+        "no session for a replay"
+    );
+    let page_text = replay.text().await.expect("body");
+    assert!(page_text.contains("could not be verified"), "{page_text}");
+    // Chrome's virtual authenticator counts signatures, so the stale counter catches this
+    // replay first; the one-use challenge (for passkeys that do not count) is checked by
+    // `store::*::webauthn_challenge_is_spent_once`.
+    server
+        .wait_for_log("passkey sign-in refused", std::time::Duration::from_secs(5))
+        .await;
 
     // Password first, then the passkey as the second factor (allowCredentials).
     sign_out(page).await;
