@@ -534,7 +534,7 @@ impl<'a> FlowRun<'a> {
     }
 
     /// Whether a stage is shown as a page (the rest run without input). Authenticator
-    /// validation is a page only for a user with a TOTP device.
+    /// validation is a page only for a user with a TOTP or WebAuthn device of an accepted class.
     async fn needs_page(&self, stage: &Stage, execution: &FlowExecution) -> Result<bool, Response> {
         Ok(match &stage.kind {
             // A user-verified passkey sign-in stands in for the password and the second factor.
