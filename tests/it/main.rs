@@ -14,6 +14,7 @@ mod login;
 mod outage;
 mod outbox;
 mod pages;
+mod passkeys;
 mod proxy;
 mod recovery;
 mod recovery_codes;

@@ -70,6 +70,7 @@ store_tests! {
     devices_round_trip_with_events_and_no_secrets,
     invalid_device_names_and_unknown_ids_write_nothing,
     totp_steps_only_move_forward,
+    webauthn_challenge_is_spent_once,
     concurrent_totp_step_is_spent_once,
     deleting_a_user_deletes_its_devices,
     flows_are_seeded_once_and_replaced_by_change_sets,
@@ -2257,4 +2258,77 @@ async fn flows_are_seeded_once_and_replaced_by_change_sets(store: SqlStore) {
     let updated = events_about(&events, EventAction::ModelUpdated, "flow");
     assert_eq!(updated.len(), 1);
     assert_eq!(updated[0].context["name"], "alpha");
+}
+
+/// A WebAuthn sign-in is recorded only if the device was not used since the challenge was
+/// issued: a replayed response (same challenge) and a concurrent one both find it used.
+async fn webauthn_challenge_is_spent_once(store: SqlStore) {
+    let alice = store
+        .create_user(user("alice"), &audit())
+        .await
+        .expect("alice");
+    let key = store
+        .create_device(
+            NewDevice {
+                last_used_step: Some(0),
+                ..new_device(alice.id, DeviceKind::Webauthn, "Laptop")
+            },
+            &audit(),
+        )
+        .await
+        .expect("key");
+    let totp = store
+        .create_device(new_device(alice.id, DeviceKind::Totp, "Phone"), &audit())
+        .await
+        .expect("totp");
+    let issued = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
+    let used = issued + Duration::seconds(5);
+    assert!(
+        store
+            .record_webauthn_use(key.id, 7, issued, used)
+            .await
+            .expect("first use")
+    );
+    let stored = store.device(key.id).await.expect("get").expect("found");
+    assert_eq!(stored.last_used_step, Some(7));
+    assert_eq!(stored.last_used_at, Some(used));
+    // The same challenge again (a replay), or any challenge issued before that use: refused.
+    for challenge in [issued, used - Duration::seconds(1), used] {
+        assert!(
+            !store
+                .record_webauthn_use(key.id, 8, challenge, used + Duration::seconds(1))
+                .await
+                .expect("replay")
+        );
+    }
+    assert_eq!(
+        store
+            .device(key.id)
+            .await
+            .expect("get")
+            .expect("found")
+            .last_used_step,
+        Some(7)
+    );
+    // A challenge issued after the last use works once.
+    let next = used + Duration::seconds(10);
+    assert!(
+        store
+            .record_webauthn_use(key.id, 8, next, next + Duration::seconds(1))
+            .await
+            .expect("next")
+    );
+    // Only WebAuthn devices, and only existing ones.
+    assert!(
+        !store
+            .record_webauthn_use(totp.id, 1, next, next)
+            .await
+            .expect("totp")
+    );
+    assert!(
+        !store
+            .record_webauthn_use(DeviceId::new(), 1, next, next)
+            .await
+            .expect("ghost")
+    );
 }

@@ -221,6 +221,17 @@ pub trait DeviceStore: Send + Sync {
         step: i64,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    /// Records a WebAuthn sign-in: stores the new signature counter and `at`, only if the
+    /// device was not used at or after `challenge_issued_at` (compare-and-set in one
+    /// statement), so one challenge's response cannot sign in twice, even with authenticators
+    /// that do not count. Returns whether it was recorded.
+    async fn record_webauthn_use(
+        &self,
+        id: DeviceId,
+        sign_count: i64,
+        challenge_issued_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Renames a device; records `model_updated`.
     async fn rename_device(
         &self,

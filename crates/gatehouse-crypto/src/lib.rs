@@ -10,6 +10,7 @@
 //! - [`keys`]: JWS signing keys (RS256, ES256, EdDSA), signatures and public JWKs.
 //! - [`generate_recovery_code`]: single-use recovery codes and their normal form.
 //! - [`totp`]: TOTP codes (RFC 6238), their secrets, provisioning URIs and QR codes.
+//! - [`webauthn`]: WebAuthn registration and assertion checks (passkeys, security keys).
 
 mod csrf;
 mod error;
@@ -21,6 +22,7 @@ mod secret_box;
 mod secret_key;
 mod token;
 pub mod totp;
+pub mod webauthn;
 
 pub use csrf::CsrfSigner;
 pub use error::{CryptoError, Result};

@@ -327,6 +327,16 @@ impl DeviceStore for SqlStore {
         devices::record_totp_step(&self.db, id, step, at).await
     }
 
+    async fn record_webauthn_use(
+        &self,
+        id: DeviceId,
+        sign_count: i64,
+        challenge_issued_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        devices::record_webauthn_use(&self.db, id, sign_count, challenge_issued_at, at).await
+    }
+
     async fn rename_device(
         &self,
         id: DeviceId,

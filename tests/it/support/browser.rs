@@ -11,6 +11,8 @@ use tempfile::TempDir;
 pub struct Browser {
     /// The WebDriver client.
     pub client: Client,
+    /// ChromeDriver's base URL, for commands fantoccini has no method for (WebAuthn).
+    pub driver_url: String,
     driver: Child,
     _profile: TempDir,
 }
@@ -64,6 +66,7 @@ impl Browser {
         };
         Self {
             client,
+            driver_url: url,
             driver,
             _profile: profile,
         }

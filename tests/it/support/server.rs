@@ -180,7 +180,16 @@ impl Server {
 
     /// Starts `gatehouse serve` with an explicit environment.
     pub fn start_with_env(env: &BTreeMap<String, String>, extra: &[(&str, &str)]) -> Self {
-        let http = free_addr();
+        Self::start_at(env, free_addr(), extra)
+    }
+
+    /// Starts `gatehouse serve` with its HTTP listener on `http` (for tests that must know
+    /// the address first, e.g. to set `GATEHOUSE_EXTERNAL_URL`).
+    pub fn start_at(
+        env: &BTreeMap<String, String>,
+        http: SocketAddr,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let metrics = free_addr();
         let mut command = base_command(env);
         command

@@ -4,15 +4,19 @@
 //! and lets `gatehouse-flows` decide what comes next.
 //!
 //! Served today: `default-authentication-flow` (identification, password, authenticator
-//! validation with TOTP or recovery codes, user login), `default-invalidation-flow` (user
-//! logout), `default-password-change` (prompt, user write), `default-authenticator-totp-setup`,
-//! `default-authenticator-static-setup`, `default-enrollment-flow` (invitation, prompt,
-//! user write, user login) and `default-recovery-flow` (identification, email link, new
-//! password; see [`super::recovery`]). Flows are read from the store through the catalog; a
-//! stage whose page is still being built stops the flow with a clear message.
+//! validation with TOTP, recovery codes or a passkey, user login; or a passkey alone),
+//! `default-invalidation-flow` (user logout), `default-password-change` (prompt, user write),
+//! `default-authenticator-totp-setup`, `default-authenticator-static-setup`,
+//! `default-authenticator-webauthn-setup` (passkeys: see `webauthn.rs`),
+//! `default-enrollment-flow` (invitation, prompt, user write, user login) and
+//! `default-recovery-flow` (identification, email link, new password; see
+//! [`super::recovery`]). Flows are read from the store through the catalog; a stage whose page
+//! is still being built stops the flow with a clear message.
+
+mod passkeys;
 
 use super::client::ClientIp;
-use super::{cookies, csrf, enrollment, mfa, pages, recovery, recovery_codes, session};
+use super::{cookies, csrf, enrollment, mfa, pages, recovery, recovery_codes, session, webauthn};
 use crate::authn::{self, LoginError};
 use crate::services::Services;
 use crate::throttle::{LoginThrottle, ThrottleVerdict};
@@ -371,6 +375,9 @@ impl<'a> FlowRun<'a> {
                             &self.audit,
                         );
                     }
+                    if page && webauthn::uses_challenge(&stage.kind) {
+                        webauthn::refresh_challenge(&mut execution);
+                    }
                     if page {
                         return self
                             .render_stage(&stage, &execution, &errors, set_cookies)
@@ -407,6 +414,9 @@ impl<'a> FlowRun<'a> {
         form: &HashMap<String, String>,
     ) -> Result<StageOutcome, Response> {
         match &stage.kind {
+            StageKind::Identification { .. } if webauthn::has_response(form) => {
+                self.passkey_sign_in(execution, form).await
+            }
             StageKind::Identification { .. } => {
                 let uid = form.get("uid").map_or("", |v| v.trim());
                 if uid.is_empty() {
@@ -472,6 +482,11 @@ impl<'a> FlowRun<'a> {
                     Ok(keys) => keys,
                     Err(refusal) => return Ok(refusal),
                 };
+                if webauthn::has_response(form) {
+                    return self
+                        .passkey_second_factor(execution, &user, form, (account, address))
+                        .await;
+                }
                 match recovery_codes::check(self.services, &user, device_classes, code)
                     .await
                     .map_err(|e| store_error_page(self.services, e))?
@@ -563,6 +578,7 @@ impl<'a> FlowRun<'a> {
                     Err(error) => Err(store_error_page(self.services, error)),
                 }
             }
+            StageKind::WebAuthnSetup => self.passkey_setup(execution, form).await,
             StageKind::Prompt { fields } => {
                 let user = self.pending_user(execution).await?;
                 let mut identifiers: Vec<&str> = Vec::new();
@@ -633,21 +649,33 @@ impl<'a> FlowRun<'a> {
     }
 
     /// Whether a stage is shown as a page (the rest run without input). Authenticator
-    /// validation is a page only for a user with a TOTP device.
+    /// validation is a page only for a user with a TOTP or WebAuthn device of an accepted class.
     async fn needs_page(&self, stage: &Stage, execution: &FlowExecution) -> Result<bool, Response> {
         Ok(match &stage.kind {
+            // A user-verified passkey sign-in stands in for the password and the second factor.
+            StageKind::Password | StageKind::AuthenticatorValidate { .. }
+                if webauthn::signed_in_passwordless(execution) =>
+            {
+                false
+            }
             StageKind::Identification { .. }
             | StageKind::Password
             | StageKind::Prompt { .. }
             | StageKind::TotpSetup
             | StageKind::StaticSetup { .. }
-            | StageKind::Email { .. } => true,
+            | StageKind::Email { .. }
+            | StageKind::WebAuthnSetup => true,
             StageKind::AuthenticatorValidate { device_classes, .. } => {
                 match self.pending_user(execution).await? {
                     Some(user) => {
+                        let error = |e| store_error_page(self.services, e);
                         recovery_codes::has_code_device(self.services, &user, device_classes)
                             .await
-                            .map_err(|e| store_error_page(self.services, e))?
+                            .map_err(error)?
+                            || (device_classes.contains(&gatehouse_flows::DeviceClass::Webauthn)
+                                && webauthn::has_credentials(self.services, user.id)
+                                    .await
+                                    .map_err(error)?)
                     }
                     None => false,
                 }
@@ -677,6 +705,11 @@ impl<'a> FlowRun<'a> {
     ) -> Result<StageOutcome, Response> {
         let store_error = |e| store_error_page(self.services, e);
         match &stage.kind {
+            StageKind::Password | StageKind::AuthenticatorValidate { .. }
+                if webauthn::signed_in_passwordless(execution) =>
+            {
+                Ok(StageOutcome::passed([]))
+            }
             StageKind::AuthenticatorValidate {
                 not_configured_action,
                 ..
@@ -686,8 +719,8 @@ impl<'a> FlowRun<'a> {
                     None => false,
                 };
                 if has_device {
-                    // Only devices without a page yet (WebAuthn) get here; a TOTP or recovery-code
-                    // device makes this stage a page (see `needs_page`).
+                    // Only a device of a class this stage does not accept gets here: accepted
+                    // TOTP, recovery-code and WebAuthn devices make it a page (see `needs_page`).
                     return Ok(StageOutcome::Denied {
                         message: Some(
                             "Sign-in with this kind of second factor is not available yet.".into(),
@@ -943,7 +976,19 @@ impl<'a> FlowRun<'a> {
             }
             _ => None,
         };
+        let pending = match self.pending_user(execution).await {
+            Ok(user) => user,
+            Err(response) => return response,
+        };
+        let ceremony =
+            match webauthn::ceremony_view(self.services, &stage.kind, execution, pending.as_ref())
+                .await
+            {
+                Ok(view) => view,
+                Err(error) => return store_error_page(self.services, error),
+            };
         let page = FlowPage {
+            ceremony,
             fields,
             brand: &self.services.config.branding,
             heading: if self.flow.title.is_empty() {
@@ -1097,6 +1142,7 @@ impl FieldView {
 #[template(path = "flow.html")]
 struct FlowPage<'a> {
     fields: Vec<FieldView>,
+    ceremony: Option<webauthn::CeremonyView>,
     qr_svg: String,
     totp_secret: String,
     totp_uri: String,

@@ -16,6 +16,7 @@ mod recovery;
 mod recovery_codes;
 mod session;
 mod setup;
+mod webauthn;
 
 use crate::services::Services;
 use axum::Router;
@@ -47,6 +48,7 @@ pub fn router(services: Services) -> Router {
         )
         .route("/", get(portal::root))
         .route("/static/gatehouse.css", get(pages::stylesheet))
+        .route("/static/webauthn.js", get(pages::webauthn_script))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             services.clone(),

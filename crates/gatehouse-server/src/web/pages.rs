@@ -54,6 +54,18 @@ pub(crate) async fn stylesheet() -> impl IntoResponse {
     )
 }
 
+/// `GET /static/webauthn.js`: the passkey ceremony script, compiled into the binary (pages
+/// load it with `<script src>`, so the CSP needs no inline scripts).
+pub(crate) async fn webauthn_script() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../templates/webauthn.js"),
+    )
+}
+
 /// Anything unrouted.
 pub(crate) async fn not_found() -> impl IntoResponse {
     (StatusCode::NOT_FOUND, "not found\n")

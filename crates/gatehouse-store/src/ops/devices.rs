@@ -1,4 +1,4 @@
-//! MFA devices: creation, listing, the TOTP replay guard, renaming and deletion. Sealed secrets
+//! MFA devices: creation, listing, the TOTP and WebAuthn replay guards, renaming and deletion. Sealed secrets
 //! are stored and returned as given and never appear in events, errors or logs.
 
 use crate::entity::device;
@@ -129,6 +129,36 @@ pub(crate) async fn record_totp_step<C: ConnectionTrait>(
             Condition::any()
                 .add(device::Column::LastUsedStep.is_null())
                 .add(device::Column::LastUsedStep.lt(step)),
+        )
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Records a WebAuthn assertion on a device: one conditional `UPDATE` that stores the new
+/// signature counter and the time of use only if the device was not used since the challenge
+/// was issued. A second response to the same challenge (a replay, or a concurrent request)
+/// finds `last_used_at` at or after `challenge_issued_at` and updates nothing.
+pub(crate) async fn record_webauthn_use<C: ConnectionTrait>(
+    conn: &C,
+    id: DeviceId,
+    sign_count: i64,
+    challenge_issued_at: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let result = device::Entity::update_many()
+        .col_expr(device::Column::LastUsedStep, Expr::value(sign_count))
+        .col_expr(
+            device::Column::LastUsedAt,
+            Expr::value(timestamp::stored(at)),
+        )
+        .filter(device::Column::Id.eq(id.0))
+        .filter(device::Column::Kind.eq(DeviceKind::Webauthn.as_str()))
+        .filter(
+            Condition::any()
+                .add(device::Column::LastUsedAt.is_null())
+                .add(device::Column::LastUsedAt.lt(timestamp::stored(challenge_issued_at))),
         )
         .exec(conn)
         .await
