@@ -30,6 +30,10 @@ pub enum EventAction {
     SystemTask,
     /// A configuration error or internal failure worth an operator's attention.
     ConfigurationError,
+    /// A user authorized an application (an OAuth2 authorization code was issued).
+    AuthorizeApplication,
+    /// OAuth2 tokens were issued (code exchange, refresh, client credentials) or revoked.
+    TokenIssued,
 }
 
 impl EventAction {
@@ -46,11 +50,13 @@ impl EventAction {
             Self::TokenUsed => "token_used",
             Self::SystemTask => "system_task",
             Self::ConfigurationError => "configuration_error",
+            Self::AuthorizeApplication => "authorize_application",
+            Self::TokenIssued => "token_issued",
         }
     }
 
     /// Every action, for parsing and for documentation.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 12] = [
         Self::ModelCreated,
         Self::ModelUpdated,
         Self::ModelDeleted,
@@ -61,6 +67,8 @@ impl EventAction {
         Self::TokenUsed,
         Self::SystemTask,
         Self::ConfigurationError,
+        Self::AuthorizeApplication,
+        Self::TokenIssued,
     ];
 
     /// Parses a stored name.

@@ -1,6 +1,7 @@
 //! Gatehouse's domain: the types every crate agrees on, the rules that keep them valid, and the
 //! ports (traits) through which protocol and web code reach storage without knowing SQL.
 
+pub mod application;
 pub mod audit;
 pub mod change;
 pub mod device;
@@ -8,6 +9,7 @@ pub mod group;
 pub mod ids;
 pub mod key;
 pub mod list;
+pub mod oauth2_token;
 pub mod password_policy;
 pub mod session;
 pub mod store;
@@ -15,16 +17,24 @@ pub mod token;
 pub mod user;
 pub mod validate;
 
+pub use application::{
+    AllowedGroup, Application, ClientType, ConsentMode, Lifetimes, NewApplication, OAuth2Provider,
+    SubjectMode,
+};
 pub use audit::{AuditContext, Event, EventAction, EventQuery, NewEvent};
 pub use change::{Change, ChangeSet};
 pub use device::{Device, DeviceKind, NewDevice};
 pub use group::{Group, GroupPatch, NewGroup};
-pub use ids::{DeviceId, EventId, GroupId, KeyId, SessionId, TokenId, UserId};
+pub use ids::{
+    ApplicationId, DeviceId, EventId, GrantFamilyId, GroupId, KeyId, OAuth2TokenId, SessionId,
+    TokenId, UserId,
+};
 pub use key::{KeyAlgorithm, NewSigningKey, SigningKey};
 pub use list::{ListQuery, Page};
+pub use oauth2_token::{NewOAuth2Token, OAuth2Token, OAuth2TokenKind};
 pub use session::Session;
 pub use store::{
-    DeviceStore, EventStore, FirstAdmin, GroupStore, KeyStore, SessionStore, SettingStore, Store,
+    ApplicationStore, DeviceStore, OAuth2TokenStore, EventStore, FirstAdmin, GroupStore, KeyStore, SessionStore, SettingStore, Store,
     StoreError, TokenStore, UserStore,
 };
 pub use token::{NewToken, Token, TokenIntent};

@@ -8,9 +8,11 @@
 //! - [`CsrfSigner`]: double-submit CSRF tokens.
 //! - [`PasswordHasher`]: Argon2id hashing, verification of imported bcrypt/Argon2 hashes.
 //! - [`keys`]: JWS signing keys (RS256, ES256, EdDSA), signatures and public JWKs.
+//! - [`sha256`], [`sha512`]: plain digests for PKCE and OIDC hash claims.
 //! - [`totp`]: TOTP codes (RFC 6238), their secrets, provisioning URIs and QR codes.
 
 mod csrf;
+mod digest;
 mod error;
 pub mod keys;
 mod password;
@@ -21,6 +23,7 @@ mod token;
 pub mod totp;
 
 pub use csrf::CsrfSigner;
+pub use digest::{sha256, sha512};
 pub use error::{CryptoError, Result};
 pub use keys::{GeneratedKey, KeyAlgorithm, SigningKey, generate_signing_key, public_jwk};
 pub use password::{PasswordHasher, PasswordParams, Verification};

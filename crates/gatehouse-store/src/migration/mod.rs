@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20260101_000001_initial;
 mod m20261129_000001_devices;
+mod m20261129_000005_oauth2;
 
 /// Every migration, oldest first.
 pub(crate) struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20260101_000001_initial::Migration),
             Box::new(m20261129_000001_devices::Migration),
+            Box::new(m20261129_000005_oauth2::Migration),
         ]
     }
 
