@@ -8,6 +8,7 @@
 mod authn;
 mod cli;
 mod login;
+mod oidc;
 mod outage;
 mod pages;
 mod server;

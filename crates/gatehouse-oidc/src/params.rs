@@ -19,6 +19,9 @@ pub enum ParamsError {
     /// Too many parameters or a value too long.
     #[error("{0}")]
     TooLarge(String),
+    /// Bad percent-encoding or not UTF-8.
+    #[error("{0}")]
+    Malformed(String),
 }
 
 /// Decoded parameters, each present at most once.
@@ -51,6 +54,24 @@ impl Params {
             map.insert(key, value);
         }
         Ok(Self(map))
+    }
+
+    /// Parses an `application/x-www-form-urlencoded` query string or body.
+    pub fn parse_form(text: &str) -> Result<Self, ParamsError> {
+        if text.len() > MAX_PARAMS * (MAX_VALUE_BYTES + 64) {
+            return Err(ParamsError::TooLarge("the request is too large".into()));
+        }
+        let mut pairs = Vec::new();
+        for part in text.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = part.split_once('=').unwrap_or((part, ""));
+            let key = crate::client_auth::form_decode(key)
+                .ok_or_else(|| ParamsError::Malformed("a parameter name is not valid UTF-8 form encoding".into()))?;
+            let value = crate::client_auth::form_decode(value).ok_or_else(|| {
+                ParamsError::Malformed(format!("parameter {} is not valid UTF-8 form encoding", printable(&key)))
+            })?;
+            pairs.push((key, value));
+        }
+        Self::from_pairs(pairs)
     }
 
     /// A parameter's value; an empty value is treated as absent (RFC 6749 §3.1).
@@ -88,5 +109,17 @@ mod tests {
         assert!(Params::from_pairs([("a", "x".repeat(MAX_VALUE_BYTES + 1))]).is_err());
         let many: Vec<_> = (0..=MAX_PARAMS).map(|i| (i.to_string(), "v")).collect();
         assert!(Params::from_pairs(many).is_err());
+    }
+
+    #[test]
+    fn parses_forms() {
+        let p = Params::parse_form("a=1+2&b=%C3%A9&c&redirect_uri=https%3A%2F%2Fx%2Fcb").expect("ok");
+        assert_eq!(p.get("a"), Some("1 2"));
+        assert_eq!(p.get("b"), Some("é"));
+        assert_eq!(p.get("c"), None);
+        assert_eq!(p.get("redirect_uri"), Some("https://x/cb"));
+        assert!(matches!(Params::parse_form("a=%zz"), Err(ParamsError::Malformed(_))));
+        assert!(matches!(Params::parse_form("a=%ff"), Err(ParamsError::Malformed(_))));
+        assert!(matches!(Params::parse_form("a=1&a=2"), Err(ParamsError::Repeated(_))));
     }
 }

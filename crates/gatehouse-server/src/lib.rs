@@ -6,6 +6,7 @@ pub mod authn;
 pub mod config;
 pub mod declarative;
 pub mod lifecycle;
+pub mod oidc;
 pub mod prepare;
 pub mod reference;
 pub mod services;

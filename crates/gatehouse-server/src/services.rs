@@ -33,6 +33,8 @@ pub struct Services {
     pub login_throttle: Arc<crate::throttle::LoginThrottle>,
     /// Set once migrations and first-start preparation have finished.
     pub prepared: Arc<AtomicBool>,
+    /// Parsed OIDC signing keys.
+    pub oidc_keys: crate::oidc::keys::KeyCache,
 }
 
 /// Why the services could not be assembled.
@@ -104,6 +106,7 @@ impl Services {
             )),
             config: Arc::new(config),
             prepared: Arc::new(AtomicBool::new(false)),
+            oidc_keys: crate::oidc::keys::KeyCache::default(),
         })
     }
 

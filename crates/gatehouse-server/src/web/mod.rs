@@ -8,6 +8,7 @@ mod health;
 mod layers;
 mod metrics_endpoint;
 mod mfa;
+mod oidc;
 mod pages;
 mod portal;
 mod session;
@@ -38,6 +39,7 @@ pub fn router(services: Services) -> Router {
             "/if/user/devices/remove",
             axum::routing::post(portal::remove_device),
         )
+        .merge(oidc::routes())
         .route("/", get(portal::root))
         .route("/static/gatehouse.css", get(pages::stylesheet))
         .fallback(pages::not_found)
