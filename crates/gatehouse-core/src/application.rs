@@ -219,16 +219,18 @@ impl OAuth2Provider {
             _ => {}
         }
         for (index, uri) in self.redirect_uris.iter().enumerate() {
-            redirect_uri(uri).map_err(|m| {
-                ValidationError::new(format!("redirect_uris[{index}]"), m.message)
-            })?;
+            redirect_uri(uri)
+                .map_err(|m| ValidationError::new(format!("redirect_uris[{index}]"), m.message))?;
         }
         for (index, scope) in self.scopes.iter().enumerate() {
             scope_token(scope)
                 .map_err(|m| ValidationError::new(format!("scopes[{index}]"), m.message))?;
         }
         for (field, value) in [
-            ("authorization_code_lifetime", self.lifetimes.authorization_code),
+            (
+                "authorization_code_lifetime",
+                self.lifetimes.authorization_code,
+            ),
             ("access_token_lifetime", self.lifetimes.access_token),
             ("refresh_token_lifetime", self.lifetimes.refresh_token),
         ] {
@@ -362,7 +364,10 @@ fn absolute_uri(field: &str, value: &str) -> Result<(), ValidationError> {
     let Some((scheme, rest)) = value.split_once(':') else {
         return err("must be an absolute URI with a scheme (https://...)");
     };
-    let scheme_ok = scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
         && scheme
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
@@ -370,7 +375,9 @@ fn absolute_uri(field: &str, value: &str) -> Result<(), ValidationError> {
         return err("must be an absolute URI with a scheme (https://...)");
     }
     if matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
-        && rest.strip_prefix("//").is_none_or(|r| r.is_empty() || r.starts_with('/'))
+        && rest
+            .strip_prefix("//")
+            .is_none_or(|r| r.is_empty() || r.starts_with('/'))
     {
         return err("an http(s) URI must name a host");
     }

@@ -34,8 +34,8 @@ pub use list::{ListQuery, Page};
 pub use oauth2_token::{NewOAuth2Token, OAuth2Token, OAuth2TokenKind};
 pub use session::Session;
 pub use store::{
-    ApplicationStore, DeviceStore, OAuth2TokenStore, EventStore, FirstAdmin, GroupStore, KeyStore, SessionStore, SettingStore, Store,
-    StoreError, TokenStore, UserStore,
+    ApplicationStore, DeviceStore, EventStore, FirstAdmin, GroupStore, KeyStore, OAuth2TokenStore,
+    SessionStore, SettingStore, Store, StoreError, TokenStore, UserStore,
 };
 pub use token::{NewToken, Token, TokenIntent};
 pub use user::{NewUser, User, UserPatch, UserType};

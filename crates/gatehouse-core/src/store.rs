@@ -11,9 +11,9 @@ use crate::ids::{
     ApplicationId, DeviceId, GrantFamilyId, GroupId, KeyId, OAuth2TokenId, SessionId, TokenId,
     UserId,
 };
-use crate::oauth2_token::{NewOAuth2Token, OAuth2Token};
 use crate::key::{NewSigningKey, SigningKey};
 use crate::list::{ListQuery, Page};
+use crate::oauth2_token::{NewOAuth2Token, OAuth2Token};
 use crate::session::Session;
 use crate::token::{NewToken, Token, TokenIntent};
 use crate::user::{NewUser, User, UserPatch};
@@ -249,8 +249,7 @@ pub trait ApplicationStore: Send + Sync {
     /// Looks an application up by slug.
     async fn application_by_slug(&self, slug: &str) -> StoreResult<Option<Application>>;
     /// Looks an application up by its provider's client id.
-    async fn application_by_client_id(&self, client_id: &str)
-    -> StoreResult<Option<Application>>;
+    async fn application_by_client_id(&self, client_id: &str) -> StoreResult<Option<Application>>;
     /// Looks an application up by id.
     async fn application_by_id(&self, id: ApplicationId) -> StoreResult<Option<Application>>;
     /// Every application, ordered by slug.
@@ -263,8 +262,7 @@ pub trait ApplicationStore: Send + Sync {
         audit: &AuditContext,
     ) -> StoreResult<()>;
     /// Deletes an application with its provider and every token issued to it.
-    async fn delete_application(&self, id: ApplicationId, audit: &AuditContext)
-    -> StoreResult<()>;
+    async fn delete_application(&self, id: ApplicationId, audit: &AuditContext) -> StoreResult<()>;
 }
 
 /// OAuth2 authorization codes, refresh tokens and access-token ids, by keyed digest.
@@ -293,8 +291,7 @@ pub trait OAuth2TokenStore: Send + Sync {
     async fn oauth2_token_by_digest(&self, digest: &str) -> StoreResult<Option<OAuth2Token>>;
     /// Revokes one artefact (RFC 7009); returns whether it was unrevoked. No audit event:
     /// revocation is the client's housekeeping, not a security decision.
-    async fn revoke_oauth2_token(&self, id: OAuth2TokenId, at: DateTime<Utc>)
-    -> StoreResult<bool>;
+    async fn revoke_oauth2_token(&self, id: OAuth2TokenId, at: DateTime<Utc>) -> StoreResult<bool>;
     /// Revokes every artefact of a family (replay and reuse detection) with `event`; returns
     /// how many were still unrevoked.
     async fn revoke_oauth2_family(

@@ -84,8 +84,7 @@ pub fn validate(
             [only] => (only.clone(), false),
             _ => {
                 return Err(AuthorizeError::Page(
-                    "the request has no redirect_uri and the application registers several"
-                        .into(),
+                    "the request has no redirect_uri and the application registers several".into(),
                 ));
             }
         },
@@ -103,10 +102,16 @@ pub fn validate(
         return Err(fail(E::InvalidRequest, "state is too long"));
     }
     if params.has("request") {
-        return Err(fail(E::RequestNotSupported, "request objects are not supported"));
+        return Err(fail(
+            E::RequestNotSupported,
+            "request objects are not supported",
+        ));
     }
     if params.has("request_uri") {
-        return Err(fail(E::RequestUriNotSupported, "request_uri is not supported"));
+        return Err(fail(
+            E::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
     }
     // 2. response_type: only the authorization code flow.
     match params.get("response_type") {
@@ -122,7 +127,10 @@ pub fn validate(
     if let Some(mode) = params.get("response_mode")
         && mode != "query"
     {
-        return Err(fail(E::InvalidRequest, "only response_mode=query is supported"));
+        return Err(fail(
+            E::InvalidRequest,
+            "only response_mode=query is supported",
+        ));
     }
     // 3. Scopes: keep the allowed ones (RFC 6749 §3.3 lets us grant fewer).
     let requested = params.get("scope").unwrap_or_default();
@@ -142,7 +150,10 @@ pub fn validate(
         ));
     }
     // 4. PKCE.
-    let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
+    let code_challenge = match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
         (Some(challenge), Some("S256")) => {
             if !pkce::is_valid_syntax(challenge) {
                 return Err(fail(E::InvalidRequest, "code_challenge is malformed"));
@@ -150,11 +161,17 @@ pub fn validate(
             Some(challenge.to_owned())
         }
         (Some(_), Some(_)) => {
-            return Err(fail(E::InvalidRequest, "only code_challenge_method=S256 is supported"));
+            return Err(fail(
+                E::InvalidRequest,
+                "only code_challenge_method=S256 is supported",
+            ));
         }
         (Some(_), None) => {
             // RFC 7636 §4.3 defaults to plain, which we refuse.
-            return Err(fail(E::InvalidRequest, "code_challenge_method=S256 is required"));
+            return Err(fail(
+                E::InvalidRequest,
+                "code_challenge_method=S256 is required",
+            ));
         }
         (None, Some(_)) => return Err(fail(E::InvalidRequest, "code_challenge is missing")),
         (None, None) => None,
@@ -171,7 +188,12 @@ pub fn validate(
         return Err(fail(E::InvalidRequest, "nonce is too long"));
     }
     let mut prompt = Prompt::default();
-    for value in params.get("prompt").unwrap_or_default().split(' ').filter(|v| !v.is_empty()) {
+    for value in params
+        .get("prompt")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|v| !v.is_empty())
+    {
         match value {
             "none" => prompt.none = true,
             "login" => prompt.login = true,
@@ -181,7 +203,10 @@ pub fn validate(
         }
     }
     if prompt.none && (prompt.login || prompt.consent) {
-        return Err(fail(E::InvalidRequest, "prompt=none cannot be combined with other values"));
+        return Err(fail(
+            E::InvalidRequest,
+            "prompt=none cannot be combined with other values",
+        ));
     }
     let max_age = match params.get("max_age") {
         Some(text) => Some(
@@ -271,7 +296,10 @@ mod tests {
 
     fn provider(client_type: ClientType) -> OAuth2Provider {
         let mut p = OAuth2Provider::new(client_type, "app");
-        p.redirect_uris = vec!["https://app.example/cb".into(), "http://127.0.0.1/cb".into()];
+        p.redirect_uris = vec![
+            "https://app.example/cb".into(),
+            "http://127.0.0.1/cb".into(),
+        ];
         p
     }
 
@@ -326,9 +354,16 @@ mod tests {
     #[test]
     fn untrusted_redirect_uris_are_pages() {
         let p = provider(ClientType::Confidential);
-        for uri in ["https://evil.example/cb", "https://app.example/cb/x", "http://127.0.0.1:9/cb"] {
+        for uri in [
+            "https://evil.example/cb",
+            "https://app.example/cb/x",
+            "http://127.0.0.1:9/cb",
+        ] {
             let result = validate(&with(&[("redirect_uri", uri)]), &p);
-            assert!(matches!(result, Err(AuthorizeError::Page(_))), "{uri}: {result:?}");
+            assert!(
+                matches!(result, Err(AuthorizeError::Page(_))),
+                "{uri}: {result:?}"
+            );
         }
         // Missing with two registered: page. With one registered: used.
         let result = validate(&with(&[("redirect_uri", "<absent>")]), &p);
@@ -340,7 +375,13 @@ mod tests {
         assert!(!request.redirect_uri_sent);
         // Public clients get the loopback port rule.
         let public = provider(ClientType::Public);
-        assert!(validate(&with(&[("redirect_uri", "http://127.0.0.1:50123/cb")]), &public).is_ok());
+        assert!(
+            validate(
+                &with(&[("redirect_uri", "http://127.0.0.1:50123/cb")]),
+                &public
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -352,7 +393,13 @@ mod tests {
             (&[("response_type", "<absent>")], E::InvalidRequest),
             (&[("scope", "bogus")], E::InvalidScope),
             (&[("scope", "<absent>")], E::InvalidScope),
-            (&[("code_challenge", "<absent>"), ("code_challenge_method", "<absent>")], E::InvalidRequest),
+            (
+                &[
+                    ("code_challenge", "<absent>"),
+                    ("code_challenge_method", "<absent>"),
+                ],
+                E::InvalidRequest,
+            ),
             (&[("code_challenge_method", "plain")], E::InvalidRequest),
             (&[("code_challenge_method", "<absent>")], E::InvalidRequest),
             (&[("code_challenge", "short")], E::InvalidRequest),
@@ -365,7 +412,11 @@ mod tests {
             (&[("response_mode", "fragment")], E::InvalidRequest),
         ];
         for (change, expected) in cases {
-            assert_eq!(redirect_code(validate(&with(change), &p)), *expected, "{change:?}");
+            assert_eq!(
+                redirect_code(validate(&with(change), &p)),
+                *expected,
+                "{change:?}"
+            );
         }
     }
 
@@ -373,7 +424,10 @@ mod tests {
     fn confidential_clients_may_skip_pkce_unless_required() {
         let mut p = provider(ClientType::Confidential);
         p.client_secret_digest = Some("d".into());
-        let no_pkce = with(&[("code_challenge", "<absent>"), ("code_challenge_method", "<absent>")]);
+        let no_pkce = with(&[
+            ("code_challenge", "<absent>"),
+            ("code_challenge_method", "<absent>"),
+        ]);
         assert!(validate(&no_pkce, &p).is_ok());
         p.require_pkce = true;
         assert!(validate(&no_pkce, &p).is_err());
@@ -382,7 +436,8 @@ mod tests {
     #[test]
     fn prompt_and_max_age() {
         let p = provider(ClientType::Public);
-        let request = validate(&with(&[("prompt", "login consent"), ("max_age", "0")]), &p).expect("ok");
+        let request =
+            validate(&with(&[("prompt", "login consent"), ("max_age", "0")]), &p).expect("ok");
         assert!(request.prompt.login && request.prompt.consent && !request.prompt.none);
         assert_eq!(request.max_age, Some(0));
     }
@@ -396,16 +451,29 @@ mod tests {
             state: Some("s t".into()),
         };
         assert_eq!(
-            error.location("https://id.example/application/o/app/").as_deref(),
-            Some("https://app.example/cb?a=1&error=invalid_scope&error_description=no%20scope%20%26%20more&state=s%20t&iss=https%3A%2F%2Fid.example%2Fapplication%2Fo%2Fapp%2F")
+            error
+                .location("https://id.example/application/o/app/")
+                .as_deref(),
+            Some(
+                "https://app.example/cb?a=1&error=invalid_scope&error_description=no%20scope%20%26%20more&state=s%20t&iss=https%3A%2F%2Fid.example%2Fapplication%2Fo%2Fapp%2F"
+            )
         );
         assert_eq!(AuthorizeError::Page("x".into()).location("i"), None);
     }
 
     #[test]
     fn client_id_is_required() {
-        assert!(matches!(client_id(&params(&[])), Err(AuthorizeError::Page(_))));
-        assert!(matches!(client_id(&params(&[("client_id", "a:b")])), Err(AuthorizeError::Page(_))));
-        assert_eq!(client_id(&params(&[("client_id", "app")])).ok(), Some("app"));
+        assert!(matches!(
+            client_id(&params(&[])),
+            Err(AuthorizeError::Page(_))
+        ));
+        assert!(matches!(
+            client_id(&params(&[("client_id", "a:b")])),
+            Err(AuthorizeError::Page(_))
+        ));
+        assert_eq!(
+            client_id(&params(&[("client_id", "app")])).ok(),
+            Some("app")
+        );
     }
 }

@@ -25,7 +25,10 @@ pub fn user_claims(scopes: &[String], user: &User, groups: &[String]) -> Map<Str
     let has = |scope: &str| scopes.iter().any(|s| s == scope);
     if has("profile") {
         claims.insert("name".into(), Value::from(user.name.as_str()));
-        claims.insert("preferred_username".into(), Value::from(user.username.as_str()));
+        claims.insert(
+            "preferred_username".into(),
+            Value::from(user.username.as_str()),
+        );
         claims.insert("nickname".into(), Value::from(user.username.as_str()));
         claims.insert("groups".into(), Value::from(groups.to_vec()));
     }
@@ -84,9 +87,15 @@ mod tests {
         let mut user = alice();
         let hashed = || "h".to_owned();
         assert_eq!(subject(SubjectMode::HashedUserId, &user, hashed), "h");
-        assert_eq!(subject(SubjectMode::UserId, &user, hashed), user.id.to_string());
+        assert_eq!(
+            subject(SubjectMode::UserId, &user, hashed),
+            user.id.to_string()
+        );
         assert_eq!(subject(SubjectMode::Username, &user, hashed), "alice");
-        assert_eq!(subject(SubjectMode::Email, &user, hashed), "alice@example.com");
+        assert_eq!(
+            subject(SubjectMode::Email, &user, hashed),
+            "alice@example.com"
+        );
         user.email = None;
         assert_eq!(subject(SubjectMode::Email, &user, hashed), "h");
     }

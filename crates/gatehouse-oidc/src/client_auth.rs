@@ -82,7 +82,9 @@ pub fn presented_client(
 
 /// RFC 7617 Basic credentials, each half form-urlencoded (RFC 6749 §2.3.1).
 fn parse_basic(header: &str) -> Result<(String, String), TokenError> {
-    let (scheme, value) = header.split_once(' ').ok_or_else(TokenError::invalid_client)?;
+    let (scheme, value) = header
+        .split_once(' ')
+        .ok_or_else(TokenError::invalid_client)?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(TokenError::invalid_client());
     }
@@ -90,7 +92,9 @@ fn parse_basic(header: &str) -> Result<(String, String), TokenError> {
         .decode(value.trim())
         .map_err(|_| TokenError::invalid_client())?;
     let text = String::from_utf8(decoded).map_err(|_| TokenError::invalid_client())?;
-    let (id, secret) = text.split_once(':').ok_or_else(TokenError::invalid_client)?;
+    let (id, secret) = text
+        .split_once(':')
+        .ok_or_else(TokenError::invalid_client)?;
     let id = form_decode(id).ok_or_else(TokenError::invalid_client)?;
     let secret = form_decode(secret).ok_or_else(TokenError::invalid_client)?;
     if id.is_empty() {
@@ -131,11 +135,13 @@ pub fn authenticate(
     if presented.client_id != provider.client_id {
         return Err(TokenError::invalid_client());
     }
-    match (provider.client_type, &presented.secret, &provider.client_secret_digest) {
+    match (
+        provider.client_type,
+        &presented.secret,
+        &provider.client_secret_digest,
+    ) {
         (ClientType::Public, None, _) => Ok(()),
-        (ClientType::Confidential, Some(secret), Some(digest)) if verify(secret, digest) => {
-            Ok(())
-        }
+        (ClientType::Confidential, Some(secret), Some(digest)) if verify(secret, digest) => Ok(()),
         _ => Err(TokenError::invalid_client()),
     }
 }
@@ -156,7 +162,10 @@ mod tests {
     #[test]
     fn reads_each_method() {
         let b = presented_client(Some(&basic("my%3Aapp", "s%2B+x")), &params(&[])).expect("basic");
-        assert_eq!((b.client_id.as_str(), b.secret.as_deref()), ("my:app", Some("s+ x")));
+        assert_eq!(
+            (b.client_id.as_str(), b.secret.as_deref()),
+            ("my:app", Some("s+ x"))
+        );
         assert_eq!(b.method, AuthMethod::ClientSecretBasic);
         let p = presented_client(None, &params(&[("client_id", "a"), ("client_secret", "s")]))
             .expect("post");
@@ -168,12 +177,29 @@ mod tests {
     #[test]
     fn refuses_ambiguous_or_broken_credentials() {
         let both = presented_client(Some(&basic("a", "s")), &params(&[("client_secret", "s")]));
-        assert_eq!(both.map_err(|e| e.code), Err(TokenErrorCode::InvalidRequest));
+        assert_eq!(
+            both.map_err(|e| e.code),
+            Err(TokenErrorCode::InvalidRequest)
+        );
         let differ = presented_client(Some(&basic("a", "s")), &params(&[("client_id", "b")]));
-        assert_eq!(differ.map_err(|e| e.code), Err(TokenErrorCode::InvalidRequest));
-        for header in ["Bearer x", "Basic !!!", "Basic", &format!("Basic {}", STANDARD.encode("nocolon")), &basic("", "s"), &basic("a%zz", "s")] {
+        assert_eq!(
+            differ.map_err(|e| e.code),
+            Err(TokenErrorCode::InvalidRequest)
+        );
+        for header in [
+            "Bearer x",
+            "Basic !!!",
+            "Basic",
+            &format!("Basic {}", STANDARD.encode("nocolon")),
+            &basic("", "s"),
+            &basic("a%zz", "s"),
+        ] {
             let result = presented_client(Some(header), &params(&[]));
-            assert_eq!(result.map_err(|e| e.code), Err(TokenErrorCode::InvalidClient), "{header}");
+            assert_eq!(
+                result.map_err(|e| e.code),
+                Err(TokenErrorCode::InvalidClient),
+                "{header}"
+            );
         }
         assert!(presented_client(None, &params(&[])).is_err());
     }

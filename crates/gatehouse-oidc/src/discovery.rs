@@ -51,10 +51,24 @@ mod tests {
 
     #[test]
     fn issuer_and_endpoints() {
-        let doc = document("https://id.example/", "grafana", KeyAlgorithm::Es256, &["openid".into()]);
+        let doc = document(
+            "https://id.example/",
+            "grafana",
+            KeyAlgorithm::Es256,
+            &["openid".into()],
+        );
         assert_eq!(doc["issuer"], "https://id.example/application/o/grafana/");
-        assert_eq!(doc["jwks_uri"], "https://id.example/application/o/grafana/jwks/");
-        assert_eq!(doc["token_endpoint"], "https://id.example/application/o/token/");
-        assert_eq!(doc["id_token_signing_alg_values_supported"], json!(["ES256"]));
+        assert_eq!(
+            doc["jwks_uri"],
+            "https://id.example/application/o/grafana/jwks/"
+        );
+        assert_eq!(
+            doc["token_endpoint"],
+            "https://id.example/application/o/token/"
+        );
+        assert_eq!(
+            doc["id_token_signing_alg_values_supported"],
+            json!(["ES256"])
+        );
     }
 }

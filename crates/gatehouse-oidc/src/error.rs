@@ -137,7 +137,10 @@ impl TokenError {
 
     /// `invalid_client`.
     pub fn invalid_client() -> Self {
-        Self::new(TokenErrorCode::InvalidClient, "client authentication failed")
+        Self::new(
+            TokenErrorCode::InvalidClient,
+            "client authentication failed",
+        )
     }
 
     /// `invalid_grant`.

@@ -37,7 +37,12 @@ pub struct VerificationKey {
 }
 
 /// Signs `claims` with `key`, with header `{alg, kid, typ}`.
-pub fn sign(key: &SigningKey, kid: &str, typ: &str, claims: &Map<String, Value>) -> Result<String, JwtError> {
+pub fn sign(
+    key: &SigningKey,
+    kid: &str,
+    typ: &str,
+    claims: &Map<String, Value>,
+) -> Result<String, JwtError> {
     let header = json!({ "alg": key.algorithm().as_str(), "kid": kid, "typ": typ });
     let mut token = String::with_capacity(1024);
     URL_SAFE_NO_PAD.encode_string(header.to_string(), &mut token);
@@ -69,8 +74,14 @@ pub fn verify_token(
     let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| JwtError::Invalid);
     let header: Map<String, Value> =
         serde_json::from_slice(&decode(header_b64)?).map_err(|_| JwtError::Invalid)?;
-    let kid = header.get("kid").and_then(Value::as_str).ok_or(JwtError::Invalid)?;
-    let alg = header.get("alg").and_then(Value::as_str).ok_or(JwtError::Invalid)?;
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or(JwtError::Invalid)?;
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or(JwtError::Invalid)?;
     if header.get("typ").and_then(Value::as_str) != Some(typ) {
         return Err(JwtError::Invalid);
     }
@@ -79,12 +90,20 @@ pub fn verify_token(
         .find(|k| k.kid == kid && k.alg.as_str() == alg)
         .ok_or(JwtError::Invalid)?;
     let signed = &token[..header_b64.len() + 1 + payload_b64.len()];
-    if !verify(key.alg, &key.spki_der, signed.as_bytes(), &decode(signature_b64)?) {
+    if !verify(
+        key.alg,
+        &key.spki_der,
+        signed.as_bytes(),
+        &decode(signature_b64)?,
+    ) {
         return Err(JwtError::Invalid);
     }
     let claims: Map<String, Value> =
         serde_json::from_slice(&decode(payload_b64)?).map_err(|_| JwtError::Invalid)?;
-    let exp = claims.get("exp").and_then(Value::as_i64).ok_or(JwtError::Invalid)?;
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or(JwtError::Invalid)?;
     if exp <= now.timestamp() {
         return Err(JwtError::Invalid);
     }
@@ -96,7 +115,9 @@ pub fn verify_token(
 /// SHA-512 for EdDSA over Ed25519, as the OpenID Foundation's certified libraries do).
 pub fn token_hash(alg: KeyAlgorithm, token: &str) -> String {
     match alg {
-        KeyAlgorithm::Rs256 | KeyAlgorithm::Es256 => URL_SAFE_NO_PAD.encode(&sha256(token.as_bytes())[..16]),
+        KeyAlgorithm::Rs256 | KeyAlgorithm::Es256 => {
+            URL_SAFE_NO_PAD.encode(&sha256(token.as_bytes())[..16])
+        }
         KeyAlgorithm::EdDsa => URL_SAFE_NO_PAD.encode(&sha512(token.as_bytes())[..32]),
     }
 }
@@ -135,7 +156,10 @@ pub fn id_token_claims(input: &IdTokenInput<'_>, alg: KeyAlgorithm) -> Map<Strin
     claims.insert("aud".into(), Value::from(input.audience));
     claims.insert("azp".into(), Value::from(input.audience));
     claims.insert("iat".into(), Value::from(iat));
-    claims.insert("exp".into(), Value::from(iat.saturating_add(input.lifetime_secs)));
+    claims.insert(
+        "exp".into(),
+        Value::from(iat.saturating_add(input.lifetime_secs)),
+    );
     if let Some(auth_time) = input.auth_time {
         claims.insert("auth_time".into(), Value::from(auth_time.timestamp()));
     }
@@ -151,7 +175,11 @@ pub fn id_token_claims(input: &IdTokenInput<'_>, alg: KeyAlgorithm) -> Map<Strin
         // ISO/IEC 29115 levels as URIs would need a registry; we state what happened.
         claims.insert(
             "acr".into(),
-            Value::from(if mfa { "goauthentik.io/providers/oauth2/mfa" } else { "goauthentik.io/providers/oauth2/default" }),
+            Value::from(if mfa {
+                "goauthentik.io/providers/oauth2/mfa"
+            } else {
+                "goauthentik.io/providers/oauth2/default"
+            }),
         );
     }
     claims
@@ -187,7 +215,10 @@ pub fn access_token_claims(input: &AccessTokenInput<'_>) -> Map<String, Value> {
     claims.insert("aud".into(), Value::from(input.client_id));
     claims.insert("client_id".into(), Value::from(input.client_id));
     claims.insert("iat".into(), Value::from(iat));
-    claims.insert("exp".into(), Value::from(iat.saturating_add(input.lifetime_secs)));
+    claims.insert(
+        "exp".into(),
+        Value::from(iat.saturating_add(input.lifetime_secs)),
+    );
     claims.insert("jti".into(), Value::from(input.jti));
     claims.insert("scope".into(), Value::from(input.scopes.join(" ")));
     if let Some(auth_time) = input.auth_time {
@@ -211,14 +242,22 @@ mod tests {
         let signer = SigningKey::from_pkcs8(alg, &generated.pkcs8_der).expect("parse");
         (
             signer,
-            VerificationKey { kid: "k1".into(), alg, spki_der: generated.public_key_der },
+            VerificationKey {
+                kid: "k1".into(),
+                alg,
+                spki_der: generated.public_key_der,
+            },
         )
     }
 
     #[test]
     fn sign_then_verify_for_every_algorithm() {
         let now = Utc::now();
-        for alg in [KeyAlgorithm::Rs256, KeyAlgorithm::Es256, KeyAlgorithm::EdDsa] {
+        for alg in [
+            KeyAlgorithm::Rs256,
+            KeyAlgorithm::Es256,
+            KeyAlgorithm::EdDsa,
+        ] {
             let (signer, public) = key(alg);
             let scopes = vec!["openid".to_owned()];
             let claims = access_token_claims(&AccessTokenInput {
@@ -233,14 +272,28 @@ mod tests {
             });
             let token = sign(&signer, "k1", ACCESS_TOKEN_TYP, &claims).expect("sign");
             let keys = std::slice::from_ref(&public);
-            assert_eq!(verify_token(&token, ACCESS_TOKEN_TYP, keys, now).expect("valid"), claims);
+            assert_eq!(
+                verify_token(&token, ACCESS_TOKEN_TYP, keys, now).expect("valid"),
+                claims
+            );
             // Wrong typ, expired, tampered, wrong kid, garbage: all refused.
             assert!(verify_token(&token, ID_TOKEN_TYP, keys, now).is_err());
-            assert!(verify_token(&token, ACCESS_TOKEN_TYP, keys, now + chrono::Duration::seconds(61)).is_err());
+            assert!(
+                verify_token(
+                    &token,
+                    ACCESS_TOKEN_TYP,
+                    keys,
+                    now + chrono::Duration::seconds(61)
+                )
+                .is_err()
+            );
             let mut tampered = token.clone();
             tampered.insert(token.find('.').expect("dot") + 2, 'A');
             assert!(verify_token(&tampered, ACCESS_TOKEN_TYP, keys, now).is_err());
-            let other = VerificationKey { kid: "k2".into(), ..public.clone() };
+            let other = VerificationKey {
+                kid: "k2".into(),
+                ..public.clone()
+            };
             assert!(verify_token(&token, ACCESS_TOKEN_TYP, &[other], now).is_err());
             for garbage in ["", "a.b", "a.b.c.d", "...", "eyJ.eyJ.sig"] {
                 assert!(verify_token(garbage, ACCESS_TOKEN_TYP, keys, now).is_err());
@@ -251,7 +304,13 @@ mod tests {
     #[test]
     fn at_hash_matches_the_oidc_example() {
         // OIDC Core Appendix A.3: access token and its at_hash under RS256.
-        assert_eq!(token_hash(KeyAlgorithm::Rs256, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
+        assert_eq!(
+            token_hash(
+                KeyAlgorithm::Rs256,
+                "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
+            ),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
     }
 
     #[test]

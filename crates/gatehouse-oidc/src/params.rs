@@ -64,10 +64,14 @@ impl Params {
         let mut pairs = Vec::new();
         for part in text.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = part.split_once('=').unwrap_or((part, ""));
-            let key = crate::client_auth::form_decode(key)
-                .ok_or_else(|| ParamsError::Malformed("a parameter name is not valid UTF-8 form encoding".into()))?;
+            let key = crate::client_auth::form_decode(key).ok_or_else(|| {
+                ParamsError::Malformed("a parameter name is not valid UTF-8 form encoding".into())
+            })?;
             let value = crate::client_auth::form_decode(value).ok_or_else(|| {
-                ParamsError::Malformed(format!("parameter {} is not valid UTF-8 form encoding", printable(&key)))
+                ParamsError::Malformed(format!(
+                    "parameter {} is not valid UTF-8 form encoding",
+                    printable(&key)
+                ))
             })?;
             pairs.push((key, value));
         }
@@ -76,7 +80,10 @@ impl Params {
 
     /// A parameter's value; an empty value is treated as absent (RFC 6749 §3.1).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// Whether a parameter was sent with a non-empty value.
@@ -113,13 +120,23 @@ mod tests {
 
     #[test]
     fn parses_forms() {
-        let p = Params::parse_form("a=1+2&b=%C3%A9&c&redirect_uri=https%3A%2F%2Fx%2Fcb").expect("ok");
+        let p =
+            Params::parse_form("a=1+2&b=%C3%A9&c&redirect_uri=https%3A%2F%2Fx%2Fcb").expect("ok");
         assert_eq!(p.get("a"), Some("1 2"));
         assert_eq!(p.get("b"), Some("é"));
         assert_eq!(p.get("c"), None);
         assert_eq!(p.get("redirect_uri"), Some("https://x/cb"));
-        assert!(matches!(Params::parse_form("a=%zz"), Err(ParamsError::Malformed(_))));
-        assert!(matches!(Params::parse_form("a=%ff"), Err(ParamsError::Malformed(_))));
-        assert!(matches!(Params::parse_form("a=1&a=2"), Err(ParamsError::Repeated(_))));
+        assert!(matches!(
+            Params::parse_form("a=%zz"),
+            Err(ParamsError::Malformed(_))
+        ));
+        assert!(matches!(
+            Params::parse_form("a=%ff"),
+            Err(ParamsError::Malformed(_))
+        ));
+        assert!(matches!(
+            Params::parse_form("a=1&a=2"),
+            Err(ParamsError::Repeated(_))
+        ));
     }
 }

@@ -40,10 +40,7 @@ impl<'a> Loopback<'a> {
         let tail = &after[host.len()..];
         let rest = match tail.strip_prefix(':') {
             Some(port_and_rest) => {
-                let digits = port_and_rest
-                    .bytes()
-                    .take_while(u8::is_ascii_digit)
-                    .count();
+                let digits = port_and_rest.bytes().take_while(u8::is_ascii_digit).count();
                 let port = &port_and_rest[..digits];
                 if port.is_empty() || port.len() > 5 || port.parse::<u16>().ok()? == 0 {
                     return None;

@@ -163,7 +163,10 @@ mod tests {
 
     #[test]
     fn parses_grants() {
-        let code = parse(&params(&[("grant_type", "authorization_code"), ("code", "c")]));
+        let code = parse(&params(&[
+            ("grant_type", "authorization_code"),
+            ("code", "c"),
+        ]));
         assert!(matches!(code, Ok(TokenRequest::AuthorizationCode { .. })));
         let refresh = parse(&params(&[
             ("grant_type", "refresh_token"),
@@ -178,10 +181,22 @@ mod tests {
         }
         let codes = |pairs: &[(&str, &str)]| parse(&params(pairs)).map_err(|e| e.code);
         assert_eq!(codes(&[]), Err(TokenErrorCode::InvalidRequest));
-        assert_eq!(codes(&[("grant_type", "password")]), Err(TokenErrorCode::UnsupportedGrantType));
-        assert_eq!(codes(&[("grant_type", "authorization_code")]), Err(TokenErrorCode::InvalidRequest));
-        assert_eq!(codes(&[("grant_type", "refresh_token")]), Err(TokenErrorCode::InvalidRequest));
-        assert_eq!(codes(&[("grant_type", "client_credentials"), ("scope", "a\"b")]), Err(TokenErrorCode::InvalidScope));
+        assert_eq!(
+            codes(&[("grant_type", "password")]),
+            Err(TokenErrorCode::UnsupportedGrantType)
+        );
+        assert_eq!(
+            codes(&[("grant_type", "authorization_code")]),
+            Err(TokenErrorCode::InvalidRequest)
+        );
+        assert_eq!(
+            codes(&[("grant_type", "refresh_token")]),
+            Err(TokenErrorCode::InvalidRequest)
+        );
+        assert_eq!(
+            codes(&[("grant_type", "client_credentials"), ("scope", "a\"b")]),
+            Err(TokenErrorCode::InvalidScope)
+        );
     }
 
     #[test]
@@ -195,14 +210,30 @@ mod tests {
         };
         let code = |uri, v| check_code_redemption(&grant, uri, v).map_err(|e| e.code);
         assert_eq!(code(Some("https://app.example/cb"), Some(verifier)), Ok(()));
-        assert_eq!(code(Some("https://app.example/other"), Some(verifier)), Err(TokenErrorCode::InvalidGrant));
-        assert_eq!(code(None, Some(verifier)), Err(TokenErrorCode::InvalidRequest));
-        assert_eq!(code(Some("https://app.example/cb"), None), Err(TokenErrorCode::InvalidRequest));
         assert_eq!(
-            code(Some("https://app.example/cb"), Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx")),
+            code(Some("https://app.example/other"), Some(verifier)),
             Err(TokenErrorCode::InvalidGrant)
         );
-        let plain = CodeGrant { redirect_uri_sent: false, code_challenge: None, ..grant };
+        assert_eq!(
+            code(None, Some(verifier)),
+            Err(TokenErrorCode::InvalidRequest)
+        );
+        assert_eq!(
+            code(Some("https://app.example/cb"), None),
+            Err(TokenErrorCode::InvalidRequest)
+        );
+        assert_eq!(
+            code(
+                Some("https://app.example/cb"),
+                Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx")
+            ),
+            Err(TokenErrorCode::InvalidGrant)
+        );
+        let plain = CodeGrant {
+            redirect_uri_sent: false,
+            code_challenge: None,
+            ..grant
+        };
         assert_eq!(check_code_redemption(&plain, None, None), Ok(()));
         assert!(check_code_redemption(&plain, None, Some(verifier)).is_err());
     }
@@ -211,7 +242,10 @@ mod tests {
     fn refresh_scope_narrowing() {
         let granted = vec!["openid".to_owned(), "email".to_owned()];
         assert_eq!(narrowed_scopes(&granted, None), Ok(granted.clone()));
-        assert_eq!(narrowed_scopes(&granted, Some(&["email".to_owned()])), Ok(vec!["email".to_owned()]));
+        assert_eq!(
+            narrowed_scopes(&granted, Some(&["email".to_owned()])),
+            Ok(vec!["email".to_owned()])
+        );
         assert!(narrowed_scopes(&granted, Some(&["profile".to_owned()])).is_err());
     }
 }

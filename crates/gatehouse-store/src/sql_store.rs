@@ -5,7 +5,8 @@
 use crate::connect::PoolHandle;
 use crate::error::db_err;
 use crate::ops::{
-    applications, changes, oauth2_tokens, devices, events, groups, keys, memberships, sessions, settings, setup, tokens, users,
+    applications, changes, devices, events, groups, keys, memberships, oauth2_tokens, sessions,
+    settings, setup, tokens, users,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -369,10 +370,7 @@ impl ApplicationStore for SqlStore {
         applications::by_slug(&self.db, slug).await
     }
 
-    async fn application_by_client_id(
-        &self,
-        client_id: &str,
-    ) -> StoreResult<Option<Application>> {
+    async fn application_by_client_id(&self, client_id: &str) -> StoreResult<Option<Application>> {
         applications::by_client_id(&self.db, client_id).await
     }
 
@@ -395,11 +393,7 @@ impl ApplicationStore for SqlStore {
         commit(txn).await
     }
 
-    async fn delete_application(
-        &self,
-        id: ApplicationId,
-        audit: &AuditContext,
-    ) -> StoreResult<()> {
+    async fn delete_application(&self, id: ApplicationId, audit: &AuditContext) -> StoreResult<()> {
         let txn = self.begin_write().await?;
         applications::delete(&txn, id, audit).await?;
         commit(txn).await
@@ -437,11 +431,7 @@ impl OAuth2TokenStore for SqlStore {
         oauth2_tokens::by_digest(&self.db, digest).await
     }
 
-    async fn revoke_oauth2_token(
-        &self,
-        id: OAuth2TokenId,
-        at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    async fn revoke_oauth2_token(&self, id: OAuth2TokenId, at: DateTime<Utc>) -> StoreResult<bool> {
         oauth2_tokens::revoke(&self.db, id, at).await
     }
 

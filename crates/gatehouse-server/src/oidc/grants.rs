@@ -41,7 +41,12 @@ pub fn issuer(services: &Services, app: &Application) -> String {
 }
 
 /// The subject of `user` for `app`.
-pub fn subject(services: &Services, app: &Application, provider: &OAuth2Provider, user: &User) -> String {
+pub fn subject(
+    services: &Services,
+    app: &Application,
+    provider: &OAuth2Provider,
+    user: &User,
+) -> String {
     claims::subject(provider.subject_mode, user, || {
         services
             .digester
@@ -62,8 +67,14 @@ pub async fn issue_code(
 ) -> Result<String, GrantError> {
     let code = gatehouse_crypto::generate_token("");
     let mut data = Map::new();
-    data.insert("redirect_uri".into(), Value::from(request.redirect_uri.as_str()));
-    data.insert("redirect_uri_sent".into(), Value::from(request.redirect_uri_sent));
+    data.insert(
+        "redirect_uri".into(),
+        Value::from(request.redirect_uri.as_str()),
+    );
+    data.insert(
+        "redirect_uri_sent".into(),
+        Value::from(request.redirect_uri_sent),
+    );
     if let Some(challenge) = &request.code_challenge {
         data.insert("code_challenge".into(), Value::from(challenge.as_str()));
     }
@@ -81,9 +92,14 @@ pub async fn issue_code(
         data,
         expires_at: Utc::now() + Duration::seconds(provider.lifetimes.authorization_code),
     };
-    let event = NewEvent::about_model(EventAction::AuthorizeApplication, "application", app.id, &app.slug)
-        .with("user", user.username.as_str())
-        .with("scopes", request.scopes.join(" "));
+    let event = NewEvent::about_model(
+        EventAction::AuthorizeApplication,
+        "application",
+        app.id,
+        &app.slug,
+    )
+    .with("user", user.username.as_str())
+    .with("scopes", request.scopes.join(" "));
     services
         .store
         .issue_oauth2_tokens(vec![token], event, audit)
@@ -153,7 +169,17 @@ pub async fn token(
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
-        } => refresh(services, app, provider, &refresh_token, scope.as_deref(), audit).await,
+        } => {
+            refresh(
+                services,
+                app,
+                provider,
+                &refresh_token,
+                scope.as_deref(),
+                audit,
+            )
+            .await
+        }
         TokenRequest::ClientCredentials { scope } => {
             client_credentials(services, app, provider, scope.as_deref(), audit).await
         }
@@ -177,12 +203,20 @@ async fn redeem_code(
         return Err(TokenError::invalid_grant("the authorization code was already used").into());
     }
     if !stored.is_active_at(now) {
-        return Err(TokenError::invalid_grant("the authorization code expired or was revoked").into());
+        return Err(
+            TokenError::invalid_grant("the authorization code expired or was revoked").into(),
+        );
     }
     let data = &stored.data;
     let grant = CodeGrant {
-        redirect_uri: data.get("redirect_uri").and_then(Value::as_str).unwrap_or_default(),
-        redirect_uri_sent: data.get("redirect_uri_sent").and_then(Value::as_bool).unwrap_or(true),
+        redirect_uri: data
+            .get("redirect_uri")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        redirect_uri_sent: data
+            .get("redirect_uri_sent")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
         code_challenge: data.get("code_challenge").and_then(Value::as_str),
     };
     token_request::check_code_redemption(&grant, redirect_uri, code_verifier)?;
@@ -192,7 +226,17 @@ async fn redeem_code(
         .and_then(Value::as_i64)
         .and_then(|t| DateTime::from_timestamp(t, 0));
     let nonce = data.get("nonce").and_then(Value::as_str).map(str::to_owned);
-    let minted = mint(services, app, provider, &stored, Some(&user), stored.scopes.clone(), auth_time, nonce.as_deref()).await?;
+    let minted = mint(
+        services,
+        app,
+        provider,
+        &stored,
+        Some(&user),
+        stored.scopes.clone(),
+        auth_time,
+        nonce.as_deref(),
+    )
+    .await?;
     let event = token_event(app, "authorization_code", Some(&user), &stored.scopes);
     if !services
         .store
@@ -218,7 +262,14 @@ async fn refresh(
     let stored = find(services, app, refresh_token, OAuth2TokenKind::RefreshToken).await?;
     if stored.used_at.is_some() {
         // RFC 9700 §4.14.2: reuse of a rotated refresh token revokes the whole family.
-        revoke_family(services, app, &stored, "rotated refresh token reused", audit).await?;
+        revoke_family(
+            services,
+            app,
+            &stored,
+            "rotated refresh token reused",
+            audit,
+        )
+        .await?;
         return Err(TokenError::invalid_grant("the refresh token was already used").into());
     }
     if !stored.is_active_at(now) {
@@ -233,9 +284,21 @@ async fn refresh(
         .and_then(|t| DateTime::from_timestamp(t, 0));
     // The new refresh token keeps the original grant's scopes so a later refresh can widen
     // back to them; the access token carries the narrowed ones.
-    let mut minted = mint(services, app, provider, &stored, Some(&user), scopes.clone(), auth_time, None).await?;
-    if minted.response.refresh_token.is_none() && stored.scopes.iter().any(|s| s == OFFLINE_ACCESS) {
-        let (secret, record) = refresh_record(services, app, provider, &stored, &stored.scopes, auth_time);
+    let mut minted = mint(
+        services,
+        app,
+        provider,
+        &stored,
+        Some(&user),
+        scopes.clone(),
+        auth_time,
+        None,
+    )
+    .await?;
+    if minted.response.refresh_token.is_none() && stored.scopes.iter().any(|s| s == OFFLINE_ACCESS)
+    {
+        let (secret, record) =
+            refresh_record(services, app, provider, &stored, &stored.scopes, auth_time);
         minted.response.refresh_token = Some(secret);
         minted.records.push(record);
     }
@@ -245,7 +308,14 @@ async fn refresh(
         .exchange_oauth2_token(stored.id, now, minted.records, event, audit)
         .await?
     {
-        revoke_family(services, app, &stored, "rotated refresh token reused", audit).await?;
+        revoke_family(
+            services,
+            app,
+            &stored,
+            "rotated refresh token reused",
+            audit,
+        )
+        .await?;
         return Err(TokenError::invalid_grant("the refresh token was already used").into());
     }
     Ok(minted.response)
@@ -266,7 +336,8 @@ async fn client_credentials(
         .into());
     }
     // No user is involved: user-facing scopes are meaningless here.
-    let usable = |s: &String| !matches!(s.as_str(), "openid" | OFFLINE_ACCESS | "profile" | "email");
+    let usable =
+        |s: &String| !matches!(s.as_str(), "openid" | OFFLINE_ACCESS | "profile" | "email");
     let scopes: Vec<String> = match scope {
         Some(requested) => {
             if let Some(bad) = requested.iter().find(|s| !provider.scopes.contains(s)) {
@@ -278,7 +349,12 @@ async fn client_credentials(
             }
             requested.iter().filter(|s| usable(s)).cloned().collect()
         }
-        None => provider.scopes.iter().filter(|s| usable(s)).cloned().collect(),
+        None => provider
+            .scopes
+            .iter()
+            .filter(|s| usable(s))
+            .cloned()
+            .collect(),
     };
     let family = GrantFamilyId::new();
     let seed = OAuth2Token {
@@ -294,7 +370,17 @@ async fn client_credentials(
         revoked_at: None,
         created_at: Utc::now(),
     };
-    let minted = mint(services, app, provider, &seed, None, scopes.clone(), None, None).await?;
+    let minted = mint(
+        services,
+        app,
+        provider,
+        &seed,
+        None,
+        scopes.clone(),
+        None,
+        None,
+    )
+    .await?;
     let event = token_event(app, "client_credentials", None, &scopes);
     services
         .store
@@ -474,9 +560,10 @@ async fn revoke_family(
 }
 
 fn token_event(app: &Application, grant: &str, user: Option<&User>, scopes: &[String]) -> NewEvent {
-    let mut event = NewEvent::about_model(EventAction::TokenIssued, "application", app.id, &app.slug)
-        .with("grant_type", grant)
-        .with("scopes", scopes.join(" "));
+    let mut event =
+        NewEvent::about_model(EventAction::TokenIssued, "application", app.id, &app.slug)
+            .with("grant_type", grant)
+            .with("scopes", scopes.join(" "));
     if let Some(user) = user {
         event = event.with("user", user.username.as_str());
     }
@@ -494,7 +581,10 @@ pub struct TokenInfo {
 
 /// Looks up an access token (a JWT of ours with an unrevoked `jti`) or a refresh token.
 /// `None` for anything unknown, expired, revoked or spent.
-pub async fn lookup_token(services: &Services, token: &str) -> Result<Option<TokenInfo>, StoreError> {
+pub async fn lookup_token(
+    services: &Services,
+    token: &str,
+) -> Result<Option<TokenInfo>, StoreError> {
     let now = Utc::now();
     if token.contains('.') {
         let (verification, _) = keys::published_keys(services).await?;
@@ -570,7 +660,12 @@ pub async fn introspect(
 
 /// RFC 7009: revokes `token` if it is `app`'s. Revoking a refresh token revokes its whole
 /// grant (§2.1 lets us, and it is what a logout means). Unknown tokens are not an error.
-pub async fn revoke(services: &Services, app: &Application, token: &str, audit: &AuditContext) -> Result<(), StoreError> {
+pub async fn revoke(
+    services: &Services,
+    app: &Application,
+    token: &str,
+    audit: &AuditContext,
+) -> Result<(), StoreError> {
     let Some(info) = lookup_token(services, token).await? else {
         return Ok(());
     };
@@ -579,9 +674,10 @@ pub async fn revoke(services: &Services, app: &Application, token: &str, audit: 
     }
     match info.record.kind {
         OAuth2TokenKind::RefreshToken => {
-            let event = NewEvent::about_model(EventAction::TokenIssued, "application", app.id, &app.slug)
-                .with("revoked_family", info.record.family.to_string())
-                .with("reason", "revoked by the client");
+            let event =
+                NewEvent::about_model(EventAction::TokenIssued, "application", app.id, &app.slug)
+                    .with("revoked_family", info.record.family.to_string())
+                    .with("reason", "revoked by the client");
             services
                 .store
                 .revoke_oauth2_family(info.record.family, Utc::now(), event, audit)

@@ -106,13 +106,14 @@ pub async fn ensure_key(services: &Services, alg: KeyAlgorithm) -> Result<(), Ke
     if newest(services, alg).await?.is_some() {
         return Ok(());
     }
-    let generated = tokio::task::spawn_blocking(move || gatehouse_crypto::generate_signing_key(alg))
-        .await
-        .map_err(|_| KeyError::Unusable)?
-        .map_err(|e| {
-            tracing::error!(error = %e, "key generation failed");
-            KeyError::Unusable
-        })?;
+    let generated =
+        tokio::task::spawn_blocking(move || gatehouse_crypto::generate_signing_key(alg))
+            .await
+            .map_err(|_| KeyError::Unusable)?
+            .map_err(|e| {
+                tracing::error!(error = %e, "key generation failed");
+                KeyError::Unusable
+            })?;
     let key = NewSigningKey {
         name: format!("gatehouse-{}", alg.as_str().to_ascii_lowercase()),
         algorithm: alg,

@@ -110,7 +110,11 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .primary_key(),
                     )
-                    .col(ColumnDef::new(Oauth2Providers::ClientType).text().not_null())
+                    .col(
+                        ColumnDef::new(Oauth2Providers::ClientType)
+                            .text()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(Oauth2Providers::ClientId)
                             .text()
@@ -127,8 +131,16 @@ impl MigrationTrait for Migration {
                             .json_binary()
                             .not_null(),
                     )
-                    .col(ColumnDef::new(Oauth2Providers::Scopes).json_binary().not_null())
-                    .col(ColumnDef::new(Oauth2Providers::SigningAlg).text().not_null())
+                    .col(
+                        ColumnDef::new(Oauth2Providers::Scopes)
+                            .json_binary()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Oauth2Providers::SigningAlg)
+                            .text()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(Oauth2Providers::AuthorizationCodeLifetime)
                             .big_integer()
@@ -144,8 +156,16 @@ impl MigrationTrait for Migration {
                             .big_integer()
                             .not_null(),
                     )
-                    .col(ColumnDef::new(Oauth2Providers::SubjectMode).text().not_null())
-                    .col(ColumnDef::new(Oauth2Providers::ConsentMode).text().not_null())
+                    .col(
+                        ColumnDef::new(Oauth2Providers::SubjectMode)
+                            .text()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Oauth2Providers::ConsentMode)
+                            .text()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(Oauth2Providers::RequirePkce)
                             .boolean()
@@ -172,7 +192,11 @@ impl MigrationTrait for Migration {
                             .primary_key(),
                     )
                     .col(ColumnDef::new(Oauth2Tokens::Kind).text().not_null())
-                    .col(ColumnDef::new(Oauth2Tokens::ApplicationId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(Oauth2Tokens::ApplicationId)
+                            .uuid()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Oauth2Tokens::UserId).uuid().null())
                     .col(ColumnDef::new(Oauth2Tokens::Family).uuid().not_null())
                     .col(
@@ -181,7 +205,11 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .unique_key(),
                     )
-                    .col(ColumnDef::new(Oauth2Tokens::Scopes).json_binary().not_null())
+                    .col(
+                        ColumnDef::new(Oauth2Tokens::Scopes)
+                            .json_binary()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Oauth2Tokens::Data).json_binary().not_null())
                     .col(timestamp(Oauth2Tokens::ExpiresAt, false))
                     .col(timestamp(Oauth2Tokens::UsedAt, true))
@@ -207,7 +235,10 @@ impl MigrationTrait for Migration {
         for (name, column) in [
             ("oauth2_tokens_family_idx", Oauth2Tokens::Family),
             ("oauth2_tokens_expires_at_idx", Oauth2Tokens::ExpiresAt),
-            ("oauth2_tokens_application_id_idx", Oauth2Tokens::ApplicationId),
+            (
+                "oauth2_tokens_application_id_idx",
+                Oauth2Tokens::ApplicationId,
+            ),
         ] {
             manager
                 .create_index(

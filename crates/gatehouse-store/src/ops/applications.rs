@@ -13,7 +13,9 @@ use gatehouse_core::{
     SubjectMode,
 };
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -51,9 +53,12 @@ pub(crate) async fn create<C: ConnectionTrait>(
         .exec_without_returning(conn)
         .await
         .map_err(|err| {
-            conflict_or_db_err(err, || format!("application slug {slug:?} is already taken"))
+            conflict_or_db_err(err, || {
+                format!("application slug {slug:?} is already taken")
+            })
         })?;
-    let mut event = NewEvent::about_model(EventAction::ModelCreated, "application", row.id, &row.slug);
+    let mut event =
+        NewEvent::about_model(EventAction::ModelCreated, "application", row.id, &row.slug);
     if let Some(provider) = &new.oauth2 {
         let provider_row = provider_to_row(row.id, provider);
         let client_id = provider.client_id.clone();

@@ -47,7 +47,9 @@ pub(crate) async fn insert<C: ConnectionTrait>(
     oauth2_token::Entity::insert_many(rows)
         .exec_without_returning(conn)
         .await
-        .map_err(|err| conflict_or_db_err(err, || "a token with this secret already exists".into()))?;
+        .map_err(|err| {
+            conflict_or_db_err(err, || "a token with this secret already exists".into())
+        })?;
     Ok(())
 }
 
@@ -141,12 +143,7 @@ pub(crate) async fn revoke_family<C: ConnectionTrait>(
         .exec(conn)
         .await
         .map_err(db_err)?;
-    events::record(
-        conn,
-        event.with("revoked", result.rows_affected),
-        audit,
-    )
-    .await?;
+    events::record(conn, event.with("revoked", result.rows_affected), audit).await?;
     Ok(result.rows_affected)
 }
 

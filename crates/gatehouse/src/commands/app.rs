@@ -117,12 +117,18 @@ pub(crate) async fn run(command: AppCommand, services: Services) -> anyhow::Resu
                 let list: Vec<_> = apps.iter().map(|a| describe(&services, a)).collect();
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
-                println!("{:<24} {:<32} {:<32} {:<12}", "SLUG", "NAME", "CLIENT ID", "TYPE");
+                println!(
+                    "{:<24} {:<32} {:<32} {:<12}",
+                    "SLUG", "NAME", "CLIENT ID", "TYPE"
+                );
                 for app in &apps {
                     let (client_id, client_type) = app.oauth2.as_ref().map_or(("-", "-"), |p| {
                         (p.client_id.as_str(), p.client_type.as_str())
                     });
-                    println!("{:<24} {:<32} {:<32} {:<12}", app.slug, app.name, client_id, client_type);
+                    println!(
+                        "{:<24} {:<32} {:<32} {:<12}",
+                        app.slug, app.name, client_id, client_type
+                    );
                 }
                 println!("({} applications)", apps.len());
             }
@@ -144,7 +150,11 @@ pub(crate) async fn run(command: AppCommand, services: Services) -> anyhow::Resu
             let (secret, generated) = secret_from(client_secret_stdin)?;
             services
                 .store
-                .set_client_secret_digest(app.id, secrets::digest(&services.digester, &secret), &audit)
+                .set_client_secret_digest(
+                    app.id,
+                    secrets::digest(&services.digester, &secret),
+                    &audit,
+                )
                 .await?;
             if generated {
                 println!("client_secret: {secret}");

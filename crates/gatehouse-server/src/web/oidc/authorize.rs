@@ -37,7 +37,11 @@ pub(super) async fn authorize_post(
     body: Bytes,
 ) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
-        return error_page(&services, StatusCode::BAD_REQUEST, "The request is not valid UTF-8.");
+        return error_page(
+            &services,
+            StatusCode::BAD_REQUEST,
+            "The request is not valid UTF-8.",
+        );
     };
     let text = text.to_owned();
     run(&services, peer, &headers, &text).await
@@ -53,7 +57,11 @@ async fn run(services: &Services, peer: SocketAddr, headers: &HeaderMap, query: 
         ),
         Err(error) => {
             tracing::error!(%error, "authorization failed");
-            error_page(services, StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong. Try again in a moment.")
+            error_page(
+                services,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong. Try again in a moment.",
+            )
         }
     }
 }
@@ -66,17 +74,31 @@ async fn decide(
 ) -> Result<Response, StoreError> {
     let params = match Params::parse_form(query) {
         Ok(params) => params,
-        Err(error) => return Ok(error_page(services, StatusCode::BAD_REQUEST, &format!("The request is malformed: {error}."))),
+        Err(error) => {
+            return Ok(error_page(
+                services,
+                StatusCode::BAD_REQUEST,
+                &format!("The request is malformed: {error}."),
+            ));
+        }
     };
     let client_id = match authorize::client_id(&params) {
         Ok(id) => id,
         Err(error) => return Ok(page_for(services, &error)),
     };
     let Some(app) = services.store.application_by_client_id(client_id).await? else {
-        return Ok(error_page(services, StatusCode::BAD_REQUEST, "The application is not known to Gatehouse."));
+        return Ok(error_page(
+            services,
+            StatusCode::BAD_REQUEST,
+            "The application is not known to Gatehouse.",
+        ));
     };
     let Some(provider) = app.oauth2.clone() else {
-        return Ok(error_page(services, StatusCode::BAD_REQUEST, "The application is not known to Gatehouse."));
+        return Ok(error_page(
+            services,
+            StatusCode::BAD_REQUEST,
+            "The application is not known to Gatehouse.",
+        ));
     };
     let issuer = grants::issuer(services, &app);
     let request = match authorize::validate(&params, &provider) {
@@ -85,7 +107,12 @@ async fn decide(
     };
     let Some((session, user)) = session::current(services, headers).await? else {
         if request.prompt.none {
-            return Ok(redirect_error(&request, AuthorizeErrorCode::LoginRequired, "the user is not signed in", &issuer));
+            return Ok(redirect_error(
+                &request,
+                AuthorizeErrorCode::LoginRequired,
+                "the user is not signed in",
+                &issuer,
+            ));
         }
         // Come back to exactly this request after signing in (a POSTed request returns as
         // a GET with the same form-encoded parameters).
@@ -106,7 +133,10 @@ async fn decide(
             StatusCode::FORBIDDEN,
             &services.config.branding,
             "Access denied",
-            &format!("Your account may not use {}. Ask an administrator for access.", app.name),
+            &format!(
+                "Your account may not use {}. Ask an administrator for access.",
+                app.name
+            ),
         ));
     }
     let audit = AuditContext {
@@ -114,7 +144,17 @@ async fn decide(
         actor: user.username.clone(),
         ..audit(peer, headers, "")
     };
-    match grants::issue_code(services, &app, &provider, &request, &user, session.created_at, &audit).await {
+    match grants::issue_code(
+        services,
+        &app,
+        &provider,
+        &request,
+        &user,
+        session.created_at,
+        &audit,
+    )
+    .await
+    {
         Ok(code) => {
             let mut pairs = vec![("code", code.as_str())];
             if let Some(state) = &request.state {
@@ -126,15 +166,24 @@ async fn decide(
         Err(GrantError::Store(error)) => Err(error),
         Err(other) => {
             tracing::error!(error = %other, "cannot issue an authorization code");
-            Ok(redirect_error(&request, AuthorizeErrorCode::ServerError, "internal error", &issuer))
+            Ok(redirect_error(
+                &request,
+                AuthorizeErrorCode::ServerError,
+                "internal error",
+                &issuer,
+            ))
         }
     }
 }
 
 fn page_for(services: &Services, error: &AuthorizeError) -> Response {
     match error {
-        AuthorizeError::Page(message) => error_page(services, StatusCode::BAD_REQUEST, &format!("{message}.")),
-        AuthorizeError::Redirect { .. } => error_page(services, StatusCode::BAD_REQUEST, "The request is invalid."),
+        AuthorizeError::Page(message) => {
+            error_page(services, StatusCode::BAD_REQUEST, &format!("{message}."))
+        }
+        AuthorizeError::Redirect { .. } => {
+            error_page(services, StatusCode::BAD_REQUEST, "The request is invalid.")
+        }
     }
 }
 
@@ -145,7 +194,12 @@ fn answer_error(services: &Services, error: &AuthorizeError, issuer: &str) -> Re
     }
 }
 
-fn redirect_error(request: &AuthorizationRequest, code: AuthorizeErrorCode, description: &str, issuer: &str) -> Response {
+fn redirect_error(
+    request: &AuthorizationRequest,
+    code: AuthorizeErrorCode,
+    description: &str,
+    issuer: &str,
+) -> Response {
     let error = AuthorizeError::Redirect {
         redirect_uri: request.redirect_uri.clone(),
         code,

@@ -76,7 +76,11 @@ pub(super) fn see_other(location: &str) -> Response {
 }
 
 /// The audit context of an anonymous or client request.
-pub(super) fn audit(peer: SocketAddr, headers: &axum::http::HeaderMap, actor: &str) -> AuditContext {
+pub(super) fn audit(
+    peer: SocketAddr,
+    headers: &axum::http::HeaderMap,
+    actor: &str,
+) -> AuditContext {
     AuditContext {
         actor_id: None,
         actor: actor.to_owned(),
