@@ -18,7 +18,7 @@ use std::process::ExitCode;
 #[derive(Subcommand, Debug)]
 pub(crate) enum AppCommand {
     /// Create an application, optionally with an OAuth2/OIDC provider (`--client-id`).
-    Create(AppCreate),
+    Create(Box<AppCreate>),
     /// List applications.
     List {
         /// Print JSON.
@@ -110,7 +110,7 @@ pub(crate) struct AppCreate {
 pub(crate) async fn run(command: AppCommand, services: Services) -> anyhow::Result<ExitCode> {
     let audit = AuditContext::cli();
     match command {
-        AppCommand::Create(args) => create(args, &services, &audit).await?,
+        AppCommand::Create(args) => create(*args, &services, &audit).await?,
         AppCommand::List { json } => {
             let apps = services.store.list_applications().await?;
             if json {

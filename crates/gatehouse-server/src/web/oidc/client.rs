@@ -12,7 +12,7 @@ use gatehouse_oidc::client_auth::{authenticate, presented_client};
 use gatehouse_oidc::params::Params;
 
 /// Parses an `application/x-www-form-urlencoded` body; anything else is `invalid_request`.
-pub(super) fn form(headers: &HeaderMap, body: &[u8]) -> Result<Params, Response> {
+pub(super) fn form(headers: &HeaderMap, body: &[u8]) -> Result<Params, TokenError> {
     let is_form = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -23,13 +23,13 @@ pub(super) fn form(headers: &HeaderMap, body: &[u8]) -> Result<Params, Response>
             })
         });
     if !is_form {
-        return Err(token_error(&TokenError::invalid_request(
+        return Err(TokenError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
-        )));
+        ));
     }
     let text = std::str::from_utf8(body)
-        .map_err(|_| token_error(&TokenError::invalid_request("the body is not UTF-8")))?;
-    Params::parse_form(text).map_err(|e| token_error(&TokenError::invalid_request(e.to_string())))
+        .map_err(|_| TokenError::invalid_request("the body is not UTF-8"))?;
+    Params::parse_form(text).map_err(|e| TokenError::invalid_request(e.to_string()))
 }
 
 /// Authenticates the client of a token-endpoint-style request.

@@ -21,7 +21,7 @@ pub(super) async fn introspect(
 ) -> Response {
     let params = match form(&headers, &body) {
         Ok(params) => params,
-        Err(response) => return response,
+        Err(error) => return token_error(&error),
     };
     let (app, provider) = match authenticated_client(&services, &headers, &params).await {
         Ok(found) => found,
@@ -48,7 +48,7 @@ pub(super) async fn revoke(
 ) -> Response {
     let params = match form(&headers, &body) {
         Ok(params) => params,
-        Err(response) => return response,
+        Err(error) => return token_error(&error),
     };
     let (app, provider) = match authenticated_client(&services, &headers, &params).await {
         Ok(found) => found,

@@ -19,7 +19,7 @@ pub(super) async fn token(
 ) -> Response {
     let params = match form(&headers, &body) {
         Ok(params) => params,
-        Err(response) => return response,
+        Err(error) => return token_error(&error),
     };
     let (app, provider) = match authenticated_client(&services, &headers, &params).await {
         Ok(found) => found,
