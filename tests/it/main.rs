@@ -9,6 +9,7 @@ mod authn;
 mod cli;
 mod login;
 mod oidc;
+mod oidc_store;
 mod outage;
 mod pages;
 mod server;
