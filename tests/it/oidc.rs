@@ -668,4 +668,88 @@ async fn oidc_provider_end_to_end(backend: Backend) {
     );
 }
 
-on_both_backends!(oidc_provider_end_to_end);
+on_both_backends!(oidc_provider_end_to_end, openid_client_interop);
+
+/// Runs the openid-client relying party (tests/interop/openid-client/rp.mjs) from the
+/// directory where scripts/test installed its node_modules.
+fn relying_party(args: &[&str]) -> Value {
+    let dir = std::env::var("GATEHOUSE_TEST_OPENID_CLIENT_DIR").expect(
+        "GATEHOUSE_TEST_OPENID_CLIENT_DIR: run scripts/test, which installs openid-client with npm ci",
+    );
+    let script = std::path::Path::new(&dir).join("rp.mjs");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/interop/openid-client/rp.mjs"
+        ),
+        &script,
+    )
+    .expect("copy rp.mjs next to its node_modules");
+    let output = std::process::Command::new("node")
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("run node");
+    assert!(
+        output.status.success(),
+        "openid-client failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("rp prints JSON")
+}
+
+async fn openid_client_interop(backend: Backend) {
+    let gh = Installation::new(backend).await;
+    gh.cli_ok(&["group", "create", "grafana-admins"], None);
+    let created: Value = serde_json::from_str(&gh.cli_ok(
+        &[
+            "app",
+            "create",
+            "grafana",
+            "--client-id",
+            "grafana",
+            "--redirect-uri",
+            REDIRECT,
+            "--json",
+        ],
+        None,
+    ))
+    .expect("json");
+    let secret = created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let server = Server::start(&gh, &[("GATEHOUSE_BOOTSTRAP_PASSWORD", PASSWORD)]);
+    server.wait_ready().await;
+    let issuer = server.url("/application/o/grafana/");
+
+    let start = relying_party(&["start", &issuer, "grafana", &secret, REDIRECT]);
+    let url = start["url"].as_str().expect("url");
+    assert!(
+        url.starts_with(&server.url("/application/o/authorize/")),
+        "{url}"
+    );
+    let callback = sign_in_and_authorize(&server, &client(), url).await;
+    let result = relying_party(&[
+        "finish",
+        &issuer,
+        "grafana",
+        &secret,
+        &callback,
+        start["state"].as_str().expect("state"),
+        start["nonce"].as_str().expect("nonce"),
+        start["verifier"].as_str().expect("verifier"),
+    ]);
+    let claims = &result["claims"];
+    assert_eq!(claims["iss"], issuer);
+    assert_eq!(claims["aud"], "grafana");
+    assert_eq!(claims["preferred_username"], "admin");
+    assert_eq!(result["userinfo"]["sub"], claims["sub"]);
+    assert_eq!(result["userinfo"]["preferred_username"], "admin");
+    assert_eq!(result["refreshed"]["rotated"], true);
+    assert_eq!(result["refreshed"]["idTokenSub"], claims["sub"]);
+    assert_eq!(result["introspected"]["active"], true);
+    assert_eq!(result["introspected"]["client_id"], "grafana");
+    assert_eq!(result["afterRevocation"]["active"], false);
+    assert_eq!(result["reuse"], "invalid_grant");
+}
