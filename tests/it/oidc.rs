@@ -618,6 +618,34 @@ async fn oidc_provider_end_to_end(backend: Backend) {
         (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
     );
 
+    // prompt=login cannot re-authenticate a session yet: login_required, never a stale code.
+    let response = browser
+        .get(authorize_url(
+            &server,
+            "grafana",
+            &[pkce[0], pkce[1], ("prompt", "login")],
+        ))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(
+        query_param(&location(&response), "error").as_deref(),
+        Some("login_required")
+    );
+    let response = browser
+        .get(authorize_url(
+            &server,
+            "grafana",
+            &[pkce[0], pkce[1], ("max_age", "3600")],
+        ))
+        .send()
+        .await
+        .expect("authorize");
+    assert!(
+        query_param(&location(&response), "code").is_some(),
+        "a recent session is fine"
+    );
+
     // The group policy: a signed-in user outside the allowed groups gets a page, no code.
     let response = browser
         .get(authorize_url(&server, "secret-app", &[]))
@@ -637,7 +665,7 @@ async fn oidc_provider_end_to_end(backend: Backend) {
         .expect("events")
         .items;
     let count = |action| events.iter().filter(|e| e.action == action).count();
-    assert_eq!(count(EventAction::AuthorizeApplication), 2);
+    assert_eq!(count(EventAction::AuthorizeApplication), 3);
     let grants: Vec<_> = events
         .iter()
         .filter(|e| e.action == EventAction::TokenIssued)

@@ -120,6 +120,23 @@ async fn decide(
         let target = format!("{LOGIN_PATH}?next={}", authorize::form_encode(&back));
         return Ok(see_other(&target));
     };
+    // OIDC Core §3.1.2.1: `prompt=login` and an exceeded `max_age` demand a fresh sign-in.
+    // Re-authenticating an existing session is not built yet, and the spec's answer when the
+    // provider cannot re-authenticate is `login_required`, never a code with a stale session.
+    let elapsed = (chrono::Utc::now() - session.created_at)
+        .num_seconds()
+        .max(0);
+    let too_old = request
+        .max_age
+        .is_some_and(|max| u64::try_from(elapsed).is_ok_and(|e| e > max));
+    if request.prompt.login || too_old {
+        return Ok(redirect_error(
+            &request,
+            AuthorizeErrorCode::LoginRequired,
+            "re-authentication of a signed-in user is not supported yet; sign out and retry",
+            &issuer,
+        ));
+    }
     let groups: Vec<_> = services
         .store
         .effective_groups(user.id)
