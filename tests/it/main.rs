@@ -11,6 +11,8 @@ mod enrollment;
 mod flows;
 mod invitation_store;
 mod login;
+mod oidc;
+mod oidc_store;
 mod outage;
 mod outbox;
 mod pages;

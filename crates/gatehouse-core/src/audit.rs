@@ -32,6 +32,10 @@ pub enum EventAction {
     SystemTask,
     /// A configuration error or internal failure worth an operator's attention.
     ConfigurationError,
+    /// A user authorized an application (an OAuth2 authorization code was issued).
+    AuthorizeApplication,
+    /// OAuth2 tokens were issued (code exchange, refresh, client credentials) or revoked.
+    TokenIssued,
 }
 
 impl EventAction {
@@ -49,11 +53,13 @@ impl EventAction {
             Self::RecoveryRequested => "recovery_requested",
             Self::SystemTask => "system_task",
             Self::ConfigurationError => "configuration_error",
+            Self::AuthorizeApplication => "authorize_application",
+            Self::TokenIssued => "token_issued",
         }
     }
 
     /// Every action, for parsing and for documentation.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::ModelCreated,
         Self::ModelUpdated,
         Self::ModelDeleted,
@@ -65,6 +71,8 @@ impl EventAction {
         Self::RecoveryRequested,
         Self::SystemTask,
         Self::ConfigurationError,
+        Self::AuthorizeApplication,
+        Self::TokenIssued,
     ];
 
     /// Parses a stored name.

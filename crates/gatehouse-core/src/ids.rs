@@ -72,3 +72,16 @@ id_type!(
     /// Identifies a message in the email outbox.
     EmailId
 );
+id_type!(
+    /// Identifies a [`crate::Application`].
+    ApplicationId
+);
+id_type!(
+    /// Identifies a stored OAuth2 grant artefact ([`crate::OAuth2Token`]).
+    OAuth2TokenId
+);
+id_type!(
+    /// Identifies a grant family: an authorization and every token descending from it, so
+    /// that a replayed code or a reused refresh token can revoke them all.
+    GrantFamilyId
+);

@@ -2,14 +2,19 @@
 //! implements them once for SQLite and PostgreSQL. Every write takes an [`AuditContext`] and
 //! records its audit event in the same transaction.
 
+use crate::application::{Application, NewApplication};
 use crate::audit::{AuditContext, Event, EventQuery, NewEvent};
 use crate::change::ChangeSet;
 use crate::device::{Device, NewDevice};
 use crate::group::{Group, GroupPatch, NewGroup};
-use crate::ids::{DeviceId, GroupId, KeyId, SessionId, TokenId, UserId};
+use crate::ids::{
+    ApplicationId, DeviceId, GrantFamilyId, GroupId, KeyId, OAuth2TokenId, SessionId, TokenId,
+    UserId,
+};
 use crate::invitation::InvitationStore;
 use crate::key::{NewSigningKey, SigningKey};
 use crate::list::{ListQuery, Page};
+use crate::oauth2_token::{NewOAuth2Token, OAuth2Token};
 use crate::outbox::OutboxStore;
 use crate::session::Session;
 use crate::static_codes::StaticCodeStore;
@@ -258,6 +263,75 @@ pub trait KeyStore: Send + Sync {
     async fn signing_key(&self, id: KeyId) -> StoreResult<Option<SigningKey>>;
 }
 
+/// Applications and their OAuth2 providers.
+#[async_trait]
+pub trait ApplicationStore: Send + Sync {
+    /// Creates an application (and its provider); a taken slug or client id is `Conflict`, an
+    /// unknown allowed group `NotFound`. Records `model_created` (never the secret digest).
+    async fn create_application(
+        &self,
+        app: NewApplication,
+        audit: &AuditContext,
+    ) -> StoreResult<Application>;
+    /// Looks an application up by slug.
+    async fn application_by_slug(&self, slug: &str) -> StoreResult<Option<Application>>;
+    /// Looks an application up by its provider's client id.
+    async fn application_by_client_id(&self, client_id: &str) -> StoreResult<Option<Application>>;
+    /// Looks an application up by id.
+    async fn application_by_id(&self, id: ApplicationId) -> StoreResult<Option<Application>>;
+    /// Every application, ordered by slug.
+    async fn list_applications(&self) -> StoreResult<Vec<Application>>;
+    /// Replaces the client secret digest; records `model_updated` (field `client_secret`).
+    async fn set_client_secret_digest(
+        &self,
+        id: ApplicationId,
+        digest: String,
+        audit: &AuditContext,
+    ) -> StoreResult<()>;
+    /// Deletes an application with its provider and every token issued to it.
+    async fn delete_application(&self, id: ApplicationId, audit: &AuditContext) -> StoreResult<()>;
+}
+
+/// OAuth2 authorization codes, refresh tokens and access-token ids, by keyed digest.
+#[async_trait]
+pub trait OAuth2TokenStore: Send + Sync {
+    /// Stores artefacts and `event` in one transaction (an authorization, a client_credentials
+    /// grant).
+    async fn issue_oauth2_tokens(
+        &self,
+        tokens: Vec<NewOAuth2Token>,
+        event: NewEvent,
+        audit: &AuditContext,
+    ) -> StoreResult<()>;
+    /// Spends `spent` (compare-and-set: only if unspent and unrevoked) and, in the same
+    /// transaction, stores `tokens` and `event`. Returns `false`, writing nothing, when
+    /// `spent` was already spent or revoked, so of two concurrent redemptions one wins.
+    async fn exchange_oauth2_token(
+        &self,
+        spent: OAuth2TokenId,
+        at: DateTime<Utc>,
+        tokens: Vec<NewOAuth2Token>,
+        event: NewEvent,
+        audit: &AuditContext,
+    ) -> StoreResult<bool>;
+    /// Finds an artefact by digest, whatever its state.
+    async fn oauth2_token_by_digest(&self, digest: &str) -> StoreResult<Option<OAuth2Token>>;
+    /// Revokes one artefact (RFC 7009); returns whether it was unrevoked. No audit event:
+    /// revocation is the client's housekeeping, not a security decision.
+    async fn revoke_oauth2_token(&self, id: OAuth2TokenId, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Revokes every artefact of a family (replay and reuse detection) with `event`; returns
+    /// how many were still unrevoked.
+    async fn revoke_oauth2_family(
+        &self,
+        family: GrantFamilyId,
+        at: DateTime<Utc>,
+        event: NewEvent,
+        audit: &AuditContext,
+    ) -> StoreResult<u64>;
+    /// Deletes artefacts that expired before `now`; returns how many.
+    async fn delete_expired_oauth2_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
 /// Small installation-wide values (schema facts, the secret-key check value).
 #[async_trait]
 pub trait SettingStore: Send + Sync {
@@ -311,6 +385,8 @@ pub trait Store:
     + InvitationStore
     + StaticCodeStore
     + OutboxStore
+    + ApplicationStore
+    + OAuth2TokenStore
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

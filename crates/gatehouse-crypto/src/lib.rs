@@ -9,10 +9,12 @@
 //! - [`PasswordHasher`]: Argon2id hashing, verification of imported bcrypt/Argon2 hashes.
 //! - [`keys`]: JWS signing keys (RS256, ES256, EdDSA), signatures and public JWKs.
 //! - [`generate_recovery_code`]: single-use recovery codes and their normal form.
+//! - [`sha256`], [`sha512`]: plain digests for PKCE and OIDC hash claims.
 //! - [`totp`]: TOTP codes (RFC 6238), their secrets, provisioning URIs and QR codes.
 //! - [`webauthn`]: WebAuthn registration and assertion checks (passkeys, security keys).
 
 mod csrf;
+mod digest;
 mod error;
 pub mod keys;
 mod password;
@@ -25,6 +27,7 @@ pub mod totp;
 pub mod webauthn;
 
 pub use csrf::CsrfSigner;
+pub use digest::{sha256, sha512};
 pub use error::{CryptoError, Result};
 pub use keys::{GeneratedKey, KeyAlgorithm, SigningKey, generate_signing_key, public_jwk};
 pub use password::{PasswordHasher, PasswordParams, Verification};

@@ -10,6 +10,7 @@ pub mod flow_catalog;
 pub mod invitations;
 pub mod lifecycle;
 pub mod mail;
+pub mod oidc;
 pub mod prepare;
 pub mod recovery_limit;
 pub mod reference;

@@ -39,6 +39,8 @@ pub struct Services {
     pub prepared: Arc<AtomicBool>,
     /// The stored flows, parsed and briefly cached.
     pub flows: Arc<crate::flow_catalog::FlowCatalog>,
+    /// Parsed OIDC signing keys.
+    pub oidc_keys: crate::oidc::keys::KeyCache,
 }
 
 /// Why the services could not be assembled.
@@ -114,6 +116,7 @@ impl Services {
             recovery_limiter: Arc::new(crate::recovery_limit::RecoveryLimiter::default()),
             config: Arc::new(config),
             prepared: Arc::new(AtomicBool::new(false)),
+            oidc_keys: crate::oidc::keys::KeyCache::default(),
         })
     }
 

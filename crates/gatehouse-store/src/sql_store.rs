@@ -5,12 +5,16 @@
 use crate::connect::PoolHandle;
 use crate::error::db_err;
 use crate::ops::{
-    changes, devices, events, flows, groups, keys, memberships, outbox, sessions, settings, setup,
-    tokens, users,
+    applications, changes, devices, events, flows, groups, keys, memberships, oauth2_tokens,
+    outbox, sessions, settings, setup, tokens, users,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gatehouse_core::store::StoreResult;
+use gatehouse_core::{
+    Application, ApplicationId, ApplicationStore, GrantFamilyId, NewApplication, NewOAuth2Token,
+    OAuth2Token, OAuth2TokenId, OAuth2TokenStore,
+};
 use gatehouse_core::{
     AuditContext, ChangeSet, Device, DeviceId, DeviceStore, EmailId, EmailRequest, Event,
     EventQuery, EventStore, FirstAdmin, FlowDefinition, FlowStore, Group, GroupId, GroupPatch,
@@ -426,6 +430,106 @@ impl KeyStore for SqlStore {
 
     async fn signing_key(&self, id: KeyId) -> StoreResult<Option<SigningKey>> {
         keys::by_id(&self.db, id).await
+    }
+}
+
+#[async_trait]
+impl ApplicationStore for SqlStore {
+    async fn create_application(
+        &self,
+        app: NewApplication,
+        audit: &AuditContext,
+    ) -> StoreResult<Application> {
+        let txn = self.begin_write().await?;
+        let created = applications::create(&txn, app, audit).await?;
+        commit(txn).await?;
+        Ok(created)
+    }
+
+    async fn application_by_slug(&self, slug: &str) -> StoreResult<Option<Application>> {
+        applications::by_slug(&self.db, slug).await
+    }
+
+    async fn application_by_client_id(&self, client_id: &str) -> StoreResult<Option<Application>> {
+        applications::by_client_id(&self.db, client_id).await
+    }
+
+    async fn application_by_id(&self, id: ApplicationId) -> StoreResult<Option<Application>> {
+        applications::by_id(&self.db, id).await
+    }
+
+    async fn list_applications(&self) -> StoreResult<Vec<Application>> {
+        applications::list(&self.db).await
+    }
+
+    async fn set_client_secret_digest(
+        &self,
+        id: ApplicationId,
+        digest: String,
+        audit: &AuditContext,
+    ) -> StoreResult<()> {
+        let txn = self.begin_write().await?;
+        applications::set_client_secret_digest(&txn, id, digest, audit).await?;
+        commit(txn).await
+    }
+
+    async fn delete_application(&self, id: ApplicationId, audit: &AuditContext) -> StoreResult<()> {
+        let txn = self.begin_write().await?;
+        applications::delete(&txn, id, audit).await?;
+        commit(txn).await
+    }
+}
+
+#[async_trait]
+impl OAuth2TokenStore for SqlStore {
+    async fn issue_oauth2_tokens(
+        &self,
+        tokens: Vec<NewOAuth2Token>,
+        event: NewEvent,
+        audit: &AuditContext,
+    ) -> StoreResult<()> {
+        let txn = self.begin_write().await?;
+        oauth2_tokens::issue(&txn, tokens, event, audit).await?;
+        commit(txn).await
+    }
+
+    async fn exchange_oauth2_token(
+        &self,
+        spent: OAuth2TokenId,
+        at: DateTime<Utc>,
+        tokens: Vec<NewOAuth2Token>,
+        event: NewEvent,
+        audit: &AuditContext,
+    ) -> StoreResult<bool> {
+        let txn = self.begin_write().await?;
+        let spent = oauth2_tokens::exchange(&txn, spent, at, tokens, event, audit).await?;
+        commit(txn).await?;
+        Ok(spent)
+    }
+
+    async fn oauth2_token_by_digest(&self, digest: &str) -> StoreResult<Option<OAuth2Token>> {
+        oauth2_tokens::by_digest(&self.db, digest).await
+    }
+
+    async fn revoke_oauth2_token(&self, id: OAuth2TokenId, at: DateTime<Utc>) -> StoreResult<bool> {
+        oauth2_tokens::revoke(&self.db, id, at).await
+    }
+
+    async fn revoke_oauth2_family(
+        &self,
+        family: GrantFamilyId,
+        at: DateTime<Utc>,
+        event: NewEvent,
+        audit: &AuditContext,
+    ) -> StoreResult<u64> {
+        let txn = self.begin_write().await?;
+        let revoked = oauth2_tokens::revoke_family(&txn, family, at, event, audit).await?;
+        commit(txn).await?;
+        Ok(revoked)
+    }
+
+    async fn delete_expired_oauth2_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        oauth2_tokens::delete_expired(&self.db, now).await
     }
 }
 

@@ -42,6 +42,9 @@ pub(crate) enum Command {
     /// Manage enrollment invitations.
     #[command(subcommand)]
     Invitation(InvitationCommand),
+    /// Manage applications and their OAuth2/OIDC providers.
+    #[command(subcommand)]
+    App(crate::commands::app::AppCommand),
     /// Make users and groups match a YAML document.
     Apply {
         /// The document (`-` for standard input).

@@ -10,6 +10,7 @@ mod health;
 mod layers;
 mod metrics_endpoint;
 mod mfa;
+mod oidc;
 mod pages;
 mod portal;
 mod recovery;
@@ -46,6 +47,7 @@ pub fn router(services: Services) -> Router {
             "/if/user/devices/remove",
             axum::routing::post(portal::remove_device),
         )
+        .merge(oidc::routes())
         .route("/", get(portal::root))
         .route("/static/gatehouse.css", get(pages::stylesheet))
         .route("/static/webauthn.js", get(pages::webauthn_script))

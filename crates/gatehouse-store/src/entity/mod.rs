@@ -1,6 +1,7 @@
 //! The sea-orm entities: one file per table, mirroring the migration in `crate::migration`.
 //! They are private to the crate; the domain types in `gatehouse-core` are what callers see.
 
+pub(crate) mod application;
 pub(crate) mod device;
 pub(crate) mod email_outbox;
 pub(crate) mod event;
@@ -8,6 +9,8 @@ pub(crate) mod flow;
 pub(crate) mod group;
 pub(crate) mod group_member;
 pub(crate) mod invitation;
+pub(crate) mod oauth2_provider;
+pub(crate) mod oauth2_token;
 pub(crate) mod session;
 pub(crate) mod setting;
 pub(crate) mod signing_key;

@@ -7,6 +7,7 @@ mod m20260101_000001_initial;
 mod m20261129_000001_devices;
 mod m20261129_000003_email_outbox;
 mod m20261129_000004_invitations;
+mod m20261129_000005_oauth2;
 mod m20261129_000006_flows;
 
 /// Every migration, oldest first.
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_devices::Migration),
             Box::new(m20261129_000003_email_outbox::Migration),
             Box::new(m20261129_000004_invitations::Migration),
+            Box::new(m20261129_000005_oauth2::Migration),
             Box::new(m20261129_000006_flows::Migration),
         ]
     }

@@ -2,6 +2,7 @@
 //! transaction. `SqlStore`'s trait methods wrap single operations in a transaction;
 //! `create_first_admin` and `apply_changes` run several inside one.
 
+pub(crate) mod applications;
 pub(crate) mod changes;
 pub(crate) mod devices;
 pub(crate) mod events;
@@ -10,6 +11,7 @@ pub(crate) mod groups;
 pub(crate) mod invitations;
 pub(crate) mod keys;
 pub(crate) mod memberships;
+pub(crate) mod oauth2_tokens;
 pub(crate) mod outbox;
 pub(crate) mod rows;
 pub(crate) mod sessions;

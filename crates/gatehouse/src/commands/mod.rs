@@ -1,5 +1,6 @@
 //! One module per command family; each opens only what it needs.
 
+pub(crate) mod app;
 mod apply;
 mod flow;
 mod group;
@@ -50,6 +51,7 @@ pub(crate) async fn run(command: Command, config: Config) -> anyhow::Result<Exit
         Command::Invitation(command) => {
             invitation::run(command, admin_services(config).await?).await
         }
+        Command::App(command) => app::run(command, admin_services(config).await?).await,
         Command::Apply { file, dry_run } => {
             apply::apply(&file, dry_run, admin_services(config).await?).await
         }

@@ -1,0 +1,102 @@
+//! The claims a relying party receives about a user, by scope (OIDC Core §5.4): `profile`
+//! gives `name`, `preferred_username`, `nickname` and (as authentik does) `groups`; `email`
+//! gives `email` and `email_verified`. The same function feeds the ID token and userinfo,
+//! so they never disagree. `sub` depends on the client's subject mode.
+
+use gatehouse_core::{SubjectMode, User};
+use serde_json::{Map, Value};
+
+/// The `sub` value for `user` under `mode`. `hashed` computes the pairwise hashed id (a
+/// keyed hash of the user id and the application, supplied by the caller, which holds the
+/// key). A user without an email under `Email` mode falls back to the hashed id, so `sub`
+/// is never empty.
+pub fn subject(mode: SubjectMode, user: &User, hashed: impl FnOnce() -> String) -> String {
+    match mode {
+        SubjectMode::HashedUserId => hashed(),
+        SubjectMode::UserId => user.id.to_string(),
+        SubjectMode::Username => user.username.clone(),
+        SubjectMode::Email => user.email.clone().unwrap_or_else(hashed),
+    }
+}
+
+/// The user claims granted by `scopes` (without `sub`).
+pub fn user_claims(scopes: &[String], user: &User, groups: &[String]) -> Map<String, Value> {
+    let mut claims = Map::new();
+    let has = |scope: &str| scopes.iter().any(|s| s == scope);
+    if has("profile") {
+        claims.insert("name".into(), Value::from(user.name.as_str()));
+        claims.insert(
+            "preferred_username".into(),
+            Value::from(user.username.as_str()),
+        );
+        claims.insert("nickname".into(), Value::from(user.username.as_str()));
+        claims.insert("groups".into(), Value::from(groups.to_vec()));
+    }
+    if has("email")
+        && let Some(email) = &user.email
+    {
+        claims.insert("email".into(), Value::from(email.as_str()));
+        claims.insert("email_verified".into(), Value::from(user.email_verified));
+    }
+    claims
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use gatehouse_core::{UserId, UserType};
+
+    pub(crate) fn alice() -> User {
+        User {
+            id: UserId::new(),
+            username: "alice".into(),
+            name: "Alice Example".into(),
+            email: Some("alice@example.com".into()),
+            email_verified: true,
+            active: true,
+            user_type: UserType::Internal,
+            password_hash: None,
+            attributes: Map::new(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            last_login: None,
+        }
+    }
+
+    #[test]
+    fn claims_follow_scopes() {
+        let user = alice();
+        let groups = vec!["grafana-admins".to_owned()];
+        let scopes = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert!(user_claims(&scopes(&["openid"]), &user, &groups).is_empty());
+        let profile = user_claims(&scopes(&["openid", "profile"]), &user, &groups);
+        assert_eq!(profile["preferred_username"], "alice");
+        assert_eq!(profile["nickname"], "alice");
+        assert_eq!(profile["name"], "Alice Example");
+        assert_eq!(profile["groups"], serde_json::json!(["grafana-admins"]));
+        assert!(!profile.contains_key("email"));
+        let email = user_claims(&scopes(&["email"]), &user, &groups);
+        assert_eq!(email["email"], "alice@example.com");
+        assert_eq!(email["email_verified"], true);
+        assert!(!email.contains_key("name"));
+    }
+
+    #[test]
+    fn subjects() {
+        let mut user = alice();
+        let hashed = || "h".to_owned();
+        assert_eq!(subject(SubjectMode::HashedUserId, &user, hashed), "h");
+        assert_eq!(
+            subject(SubjectMode::UserId, &user, hashed),
+            user.id.to_string()
+        );
+        assert_eq!(subject(SubjectMode::Username, &user, hashed), "alice");
+        assert_eq!(
+            subject(SubjectMode::Email, &user, hashed),
+            "alice@example.com"
+        );
+        user.email = None;
+        assert_eq!(subject(SubjectMode::Email, &user, hashed), "h");
+    }
+}

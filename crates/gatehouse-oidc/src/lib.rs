@@ -1,0 +1,27 @@
+//! OAuth 2.0 (RFC 6749) and OpenID Connect Core 1.0 as pure functions: they take request
+//! parameters and the client's registration and return decisions, documents and signed
+//! tokens. No HTTP and no SQL: the web layer maps [`AuthorizeError`] and [`TokenError`] to
+//! responses, and storage is reached through `gatehouse-core`'s ports by the caller.
+//!
+//! - [`params`]: form/query parameters with RFC 6749 §3.1's once-only rule and size limits.
+//! - [`redirect`]: redirect URI matching, exact plus the RFC 8252 §7.3 loopback rule.
+//! - [`authorize`]: authorization request validation (RFC 6749 §4.1.1, OIDC Core §3.1.2).
+//! - [`pkce`]: RFC 7636 `S256` verification.
+//! - [`client_auth`]: `client_secret_basic`, `client_secret_post`, `none`.
+//! - [`token_request`]: token request validation (RFC 6749 §4.1.3, §6, §4.4).
+//! - [`claims`]: standard claims by scope (OIDC Core §5.4).
+//! - [`jwt`]: JWS compact serialization of ID tokens and JWT access tokens (RFC 9068).
+//! - [`discovery`]: the provider metadata document (OIDC Discovery 1.0 §3).
+
+pub mod authorize;
+pub mod claims;
+pub mod client_auth;
+pub mod discovery;
+mod error;
+pub mod jwt;
+pub mod params;
+pub mod pkce;
+pub mod redirect;
+pub mod token_request;
+
+pub use error::{AuthorizeError, AuthorizeErrorCode, TokenError, TokenErrorCode};

@@ -1,0 +1,163 @@
+//! Signing keys for OIDC: the newest unretired key of the algorithm a client asks for,
+//! created on first need (RS256 exists from first start; ES256 and EdDSA keys are made when
+//! an application first uses them), parsed once and cached, since parsing an RSA key costs
+//! far more than a signature.
+
+use crate::prepare::SIGNING_KEY_CONTEXT;
+use crate::services::Services;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use gatehouse_core::{AuditContext, KeyAlgorithm, NewSigningKey, StoreError};
+use gatehouse_crypto::keys::SigningKey as Signer;
+use gatehouse_oidc::jwt::VerificationKey;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A parsed key ready to sign, with its `kid`.
+#[derive(Clone)]
+pub struct ActiveKey {
+    /// The JWK `kid` (the stored key's id).
+    pub kid: String,
+    /// The parsed private key.
+    pub signer: Arc<Signer>,
+}
+
+/// Parsed signing keys, by stored key id.
+#[derive(Clone, Default)]
+pub struct KeyCache {
+    parsed: Arc<Mutex<HashMap<String, Arc<Signer>>>>,
+}
+
+impl std::fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyCache(**)")
+    }
+}
+
+/// Why no key could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The key could not be generated, unsealed or parsed (details logged).
+    #[error("signing key unusable")]
+    Unusable,
+}
+
+/// The newest unretired key for `alg`, creating one if there is none.
+pub async fn active_key(services: &Services, alg: KeyAlgorithm) -> Result<ActiveKey, KeyError> {
+    let stored = match newest(services, alg).await? {
+        Some(key) => key,
+        None => {
+            ensure_key(services, alg).await?;
+            newest(services, alg).await?.ok_or(KeyError::Unusable)?
+        }
+    };
+    let kid = stored.id.to_string();
+    if let Some(signer) = cache_get(services, &kid) {
+        return Ok(ActiveKey { kid, signer });
+    }
+    let pkcs8 = services
+        .secret_box
+        .open(&stored.private_key_sealed, SIGNING_KEY_CONTEXT)
+        .map_err(|e| {
+            tracing::error!(kid = %kid, error = %e, "cannot unseal signing key");
+            KeyError::Unusable
+        })?;
+    let signer = tokio::task::spawn_blocking(move || Signer::from_pkcs8(alg, &pkcs8))
+        .await
+        .map_err(|_| KeyError::Unusable)?
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot parse signing key");
+            KeyError::Unusable
+        })?;
+    let signer = Arc::new(signer);
+    if let Ok(mut cache) = services.oidc_keys.parsed.lock() {
+        cache.insert(kid.clone(), signer.clone());
+    }
+    Ok(ActiveKey { kid, signer })
+}
+
+fn cache_get(services: &Services, kid: &str) -> Option<Arc<Signer>> {
+    services
+        .oidc_keys
+        .parsed
+        .lock()
+        .ok()
+        .and_then(|cache| cache.get(kid).cloned())
+}
+
+async fn newest(
+    services: &Services,
+    alg: KeyAlgorithm,
+) -> Result<Option<gatehouse_core::SigningKey>, StoreError> {
+    Ok(services
+        .store
+        .signing_keys()
+        .await?
+        .into_iter()
+        .find(|k| k.algorithm == alg && k.retired_at.is_none()))
+}
+
+/// Makes sure an unretired key of `alg` exists (the CLI calls this when an application
+/// chooses ES256 or EdDSA, so the first token request does not pay for generation).
+pub async fn ensure_key(services: &Services, alg: KeyAlgorithm) -> Result<(), KeyError> {
+    if newest(services, alg).await?.is_some() {
+        return Ok(());
+    }
+    let generated =
+        tokio::task::spawn_blocking(move || gatehouse_crypto::generate_signing_key(alg))
+            .await
+            .map_err(|_| KeyError::Unusable)?
+            .map_err(|e| {
+                tracing::error!(error = %e, "key generation failed");
+                KeyError::Unusable
+            })?;
+    let key = NewSigningKey {
+        name: format!("gatehouse-{}", alg.as_str().to_ascii_lowercase()),
+        algorithm: alg,
+        private_key_sealed: services
+            .secret_box
+            .seal(&generated.pkcs8_der, SIGNING_KEY_CONTEXT),
+        public_key_der: STANDARD.encode(&generated.public_key_der),
+    };
+    match services
+        .store
+        .create_signing_key(key, &AuditContext::system())
+        .await
+    {
+        // A concurrent request created it first.
+        Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Every key (retired ones too, until their tokens expire) as verification keys and as
+/// public JWKs, for the JWKS document and for checking our own access tokens.
+pub async fn published_keys(
+    services: &Services,
+) -> Result<(Vec<VerificationKey>, Vec<serde_json::Value>), StoreError> {
+    let mut verification = Vec::new();
+    let mut jwks = Vec::new();
+    for key in services.store.signing_keys().await? {
+        let Ok(der) = STANDARD.decode(&key.public_key_der) else {
+            tracing::error!(kid = %key.id, "stored public key is not base64");
+            continue;
+        };
+        let kid = key.id.to_string();
+        match gatehouse_crypto::public_jwk(key.algorithm, &der, &kid) {
+            Ok(jwk) => jwks.push(jwk),
+            Err(e) => {
+                tracing::error!(kid = %kid, error = %e, "stored public key is unusable");
+                continue;
+            }
+        }
+        verification.push(VerificationKey {
+            kid,
+            alg: key.algorithm,
+            spki_der: der,
+        });
+    }
+    Ok((verification, jwks))
+}

@@ -1,0 +1,7 @@
+//! The OAuth2/OIDC provider's glue between the pure protocol crate (`gatehouse-oidc`), the
+//! store and the web layer: signing keys per algorithm, client secrets, token minting and
+//! the grant services the endpoints call. No axum types here; `web::oidc` is the HTTP edge.
+
+pub mod grants;
+pub mod keys;
+pub mod secrets;

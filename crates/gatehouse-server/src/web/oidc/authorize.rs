@@ -1,0 +1,230 @@
+//! `GET`/`POST /application/o/authorize/` (RFC 6749 §4.1.1, OIDC Core §3.1.2). Without a
+//! session the user is sent to the authentication flow and brought back here; with one, the
+//! application's group policy decides, and an authorization code goes back to the client.
+//! Consent is implicit for now.
+
+use super::responses::{audit, error_page, see_other};
+use crate::oidc::grants::{self, GrantError};
+use crate::services::Services;
+use crate::web::flow::LOGIN_PATH;
+use crate::web::session;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use gatehouse_core::{AuditContext, StoreError};
+use gatehouse_oidc::authorize::{self, AuthorizationRequest, response_location};
+use gatehouse_oidc::params::Params;
+use gatehouse_oidc::{AuthorizeError, AuthorizeErrorCode};
+use std::net::SocketAddr;
+
+/// Parameters in the query string.
+pub(super) async fn authorize_get(
+    State(services): State<Services>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    run(&services, peer, &headers, &query).await
+}
+
+/// Parameters in a form body (OIDC Core §3.1.2.1 requires POST support).
+pub(super) async fn authorize_post(
+    State(services): State<Services>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return error_page(
+            &services,
+            StatusCode::BAD_REQUEST,
+            "The request is not valid UTF-8.",
+        );
+    };
+    let text = text.to_owned();
+    run(&services, peer, &headers, &text).await
+}
+
+async fn run(services: &Services, peer: SocketAddr, headers: &HeaderMap, query: &str) -> Response {
+    match decide(services, peer, headers, query).await {
+        Ok(response) => response,
+        Err(StoreError::Unavailable) => error_page(
+            services,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Gatehouse cannot reach its database right now. Try again in a moment.",
+        ),
+        Err(error) => {
+            tracing::error!(%error, "authorization failed");
+            error_page(
+                services,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong. Try again in a moment.",
+            )
+        }
+    }
+}
+
+async fn decide(
+    services: &Services,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    query: &str,
+) -> Result<Response, StoreError> {
+    let params = match Params::parse_form(query) {
+        Ok(params) => params,
+        Err(error) => {
+            return Ok(error_page(
+                services,
+                StatusCode::BAD_REQUEST,
+                &format!("The request is malformed: {error}."),
+            ));
+        }
+    };
+    let client_id = match authorize::client_id(&params) {
+        Ok(id) => id,
+        Err(error) => return Ok(page_for(services, &error)),
+    };
+    let Some(app) = services.store.application_by_client_id(client_id).await? else {
+        return Ok(error_page(
+            services,
+            StatusCode::BAD_REQUEST,
+            "The application is not known to Gatehouse.",
+        ));
+    };
+    let Some(provider) = app.oauth2.clone() else {
+        return Ok(error_page(
+            services,
+            StatusCode::BAD_REQUEST,
+            "The application is not known to Gatehouse.",
+        ));
+    };
+    let issuer = grants::issuer(services, &app);
+    let request = match authorize::validate(&params, &provider) {
+        Ok(request) => request,
+        Err(error) => return Ok(answer_error(services, &error, &issuer)),
+    };
+    let Some((session, user)) = session::current(services, headers).await? else {
+        if request.prompt.none {
+            return Ok(redirect_error(
+                &request,
+                AuthorizeErrorCode::LoginRequired,
+                "the user is not signed in",
+                &issuer,
+            ));
+        }
+        // Come back to exactly this request after signing in (a POSTed request returns as
+        // a GET with the same form-encoded parameters).
+        let back = format!("/application/o/authorize/?{query}");
+        let target = format!("{LOGIN_PATH}?next={}", authorize::form_encode(&back));
+        return Ok(see_other(&target));
+    };
+    // OIDC Core §3.1.2.1: `prompt=login` and an exceeded `max_age` demand a fresh sign-in.
+    // Re-authenticating an existing session is not built yet, and the spec's answer when the
+    // provider cannot re-authenticate is `login_required`, never a code with a stale session.
+    let elapsed = (chrono::Utc::now() - session.created_at)
+        .num_seconds()
+        .max(0);
+    let too_old = request
+        .max_age
+        .is_some_and(|max| u64::try_from(elapsed).is_ok_and(|e| e > max));
+    if request.prompt.login || too_old {
+        return Ok(redirect_error(
+            &request,
+            AuthorizeErrorCode::LoginRequired,
+            "re-authentication of a signed-in user is not supported yet; sign out and retry",
+            &issuer,
+        ));
+    }
+    let groups: Vec<_> = services
+        .store
+        .effective_groups(user.id)
+        .await?
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    if !app.admits(&groups) {
+        tracing::info!(application = %app.slug, user = %user.username, "access denied by the application's group policy");
+        return Ok(crate::web::pages::message(
+            StatusCode::FORBIDDEN,
+            &services.config.branding,
+            "Access denied",
+            &format!(
+                "Your account may not use {}. Ask an administrator for access.",
+                app.name
+            ),
+        ));
+    }
+    let audit = AuditContext {
+        actor_id: Some(user.id),
+        actor: user.username.clone(),
+        ..audit(peer, headers, "")
+    };
+    match grants::issue_code(
+        services,
+        &app,
+        &provider,
+        &request,
+        &user,
+        session.created_at,
+        &audit,
+    )
+    .await
+    {
+        Ok(code) => {
+            let mut pairs = vec![("code", code.as_str())];
+            if let Some(state) = &request.state {
+                pairs.push(("state", state.as_str()));
+            }
+            pairs.push(("iss", issuer.as_str()));
+            Ok(see_other(&response_location(&request.redirect_uri, &pairs)))
+        }
+        Err(GrantError::Store(error)) => Err(error),
+        Err(other) => {
+            tracing::error!(error = %other, "cannot issue an authorization code");
+            Ok(redirect_error(
+                &request,
+                AuthorizeErrorCode::ServerError,
+                "internal error",
+                &issuer,
+            ))
+        }
+    }
+}
+
+fn page_for(services: &Services, error: &AuthorizeError) -> Response {
+    match error {
+        AuthorizeError::Page(message) => {
+            error_page(services, StatusCode::BAD_REQUEST, &format!("{message}."))
+        }
+        AuthorizeError::Redirect { .. } => {
+            error_page(services, StatusCode::BAD_REQUEST, "The request is invalid.")
+        }
+    }
+}
+
+fn answer_error(services: &Services, error: &AuthorizeError, issuer: &str) -> Response {
+    match error.location(issuer) {
+        Some(location) => see_other(&location),
+        None => page_for(services, error),
+    }
+}
+
+fn redirect_error(
+    request: &AuthorizationRequest,
+    code: AuthorizeErrorCode,
+    description: &str,
+    issuer: &str,
+) -> Response {
+    let error = AuthorizeError::Redirect {
+        redirect_uri: request.redirect_uri.clone(),
+        code,
+        description: description.to_owned(),
+        state: request.state.clone(),
+    };
+    match error.location(issuer) {
+        Some(location) => see_other(&location),
+        None => see_other(&request.redirect_uri),
+    }
+}

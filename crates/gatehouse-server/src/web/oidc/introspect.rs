@@ -1,0 +1,65 @@
+//! `POST /application/o/introspect/` (RFC 7662) and `POST /application/o/revoke/`
+//! (RFC 7009). Both authenticate the client and only ever act on its own tokens.
+
+use super::client::{authenticated_client, form};
+use super::responses::{audit, no_store_json, store_failure, token_error};
+use crate::oidc::grants;
+use crate::services::Services;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use gatehouse_core::ClientType;
+use gatehouse_oidc::TokenError;
+use std::net::SocketAddr;
+
+/// RFC 7662 §2: confidential clients only (a public client cannot be authenticated).
+pub(super) async fn introspect(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = match form(&headers, &body) {
+        Ok(params) => params,
+        Err(error) => return token_error(&error),
+    };
+    let (app, provider) = match authenticated_client(&services, &headers, &params).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if provider.client_type != ClientType::Confidential {
+        return token_error(&TokenError::invalid_client());
+    }
+    let Some(token) = params.get("token") else {
+        return token_error(&TokenError::invalid_request("token is required"));
+    };
+    match grants::introspect(&services, &app, token).await {
+        Ok(body) => no_store_json(StatusCode::OK, &body),
+        Err(error) => store_failure(&error),
+    }
+}
+
+/// RFC 7009 §2.2: 200 whether or not the token was known.
+pub(super) async fn revoke(
+    State(services): State<Services>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = match form(&headers, &body) {
+        Ok(params) => params,
+        Err(error) => return token_error(&error),
+    };
+    let (app, provider) = match authenticated_client(&services, &headers, &params).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let Some(token) = params.get("token") else {
+        return token_error(&TokenError::invalid_request("token is required"));
+    };
+    let audit = audit(peer, &headers, &format!("client:{}", provider.client_id));
+    match grants::revoke(&services, &app, token, &audit).await {
+        Ok(()) => no_store_json(StatusCode::OK, &serde_json::json!({})),
+        Err(error) => store_failure(&error),
+    }
+}

@@ -1,0 +1,36 @@
+//! The OAuth2/OIDC endpoints in authentik's layout (DESIGN.md): per-application discovery
+//! and JWKS, and the shared authorize, token, userinfo, introspection and revocation
+//! endpoints. Handlers only translate HTTP to `gatehouse-oidc` and `crate::oidc::grants`.
+
+mod authorize;
+mod client;
+mod discovery;
+mod introspect;
+mod responses;
+mod token;
+mod userinfo;
+
+use crate::services::Services;
+use axum::Router;
+use axum::routing::{get, post};
+
+/// The OIDC routes, merged into the public router.
+pub(crate) fn routes() -> Router<Services> {
+    Router::new()
+        .route(
+            "/application/o/{slug}/.well-known/openid-configuration",
+            get(discovery::configuration),
+        )
+        .route("/application/o/{slug}/jwks/", get(discovery::jwks))
+        .route(
+            "/application/o/authorize/",
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route("/application/o/token/", post(token::token))
+        .route(
+            "/application/o/userinfo/",
+            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+        )
+        .route("/application/o/introspect/", post(introspect::introspect))
+        .route("/application/o/revoke/", post(introspect::revoke))
+}

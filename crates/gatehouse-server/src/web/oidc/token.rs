@@ -1,0 +1,42 @@
+//! `POST /application/o/token/` (RFC 6749 §3.2).
+
+use super::client::{authenticated_client, form};
+use super::responses::{audit, no_store_json, store_failure, token_error};
+use crate::oidc::grants::{self, GrantError};
+use crate::services::Services;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use std::net::SocketAddr;
+
+/// Issues tokens for an authenticated client.
+pub(super) async fn token(
+    State(services): State<Services>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = match form(&headers, &body) {
+        Ok(params) => params,
+        Err(error) => return token_error(&error),
+    };
+    let (app, provider) = match authenticated_client(&services, &headers, &params).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let request = match gatehouse_oidc::token_request::parse(&params) {
+        Ok(request) => request,
+        Err(error) => return token_error(&error),
+    };
+    let audit = audit(peer, &headers, &format!("client:{}", provider.client_id));
+    match grants::token(&services, &app, &provider, request, &audit).await {
+        Ok(response) => no_store_json(StatusCode::OK, &response.body()),
+        Err(GrantError::Protocol(error)) => token_error(&error),
+        Err(GrantError::Store(error)) => store_failure(&error),
+        Err(GrantError::Key(error)) => {
+            tracing::error!(%error, "cannot sign tokens");
+            store_failure(&gatehouse_core::StoreError::Internal)
+        }
+    }
+}

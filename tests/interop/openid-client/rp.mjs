@@ -1,0 +1,59 @@
+// A relying party on panva's openid-client, as a real process for Gatehouse's interop test.
+// `start` prints the authorization URL and the values the callback must match; `finish`
+// redeems the callback, validates the ID token, calls userinfo, refreshes, introspects and
+// revokes, and prints what it saw as JSON for the Rust test to assert.
+import * as client from 'openid-client'
+
+const [, , phase, issuer, clientId, clientSecret, ...rest] = process.argv
+const options = { execute: [client.allowInsecureRequests] }
+
+async function main () {
+  const config = await client.discovery(new URL(issuer), clientId, clientSecret, undefined, options)
+  if (phase === 'start') {
+    const [redirectUri] = rest
+    const verifier = client.randomPKCECodeVerifier()
+    const state = client.randomState()
+    const nonce = client.randomNonce()
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: 'openid profile email offline_access',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce
+    })
+    return { url: url.href, state, nonce, verifier }
+  }
+  const [callback, state, nonce, verifier] = rest
+  const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+    expectedNonce: nonce,
+    idTokenExpected: true
+  })
+  const claims = tokens.claims()
+  const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub)
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token)
+  const introspected = await client.tokenIntrospection(config, refreshed.access_token)
+  await client.tokenRevocation(config, refreshed.refresh_token)
+  const afterRevocation = await client.tokenIntrospection(config, refreshed.access_token)
+  let reuse = 'accepted'
+  try {
+    await client.refreshTokenGrant(config, tokens.refresh_token)
+  } catch (error) {
+    reuse = error.error ?? error.code ?? String(error)
+  }
+  return {
+    claims,
+    userinfo,
+    refreshed: { hasAccessToken: typeof refreshed.access_token === 'string', rotated: refreshed.refresh_token !== tokens.refresh_token, idTokenSub: refreshed.claims()?.sub },
+    introspected,
+    afterRevocation,
+    reuse
+  }
+}
+
+main().then(
+  (result) => { process.stdout.write(JSON.stringify(result) + '\n') },
+  (error) => { process.stderr.write(`${error.stack ?? error}\n${JSON.stringify(error.cause ?? {})}\n`); process.exit(1) }
+)
