@@ -422,6 +422,40 @@ async fn totp_setup_then_sign_in_with_single_use_codes() {
         .map(|i| i + marker.len())
         .expect("remove button");
     let device = portal[start..].split('"').next().expect("id").to_owned();
+
+    // Renaming: a bad name is refused and changes nothing; a good one shows in the portal.
+    let (status, _, page) = laptop
+        .post_to(
+            "/if/user/devices/rename",
+            &[
+                ("csrf", &csrf_of(&portal)),
+                ("device", &device),
+                ("name", "   "),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(page.contains("must not be empty"), "{page}");
+    let (_, url, page) = laptop
+        .post_to(
+            "/if/user/devices/rename",
+            &[
+                ("csrf", &csrf_of(&portal)),
+                ("device", &device),
+                ("name", "Work phone"),
+            ],
+        )
+        .await;
+    assert_eq!(url.path(), "/if/user/");
+    assert!(page.contains("Work phone (authenticator app"), "{page}");
+    let (status, _, _) = laptop
+        .post_to(
+            "/if/user/devices/rename",
+            &[("device", &device), ("name", "No CSRF token")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
     let (_, url, _) = laptop
         .post_to(
             "/if/user/devices/remove",
@@ -452,7 +486,7 @@ async fn totp_setup_then_sign_in_with_single_use_codes() {
         .iter()
         .filter(|e| e.context.get("model").and_then(|m| m.as_str()) == Some("device"))
         .count();
-    assert_eq!(device_events, 2, "added and removed");
+    assert_eq!(device_events, 3, "added, renamed and removed");
     assert!(
         !serde_json::to_string(&events.items)
             .expect("json")

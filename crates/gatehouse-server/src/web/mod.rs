@@ -47,6 +47,10 @@ pub fn router(services: Services) -> Router {
             "/if/user/devices/remove",
             axum::routing::post(portal::remove_device),
         )
+        .route(
+            "/if/user/devices/rename",
+            axum::routing::post(portal::rename_device),
+        )
         .merge(oidc::routes())
         .route("/", get(portal::root))
         .route("/static/gatehouse.css", get(pages::stylesheet))

@@ -190,24 +190,53 @@ pub(crate) async fn revoke_session(
     action_response(&services, outcome, "session", "session revocation")
 }
 
-/// The form of a device's "Remove" button.
+/// The form of a device's "Remove" and "Rename" buttons (`name` only for renaming).
 #[derive(Deserialize)]
-pub(crate) struct RemoveDeviceForm {
+pub(crate) struct DeviceForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
     device: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// What the portal does to one of the signed-in user's MFA devices.
+#[derive(Clone, Copy)]
+enum DeviceAction {
+    Remove,
+    Rename,
 }
 
 /// `POST /if/user/devices/remove`: removes one of the signed-in user's MFA devices.
 pub(crate) async fn remove_device(
     State(services): State<Services>,
-    super::client::ClientIp(peer): super::client::ClientIp,
+    client: super::client::ClientIp,
     headers: HeaderMap,
-    Form(form): Form<RemoveDeviceForm>,
+    Form(form): Form<DeviceForm>,
+) -> Response {
+    device_action(&services, client, &headers, &form, DeviceAction::Remove).await
+}
+
+/// `POST /if/user/devices/rename`: renames one of the signed-in user's MFA devices.
+pub(crate) async fn rename_device(
+    State(services): State<Services>,
+    client: super::client::ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<DeviceForm>,
+) -> Response {
+    device_action(&services, client, &headers, &form, DeviceAction::Rename).await
+}
+
+async fn device_action(
+    services: &Services,
+    super::client::ClientIp(peer): super::client::ClientIp,
+    headers: &HeaderMap,
+    form: &DeviceForm,
+    action: DeviceAction,
 ) -> Response {
     let brand = &services.config.branding;
-    if !csrf::verify(&services, &headers, &form.csrf) {
+    if !csrf::verify(services, headers, &form.csrf) {
         return pages::message(
             StatusCode::FORBIDDEN,
             brand,
@@ -216,7 +245,7 @@ pub(crate) async fn remove_device(
         );
     }
     let outcome = async {
-        let Some((_, user)) = session::current(&services, &headers).await? else {
+        let Some((_, user)) = session::current(services, headers).await? else {
             return Ok(StatusCode::UNAUTHORIZED);
         };
         let Ok(target) = form.device.parse::<DeviceId>() else {
@@ -231,14 +260,38 @@ pub(crate) async fn remove_device(
                     client_ip: Some(peer.to_string()),
                     user_agent: None,
                 };
-                services.store.delete_device(target, &audit).await?;
+                match action {
+                    DeviceAction::Remove => services.store.delete_device(target, &audit).await?,
+                    DeviceAction::Rename => {
+                        services
+                            .store
+                            .rename_device(target, form.name.trim(), &audit)
+                            .await?;
+                    }
+                }
                 Ok::<_, StoreError>(StatusCode::SEE_OTHER)
             }
             _ => Ok(StatusCode::NOT_FOUND),
         }
     }
     .await;
-    action_response(&services, outcome, "device", "device removal")
+    match (action, outcome) {
+        (DeviceAction::Rename, Err(StoreError::Invalid(error))) => pages::message(
+            StatusCode::BAD_REQUEST,
+            brand,
+            "Name not accepted",
+            &format!(
+                "The device name {}. Go back and choose another.",
+                error.message
+            ),
+        ),
+        (DeviceAction::Remove, outcome) => {
+            action_response(services, outcome, "device", "device removal")
+        }
+        (DeviceAction::Rename, outcome) => {
+            action_response(services, outcome, "device", "device rename")
+        }
+    }
 }
 
 /// The page after a portal action: back to the portal when done, otherwise a message. The
