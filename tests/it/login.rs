@@ -2,7 +2,7 @@
 //! existing and unknown accounts, and audited.
 
 use crate::support::server::{Backend, Installation, Server};
-use gatehouse_core::{EventAction, EventQuery, EventStore};
+use gatehouse_core::{EventAction, EventQuery, EventStore, SessionStore, UserStore};
 use reqwest::StatusCode;
 
 const LOGIN: &str = "/if/flow/default-authentication-flow/";
@@ -493,4 +493,101 @@ async fn totp_setup_then_sign_in_with_single_use_codes() {
             .contains(&secret),
         "the seed is never logged"
     );
+}
+
+/// Signs `username` in without following redirects, ticking "Stay signed in" or not, and
+/// returns the `Set-Cookie` value that starts the session.
+async fn session_cookie_of_sign_in(server: &Server, username: &str, remember: bool) -> String {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let url = server.url(LOGIN);
+    let page = client
+        .get(&url)
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("body");
+    let response = client
+        .post(&url)
+        .form(&[("csrf", csrf_of(&page).as_str()), ("uid", username)])
+        .send()
+        .await
+        .expect("POST uid");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = client
+        .get(&url)
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains("Stay signed in"), "{page}");
+    let csrf = csrf_of(&page);
+    let mut form = vec![
+        ("csrf", csrf.as_str()),
+        ("password", "admin's long passphrase"),
+    ];
+    if remember {
+        form.push(("remember_me", "true"));
+    }
+    let response = client
+        .post(&url)
+        .form(&form)
+        .send()
+        .await
+        .expect("POST password");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    // The next page runs the user-login stage and sets the session cookie.
+    let response = client.get(&url).send().await.expect("GET");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        // The old session's cookie is cleared first; the new one follows.
+        .rfind(|v| v.starts_with("gatehouse_session=") && !v.starts_with("gatehouse_session=;"))
+        .expect("a session cookie")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stay_signed_in_keeps_the_session_past_the_browser() {
+    let installation = Installation::new(Backend::Sqlite).await;
+    let server = Server::start(
+        &installation,
+        &[("GATEHOUSE_BOOTSTRAP_PASSWORD", "admin's long passphrase")],
+    );
+    server.wait_ready().await;
+
+    let browser_only = session_cookie_of_sign_in(&server, "admin", false).await;
+    assert!(!browser_only.contains("Max-Age"), "{browser_only}");
+    let remembered = session_cookie_of_sign_in(&server, "admin", true).await;
+    // The default flow: 12 hours for a browser session, plus 30 days when remembered.
+    assert!(
+        remembered.contains(&format!("Max-Age={}", 12 * 3600 + 30 * 24 * 3600)),
+        "{remembered}"
+    );
+
+    let store = installation.store().await;
+    let admin = store
+        .user_by_username("admin")
+        .await
+        .expect("read")
+        .expect("admin");
+    let mut lifetimes: Vec<i64> = store
+        .sessions_of(admin.id)
+        .await
+        .expect("sessions")
+        .iter()
+        .map(|s| (s.expires_at - s.created_at).num_hours())
+        .collect();
+    lifetimes.sort_unstable();
+    assert_eq!(lifetimes, [12, 12 + 30 * 24]);
 }

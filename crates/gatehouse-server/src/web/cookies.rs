@@ -37,6 +37,12 @@ pub(crate) fn set_lax(name: &str, value: &str, https: bool) -> String {
     with_same_site(name, value, "Lax", https)
 }
 
+/// Like [`set_lax`], but kept by the browser for `max_age_secs` instead of until it closes
+/// ("Stay signed in").
+pub(crate) fn set_lax_for(name: &str, value: &str, https: bool, max_age_secs: i64) -> String {
+    format!("{}; Max-Age={max_age_secs}", set_lax(name, value, https))
+}
+
 fn with_same_site(name: &str, value: &str, same_site: &str, https: bool) -> String {
     let secure = if https { "; Secure" } else { "" };
     format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}{secure}")

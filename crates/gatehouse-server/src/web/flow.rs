@@ -43,6 +43,11 @@ const FLOW_COOKIE: &str = "gatehouse_flow";
 const USER_HOME: &str = "/if/user/";
 /// The sign-in page.
 pub(crate) const LOGIN_PATH: &str = "/if/flow/default-authentication-flow/";
+/// The password page's "Stay signed in" checkbox, and where its answer waits for user login.
+const REMEMBER_ME: &str = "remember_me";
+/// How long a session lasts when its stage says "until the browser closes": the server still
+/// ends it, so a browser that is never closed is not signed in forever.
+const BROWSER_SESSION_HOURS: i64 = 12;
 /// Bounds the automatic stage loop (a misconfigured flow cannot spin forever).
 const MAX_AUTOMATIC_STEPS: usize = 32;
 
@@ -399,6 +404,24 @@ impl<'a> FlowRun<'a> {
         self.error_page(FlowError::FlowChanged)
     }
 
+    /// Whether this execution ends in a user-login stage that allows "Stay signed in".
+    fn offers_remember_me(&self, execution: &FlowExecution) -> bool {
+        execution.plan.iter().any(|planned| {
+            self.flow
+                .bindings
+                .get(planned.binding_index)
+                .is_some_and(|binding| {
+                    matches!(
+                        binding.stage.kind,
+                        StageKind::UserLogin {
+                            remember_me_offset_secs,
+                            ..
+                        } if remember_me_offset_secs > 0
+                    )
+                })
+        })
+    }
+
     fn default_destination(&self) -> &'static str {
         match self.flow.designation {
             FlowDesignation::Invalidation | FlowDesignation::Recovery => LOGIN_PATH,
@@ -458,9 +481,16 @@ impl<'a> FlowRun<'a> {
                 {
                     Ok(_) => {
                         throttle.record_success(&account);
-                        Ok(StageOutcome::passed([Effect::Authenticated(
-                            AuthMethod::Password,
-                        )]))
+                        let mut choice = serde_json::Map::new();
+                        if self.offers_remember_me(execution)
+                            && form.get(REMEMBER_ME).is_some_and(|v| v == "true")
+                        {
+                            choice.insert(REMEMBER_ME.into(), true.into());
+                        }
+                        Ok(StageOutcome::passed([
+                            Effect::Authenticated(AuthMethod::Password),
+                            Effect::PromptData(choice),
+                        ]))
                     }
                     Err(LoginError::InvalidCredentials) => {
                         throttle.record_failure(&account, &address, Instant::now());
@@ -737,7 +767,7 @@ impl<'a> FlowRun<'a> {
             }
             StageKind::UserLogin {
                 session_duration_secs,
-                ..
+                remember_me_offset_secs,
             } => {
                 let context = &execution.context;
                 if context.is_restored && context.authenticated_methods.is_empty() {
@@ -758,11 +788,12 @@ impl<'a> FlowRun<'a> {
                 let Some(user) = user.filter(|u| u.active) else {
                     return Ok(StageOutcome::Denied { message: None });
                 };
-                let lifetime = if *session_duration_secs == 0 {
-                    Duration::hours(12)
-                } else {
-                    Duration::seconds(i64::try_from(*session_duration_secs).unwrap_or(i64::MAX / 2))
-                };
+                let remembered = *remember_me_offset_secs > 0
+                    && context.prompt_data.get(REMEMBER_ME) == Some(&serde_json::Value::Bool(true));
+                let lifetime = session_lifetime(
+                    *session_duration_secs,
+                    remembered.then_some(*remember_me_offset_secs),
+                );
                 let methods: Vec<&str> = context
                     .authenticated_methods
                     .iter()
@@ -775,7 +806,7 @@ impl<'a> FlowRun<'a> {
                         .map_err(store_error)?,
                 );
                 set_cookies.push(
-                    session::start(self.services, &user, lifetime, &self.audit)
+                    session::start(self.services, &user, lifetime, remembered, &self.audit)
                         .await
                         .map_err(store_error)?,
                 );
@@ -988,6 +1019,8 @@ impl<'a> FlowRun<'a> {
                 Err(error) => return store_error_page(self.services, error),
             };
         let page = FlowPage {
+            remember_me: matches!(stage.kind, StageKind::Password)
+                && self.offers_remember_me(execution),
             ceremony,
             fields,
             brand: &self.services.config.branding,
@@ -1142,6 +1175,8 @@ impl FieldView {
 #[template(path = "flow.html")]
 struct FlowPage<'a> {
     fields: Vec<FieldView>,
+    /// Whether the password page offers "Stay signed in".
+    remember_me: bool,
     ceremony: Option<webauthn::CeremonyView>,
     qr_svg: String,
     totp_secret: String,
@@ -1158,6 +1193,22 @@ struct FlowPage<'a> {
     csrf: String,
     uid: String,
     form_error: Option<String>,
+}
+
+/// A session's server-side lifetime: the stage's duration (or [`BROWSER_SESSION_HOURS`] for
+/// "until the browser closes"), plus the remember-me offset when the person asked to stay
+/// signed in.
+fn session_lifetime(duration_secs: u64, remember_me_offset_secs: Option<u64>) -> Duration {
+    let seconds = |secs: u64| Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 4));
+    let base = if duration_secs == 0 {
+        Duration::hours(BROWSER_SESSION_HOURS)
+    } else {
+        seconds(duration_secs)
+    };
+    match remember_me_offset_secs {
+        Some(offset) => base + seconds(offset),
+        None => base,
+    }
 }
 
 fn flow_path(flow: &Flow) -> String {
@@ -1194,5 +1245,25 @@ pub(crate) fn store_error_page(services: &Services, error: StoreError) -> Respon
                 "Try again in a moment.",
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_lifetimes() {
+        assert_eq!(session_lifetime(0, None), Duration::hours(12));
+        assert_eq!(session_lifetime(3600, None), Duration::hours(1));
+        assert_eq!(
+            session_lifetime(0, Some(30 * 24 * 3600)),
+            Duration::hours(12) + Duration::days(30)
+        );
+        assert_eq!(
+            session_lifetime(u64::MAX, None),
+            Duration::seconds(i64::MAX / 4),
+            "absurd values saturate instead of overflowing"
+        );
     }
 }

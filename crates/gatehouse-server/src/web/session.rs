@@ -34,11 +34,14 @@ pub(crate) async fn current(
     }
 }
 
-/// Creates a session for `user` lasting `lifetime` and returns the `Set-Cookie` value.
+/// Creates a session for `user` lasting `lifetime` and returns the `Set-Cookie` value. A
+/// `persistent` cookie outlives the browser ("Stay signed in"); otherwise the browser forgets
+/// it when it closes, and the server ends the session after `lifetime` either way.
 pub(crate) async fn start(
     services: &Services,
     user: &User,
     lifetime: Duration,
+    persistent: bool,
     audit: &AuditContext,
 ) -> Result<String, StoreError> {
     let secret = gatehouse_crypto::generate_token("");
@@ -56,11 +59,12 @@ pub(crate) async fn start(
         })
         .await?;
     let https = services.config.is_https();
-    Ok(cookies::set_lax(
-        &cookies::name(SESSION_COOKIE, https),
-        &secret,
-        https,
-    ))
+    let name = cookies::name(SESSION_COOKIE, https);
+    Ok(if persistent {
+        cookies::set_lax_for(&name, &secret, https, lifetime.num_seconds())
+    } else {
+        cookies::set_lax(&name, &secret, https)
+    })
 }
 
 /// Ends the request's session, if any, and returns the `Set-Cookie` value that clears it.
