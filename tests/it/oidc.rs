@@ -68,7 +68,11 @@ pub(crate) fn authorize_url(server: &Server, client_id: &str, extra: &[(&str, &s
 
 /// Signs in through the real flow pages, starting from an authorization request, and
 /// returns the redirect back to the client.
-pub(crate) async fn sign_in_and_authorize(server: &Server, browser: &reqwest::Client, url: &str) -> String {
+pub(crate) async fn sign_in_and_authorize(
+    server: &Server,
+    browser: &reqwest::Client,
+    url: &str,
+) -> String {
     let response = browser.get(url).send().await.expect("authorize");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let login = location(&response);

@@ -162,7 +162,10 @@ async fn end_session(backend: Backend) {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{url}");
         assert!(response.headers().get("location").is_none(), "{url}");
         let page = response.text().await.expect("body");
-        assert!(page.contains("This sign-out request cannot be completed"), "{page}");
+        assert!(
+            page.contains("This sign-out request cannot be completed"),
+            "{page}"
+        );
     }
     let missing = browser
         .get(server.url("/application/o/nope/end-session/"))
