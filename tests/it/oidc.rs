@@ -14,12 +14,12 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const LOGIN: &str = "/if/flow/default-authentication-flow/";
-const REDIRECT: &str = "https://rp.example/callback";
+pub(crate) const REDIRECT: &str = "https://rp.example/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const PASSWORD: &str = "the first passphrase";
+pub(crate) const PASSWORD: &str = "the first passphrase";
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -27,7 +27,7 @@ fn client() -> reqwest::Client {
         .expect("client")
 }
 
-fn location(response: &reqwest::Response) -> String {
+pub(crate) fn location(response: &reqwest::Response) -> String {
     response
         .headers()
         .get("location")
@@ -35,7 +35,7 @@ fn location(response: &reqwest::Response) -> String {
         .unwrap_or_default()
 }
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let marker = r#"name="csrf" value=""#;
     let start = html
         .find(marker)
@@ -44,7 +44,7 @@ fn csrf_of(html: &str) -> String {
     html[start..].split('"').next().expect("value").to_owned()
 }
 
-fn query_param(url: &str, name: &str) -> Option<String> {
+pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {
     let query = url.split_once('?')?.1;
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
@@ -52,7 +52,7 @@ fn query_param(url: &str, name: &str) -> Option<String> {
     })
 }
 
-fn authorize_url(server: &Server, client_id: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_url(server: &Server, client_id: &str, extra: &[(&str, &str)]) -> String {
     let mut url = server.url(&format!(
         "/application/o/authorize/?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid%20profile%20email%20offline_access&state=st%2Fate&nonce=n-0S6",
         gatehouse_oidc::authorize::form_encode(REDIRECT)
@@ -68,7 +68,11 @@ fn authorize_url(server: &Server, client_id: &str, extra: &[(&str, &str)]) -> St
 
 /// Signs in through the real flow pages, starting from an authorization request, and
 /// returns the redirect back to the client.
-async fn sign_in_and_authorize(server: &Server, browser: &reqwest::Client, url: &str) -> String {
+pub(crate) async fn sign_in_and_authorize(
+    server: &Server,
+    browser: &reqwest::Client,
+    url: &str,
+) -> String {
     let response = browser.get(url).send().await.expect("authorize");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let login = location(&response);
@@ -116,7 +120,7 @@ async fn sign_in_and_authorize(server: &Server, browser: &reqwest::Client, url: 
     panic!("the sign-in never returned to the authorization endpoint: {page}");
 }
 
-async fn post_form(
+pub(crate) async fn post_form(
     http: &reqwest::Client,
     url: &str,
     basic: Option<(&str, &str)>,
@@ -135,7 +139,7 @@ async fn post_form(
     (status, headers, body)
 }
 
-fn claims_of(jwt: &str) -> Value {
+pub(crate) fn claims_of(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).expect("payload");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json")
 }

@@ -43,6 +43,7 @@ fn app(slug: &str, client_id: &str) -> NewApplication {
     let mut provider = OAuth2Provider::new(ClientType::Confidential, client_id);
     provider.client_secret_digest = Some("digest-never-shown".into());
     provider.redirect_uris = vec!["https://rp.example/cb".into()];
+    provider.post_logout_redirect_uris = vec!["https://rp.example/bye".into()];
     NewApplication {
         slug: slug.into(),
         name: slug.to_uppercase(),

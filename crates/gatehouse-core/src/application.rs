@@ -163,6 +163,10 @@ pub struct OAuth2Provider {
     pub consent_mode: ConsentMode,
     /// Whether a confidential client must also use PKCE (public clients always must).
     pub require_pkce: bool,
+    /// Where RP-initiated logout may send the browser afterwards (OpenID Connect
+    /// RP-Initiated Logout 1.0 §3), matched exactly; empty means never.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 impl std::fmt::Debug for OAuth2Provider {
@@ -171,6 +175,7 @@ impl std::fmt::Debug for OAuth2Provider {
             .field("client_type", &self.client_type)
             .field("client_id", &self.client_id)
             .field("redirect_uris", &self.redirect_uris)
+            .field("post_logout_redirect_uris", &self.post_logout_redirect_uris)
             .field("scopes", &self.scopes)
             .field("signing_alg", &self.signing_alg)
             .finish_non_exhaustive()
@@ -192,6 +197,7 @@ impl OAuth2Provider {
             subject_mode: SubjectMode::HashedUserId,
             consent_mode: ConsentMode::Implicit,
             require_pkce: client_type == ClientType::Public,
+            post_logout_redirect_uris: Vec::new(),
         }
     }
 
@@ -221,6 +227,11 @@ impl OAuth2Provider {
         for (index, uri) in self.redirect_uris.iter().enumerate() {
             redirect_uri(uri)
                 .map_err(|m| ValidationError::new(format!("redirect_uris[{index}]"), m.message))?;
+        }
+        for (index, uri) in self.post_logout_redirect_uris.iter().enumerate() {
+            redirect_uri(uri).map_err(|m| {
+                ValidationError::new(format!("post_logout_redirect_uris[{index}]"), m.message)
+            })?;
         }
         for (index, scope) in self.scopes.iter().enumerate() {
             scope_token(scope)

@@ -23,6 +23,7 @@ pub fn document(base_url: &str, slug: &str, alg: KeyAlgorithm, scopes: &[String]
         "introspection_endpoint": endpoint("introspect/"),
         "revocation_endpoint": endpoint("revoke/"),
         "jwks_uri": endpoint(&format!("{slug}/jwks/")),
+        "end_session_endpoint": endpoint(&format!("{slug}/end-session/")),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
@@ -61,6 +62,10 @@ mod tests {
         assert_eq!(
             doc["jwks_uri"],
             "https://id.example/application/o/grafana/jwks/"
+        );
+        assert_eq!(
+            doc["end_session_endpoint"],
+            "https://id.example/application/o/grafana/end-session/"
         );
         assert_eq!(
             doc["token_endpoint"],

@@ -12,11 +12,13 @@
 //! - [`claims`]: standard claims by scope (OIDC Core §5.4).
 //! - [`jwt`]: JWS compact serialization of ID tokens and JWT access tokens (RFC 9068).
 //! - [`discovery`]: the provider metadata document (OIDC Discovery 1.0 §3).
+//! - [`end_session`]: RP-Initiated Logout 1.0 request validation.
 
 pub mod authorize;
 pub mod claims;
 pub mod client_auth;
 pub mod discovery;
+pub mod end_session;
 mod error;
 pub mod jwt;
 pub mod params;

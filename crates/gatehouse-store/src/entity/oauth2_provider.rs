@@ -21,6 +21,7 @@ pub(crate) struct Model {
     pub subject_mode: String,
     pub consent_mode: String,
     pub require_pkce: bool,
+    pub post_logout_redirect_uris: Json,
 }
 
 impl std::fmt::Debug for Model {

@@ -250,6 +250,7 @@ fn provider_to_row(application_id: Uuid, p: &OAuth2Provider) -> oauth2_provider:
         subject_mode: p.subject_mode.as_str().to_owned(),
         consent_mode: p.consent_mode.as_str().to_owned(),
         require_pkce: p.require_pkce,
+        post_logout_redirect_uris: Value::from(p.post_logout_redirect_uris.clone()),
     }
 }
 
@@ -274,6 +275,11 @@ fn provider_from_row(row: oauth2_provider::Model) -> StoreResult<OAuth2Provider>
         consent_mode: ConsentMode::parse(&row.consent_mode)
             .ok_or_else(|| corrupt(TABLE, "consent_mode", &row.consent_mode))?,
         require_pkce: row.require_pkce,
+        post_logout_redirect_uris: string_list(
+            &row.post_logout_redirect_uris,
+            TABLE,
+            "post_logout_redirect_uris",
+        )?,
     })
 }
 

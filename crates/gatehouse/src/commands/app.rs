@@ -78,6 +78,9 @@ pub(crate) struct AppCreate {
     /// Allowed redirect URI (repeatable; matched exactly).
     #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may redirect afterwards (repeatable; matched exactly).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
     /// Allowed scope (repeatable; default openid profile email offline_access).
     #[arg(long = "scope")]
     scopes: Vec<String>,
@@ -179,7 +182,11 @@ async fn create(args: AppCreate, services: &Services, audit: &AuditContext) -> a
     let mut generated_secret = None;
     let oauth2 = match &args.client_id {
         None => {
-            if args.public || args.client_secret_stdin || !args.redirect_uris.is_empty() {
+            if args.public
+                || args.client_secret_stdin
+                || !args.redirect_uris.is_empty()
+                || !args.post_logout_redirect_uris.is_empty()
+            {
                 bail!("OAuth2 options need --client-id");
             }
             None
@@ -192,6 +199,7 @@ async fn create(args: AppCreate, services: &Services, audit: &AuditContext) -> a
             };
             let mut provider = OAuth2Provider::new(client_type, client_id.clone());
             provider.redirect_uris = args.redirect_uris.clone();
+            provider.post_logout_redirect_uris = args.post_logout_redirect_uris.clone();
             if !args.scopes.is_empty() {
                 provider.scopes = args.scopes.clone();
             }
@@ -304,6 +312,7 @@ fn describe(services: &Services, app: &Application) -> serde_json::Value {
             "client_id": provider.client_id,
             "client_type": provider.client_type.as_str(),
             "redirect_uris": provider.redirect_uris,
+            "post_logout_redirect_uris": provider.post_logout_redirect_uris,
             "scopes": provider.scopes,
             "signing_alg": provider.signing_alg.as_str(),
             "subject_mode": provider.subject_mode.as_str(),

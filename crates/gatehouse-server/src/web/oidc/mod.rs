@@ -1,10 +1,11 @@
-//! The OAuth2/OIDC endpoints in authentik's layout (DESIGN.md): per-application discovery
-//! and JWKS, and the shared authorize, token, userinfo, introspection and revocation
-//! endpoints. Handlers only translate HTTP to `gatehouse-oidc` and `crate::oidc::grants`.
+//! The OAuth2/OIDC endpoints in authentik's layout (DESIGN.md): per-application discovery,
+//! JWKS and end-session (RP-initiated logout), and the shared authorize, token, userinfo,
+//! introspection and revocation endpoints. Handlers only translate HTTP to `gatehouse-oidc` and `crate::oidc::grants`.
 
 mod authorize;
 mod client;
 mod discovery;
+mod end_session;
 mod introspect;
 mod responses;
 mod token;
@@ -22,6 +23,10 @@ pub(crate) fn routes() -> Router<Services> {
             get(discovery::configuration),
         )
         .route("/application/o/{slug}/jwks/", get(discovery::jwks))
+        .route(
+            "/application/o/{slug}/end-session/",
+            get(end_session::end_session_get).post(end_session::end_session_post),
+        )
         .route(
             "/application/o/authorize/",
             get(authorize::authorize_get).post(authorize::authorize_post),
