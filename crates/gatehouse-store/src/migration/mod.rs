@@ -9,6 +9,7 @@ mod m20261129_000003_email_outbox;
 mod m20261129_000004_invitations;
 mod m20261129_000005_oauth2;
 mod m20261129_000006_flows;
+mod m20261129_000007_consents;
 
 /// Every migration, oldest first.
 pub(crate) struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_invitations::Migration),
             Box::new(m20261129_000005_oauth2::Migration),
             Box::new(m20261129_000006_flows::Migration),
+            Box::new(m20261129_000007_consents::Migration),
         ]
     }
 
