@@ -12,6 +12,7 @@ mod flows;
 mod invitation_store;
 mod login;
 mod oidc;
+mod oidc_consent;
 mod oidc_store;
 mod outage;
 mod outbox;
