@@ -7,9 +7,7 @@ use crate::ops::applications::string_list;
 use crate::ops::events;
 use crate::timestamp;
 use gatehouse_core::store::StoreResult;
-use gatehouse_core::{
-    ApplicationId, AuditContext, Consent, EventAction, NewEvent, UserId,
-};
+use gatehouse_core::{ApplicationId, AuditContext, Consent, EventAction, NewEvent, UserId};
 use sea_orm::{ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 

@@ -39,7 +39,14 @@ pub(super) async fn authorize_get(
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = query.unwrap_or_default();
-    run(&services, client_ip, &headers, &query, ConsentAnswer::NotAsked).await
+    run(
+        &services,
+        client_ip,
+        &headers,
+        &query,
+        ConsentAnswer::NotAsked,
+    )
+    .await
 }
 
 /// Parameters in a form body (OIDC Core §3.1.2.1 requires POST support).
@@ -57,7 +64,14 @@ pub(super) async fn authorize_post(
         );
     };
     let text = text.to_owned();
-    run(&services, client_ip, &headers, &text, ConsentAnswer::NotAsked).await
+    run(
+        &services,
+        client_ip,
+        &headers,
+        &text,
+        ConsentAnswer::NotAsked,
+    )
+    .await
 }
 
 /// Runs an authorization request (`query` holds its form-encoded parameters) to its answer.

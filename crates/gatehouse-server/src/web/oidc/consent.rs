@@ -153,11 +153,7 @@ pub(super) async fn answer(
         "allow" => true,
         "deny" => false,
         _ => {
-            return error_page(
-                &services,
-                StatusCode::BAD_REQUEST,
-                "Choose Allow or Deny.",
-            );
+            return error_page(&services, StatusCode::BAD_REQUEST, "Choose Allow or Deny.");
         }
     };
     let current = match session::current(&services, &headers).await {

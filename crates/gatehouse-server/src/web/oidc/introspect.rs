@@ -5,8 +5,8 @@ use super::client::{authenticated_client, form};
 use super::responses::{audit, no_store_json, store_failure, token_error};
 use crate::oidc::grants;
 use crate::services::Services;
-use axum::body::Bytes;
 use crate::web::client::ClientIp;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -57,7 +57,11 @@ pub(super) async fn revoke(
     let Some(token) = params.get("token") else {
         return token_error(&TokenError::invalid_request("token is required"));
     };
-    let audit = audit(client_ip.0, &headers, &format!("client:{}", provider.client_id));
+    let audit = audit(
+        client_ip.0,
+        &headers,
+        &format!("client:{}", provider.client_id),
+    );
     match grants::revoke(&services, &app, token, &audit).await {
         Ok(()) => no_store_json(StatusCode::OK, &serde_json::json!({})),
         Err(error) => store_failure(&error),

@@ -4,8 +4,8 @@ use super::client::{authenticated_client, form};
 use super::responses::{audit, no_store_json, store_failure, token_error};
 use crate::oidc::grants::{self, GrantError};
 use crate::services::Services;
-use axum::body::Bytes;
 use crate::web::client::ClientIp;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -29,7 +29,11 @@ pub(super) async fn token(
         Ok(request) => request,
         Err(error) => return token_error(&error),
     };
-    let audit = audit(client_ip.0, &headers, &format!("client:{}", provider.client_id));
+    let audit = audit(
+        client_ip.0,
+        &headers,
+        &format!("client:{}", provider.client_id),
+    );
     match grants::token(&services, &app, &provider, request, &audit).await {
         Ok(response) => no_store_json(StatusCode::OK, &response.body()),
         Err(GrantError::Protocol(error)) => token_error(&error),
