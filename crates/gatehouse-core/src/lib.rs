@@ -4,6 +4,7 @@
 pub mod application;
 pub mod audit;
 pub mod change;
+pub mod consent;
 pub mod device;
 pub mod flow_definition;
 pub mod group;
@@ -27,6 +28,7 @@ pub use application::{
 };
 pub use audit::{AuditContext, Event, EventAction, EventQuery, NewEvent};
 pub use change::{Change, ChangeSet};
+pub use consent::{Consent, ConsentStore};
 pub use device::{Device, DeviceKind, NewDevice};
 pub use flow_definition::FlowDefinition;
 pub use group::{Group, GroupPatch, NewGroup};

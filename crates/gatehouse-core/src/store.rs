@@ -5,6 +5,7 @@
 use crate::application::{Application, NewApplication};
 use crate::audit::{AuditContext, Event, EventQuery, NewEvent};
 use crate::change::ChangeSet;
+use crate::consent::ConsentStore;
 use crate::device::{Device, NewDevice};
 use crate::group::{Group, GroupPatch, NewGroup};
 use crate::ids::{
@@ -387,6 +388,7 @@ pub trait Store:
     + OutboxStore
     + ApplicationStore
     + OAuth2TokenStore
+    + ConsentStore
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -6,6 +6,7 @@
 //! - [`params`]: form/query parameters with RFC 6749 §3.1's once-only rule and size limits.
 //! - [`redirect`]: redirect URI matching, exact plus the RFC 8252 §7.3 loopback rule.
 //! - [`authorize`]: authorization request validation (RFC 6749 §4.1.1, OIDC Core §3.1.2).
+//! - [`consent`]: whether to ask for consent, and scopes in plain words.
 //! - [`pkce`]: RFC 7636 `S256` verification.
 //! - [`client_auth`]: `client_secret_basic`, `client_secret_post`, `none`.
 //! - [`token_request`]: token request validation (RFC 6749 §4.1.3, §6, §4.4).
@@ -17,6 +18,7 @@
 pub mod authorize;
 pub mod claims;
 pub mod client_auth;
+pub mod consent;
 pub mod discovery;
 pub mod end_session;
 mod error;

@@ -11,6 +11,7 @@
 //! ```
 
 mod connect;
+mod consent_store;
 mod enrollment_store;
 mod entity;
 mod error;

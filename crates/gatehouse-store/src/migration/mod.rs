@@ -9,6 +9,7 @@ mod m20261129_000003_email_outbox;
 mod m20261129_000004_invitations;
 mod m20261129_000005_oauth2;
 mod m20261129_000006_flows;
+mod m20261129_000007_consents;
 mod m20261129_000008_end_session;
 
 /// Every migration, oldest first.
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_invitations::Migration),
             Box::new(m20261129_000005_oauth2::Migration),
             Box::new(m20261129_000006_flows::Migration),
+            Box::new(m20261129_000007_consents::Migration),
             Box::new(m20261129_000008_end_session::Migration),
         ]
     }

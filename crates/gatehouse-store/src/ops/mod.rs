@@ -4,6 +4,7 @@
 
 pub(crate) mod applications;
 pub(crate) mod changes;
+pub(crate) mod consents;
 pub(crate) mod devices;
 pub(crate) mod events;
 pub(crate) mod flows;

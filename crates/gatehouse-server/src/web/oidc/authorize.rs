@@ -1,38 +1,58 @@
 //! `GET`/`POST /application/o/authorize/` (RFC 6749 §4.1.1, OIDC Core §3.1.2). Without a
 //! session the user is sent to the authentication flow and brought back here; with one, the
-//! application's group policy decides, and an authorization code goes back to the client.
-//! Consent is implicit for now.
+//! application's group policy decides, then the consent mode (`super::consent` shows the
+//! page and brings the answer back here), and an authorization code goes back to the client.
 
+use super::consent;
 use super::responses::{audit, error_page, see_other};
 use crate::oidc::grants::{self, GrantError};
 use crate::services::Services;
+use crate::web::client::ClientIp;
 use crate::web::flow::LOGIN_PATH;
 use crate::web::session;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use gatehouse_core::{AuditContext, StoreError};
+use gatehouse_core::{AuditContext, Consent, ConsentMode, StoreError};
 use gatehouse_oidc::authorize::{self, AuthorizationRequest, response_location};
+use gatehouse_oidc::consent::{ConsentDecision, remembered_scopes};
 use gatehouse_oidc::params::Params;
 use gatehouse_oidc::{AuthorizeError, AuthorizeErrorCode};
-use std::net::SocketAddr;
+
+/// What the user answered on the consent page, when this run continues one.
+#[derive(Clone, Debug)]
+pub(super) enum ConsentAnswer {
+    /// A fresh request: consent is decided by the application's mode and `prompt`.
+    NotAsked,
+    /// The user allowed these scopes (the ones the page showed).
+    Allowed(Vec<String>),
+    /// The user denied the request.
+    Denied,
+}
 
 /// Parameters in the query string.
 pub(super) async fn authorize_get(
     State(services): State<Services>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client_ip: ClientIp,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = query.unwrap_or_default();
-    run(&services, peer, &headers, &query).await
+    run(
+        &services,
+        client_ip,
+        &headers,
+        &query,
+        ConsentAnswer::NotAsked,
+    )
+    .await
 }
 
 /// Parameters in a form body (OIDC Core §3.1.2.1 requires POST support).
 pub(super) async fn authorize_post(
     State(services): State<Services>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client_ip: ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -44,11 +64,25 @@ pub(super) async fn authorize_post(
         );
     };
     let text = text.to_owned();
-    run(&services, peer, &headers, &text).await
+    run(
+        &services,
+        client_ip,
+        &headers,
+        &text,
+        ConsentAnswer::NotAsked,
+    )
+    .await
 }
 
-async fn run(services: &Services, peer: SocketAddr, headers: &HeaderMap, query: &str) -> Response {
-    match decide(services, peer, headers, query).await {
+/// Runs an authorization request (`query` holds its form-encoded parameters) to its answer.
+pub(super) async fn run(
+    services: &Services,
+    client_ip: ClientIp,
+    headers: &HeaderMap,
+    query: &str,
+    answer: ConsentAnswer,
+) -> Response {
+    match decide(services, client_ip, headers, query, answer).await {
         Ok(response) => response,
         Err(StoreError::Unavailable) => error_page(
             services,
@@ -68,9 +102,10 @@ async fn run(services: &Services, peer: SocketAddr, headers: &HeaderMap, query: 
 
 async fn decide(
     services: &Services,
-    peer: SocketAddr,
+    client_ip: ClientIp,
     headers: &HeaderMap,
     query: &str,
+    answer: ConsentAnswer,
 ) -> Result<Response, StoreError> {
     let params = match Params::parse_form(query) {
         Ok(params) => params,
@@ -129,6 +164,15 @@ async fn decide(
     let too_old = request
         .max_age
         .is_some_and(|max| u64::try_from(elapsed).is_ok_and(|e| e > max));
+    if matches!(answer, ConsentAnswer::Denied) {
+        // RFC 6749 §4.1.2.1: the resource owner denied the request.
+        return Ok(redirect_error(
+            &request,
+            AuthorizeErrorCode::AccessDenied,
+            "the user denied the request",
+            &issuer,
+        ));
+    }
     if request.prompt.login || too_old {
         return Ok(redirect_error(
             &request,
@@ -159,8 +203,64 @@ async fn decide(
     let audit = AuditContext {
         actor_id: Some(user.id),
         actor: user.username.clone(),
-        ..audit(peer, headers, "")
+        ..audit(client_ip.0, headers, "")
     };
+    let now = chrono::Utc::now();
+    let remembered = match provider.consent_mode {
+        ConsentMode::Remembered => services.store.consent(user.id, app.id).await?,
+        _ => None,
+    };
+    let allowed_now = match &answer {
+        ConsentAnswer::Allowed(shown) => request.scopes.iter().all(|s| shown.contains(s)),
+        _ => false,
+    };
+    if allowed_now {
+        if provider.consent_mode == ConsentMode::Remembered {
+            let consent = Consent {
+                user_id: user.id,
+                application_id: app.id,
+                scopes: remembered_scopes(remembered.as_ref(), &request.scopes, now),
+                granted_at: now,
+                expires_at: None,
+            };
+            services
+                .store
+                .grant_consent(consent, &app.slug, &audit)
+                .await?;
+        }
+    } else {
+        match gatehouse_oidc::consent::decide(
+            provider.consent_mode,
+            request.prompt,
+            &request.scopes,
+            remembered.as_ref(),
+            now,
+        ) {
+            ConsentDecision::Proceed => {}
+            ConsentDecision::Required => {
+                return Ok(redirect_error(
+                    &request,
+                    AuthorizeErrorCode::ConsentRequired,
+                    "the user has not consented to this application",
+                    &issuer,
+                ));
+            }
+            ConsentDecision::Ask => {
+                return Ok(consent::ask(
+                    services,
+                    headers,
+                    &consent::Asking {
+                        app: &app,
+                        user: &user,
+                        session: &session,
+                        scopes: &request.scopes,
+                        query,
+                        remembered: provider.consent_mode == ConsentMode::Remembered,
+                    },
+                ));
+            }
+        }
+    }
     match grants::issue_code(
         services,
         &app,

@@ -5,13 +5,13 @@ use super::client::{authenticated_client, form};
 use super::responses::{audit, no_store_json, store_failure, token_error};
 use crate::oidc::grants;
 use crate::services::Services;
+use crate::web::client::ClientIp;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use gatehouse_core::ClientType;
 use gatehouse_oidc::TokenError;
-use std::net::SocketAddr;
 
 /// RFC 7662 §2: confidential clients only (a public client cannot be authenticated).
 pub(super) async fn introspect(
@@ -42,7 +42,7 @@ pub(super) async fn introspect(
 /// RFC 7009 §2.2: 200 whether or not the token was known.
 pub(super) async fn revoke(
     State(services): State<Services>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client_ip: ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -57,7 +57,11 @@ pub(super) async fn revoke(
     let Some(token) = params.get("token") else {
         return token_error(&TokenError::invalid_request("token is required"));
     };
-    let audit = audit(peer, &headers, &format!("client:{}", provider.client_id));
+    let audit = audit(
+        client_ip.0,
+        &headers,
+        &format!("client:{}", provider.client_id),
+    );
     match grants::revoke(&services, &app, token, &audit).await {
         Ok(()) => no_store_json(StatusCode::OK, &serde_json::json!({})),
         Err(error) => store_failure(&error),

@@ -4,6 +4,7 @@
 
 mod authorize;
 mod client;
+mod consent;
 mod discovery;
 mod end_session;
 mod introspect;
@@ -31,6 +32,7 @@ pub(crate) fn routes() -> Router<Services> {
             "/application/o/authorize/",
             get(authorize::authorize_get).post(authorize::authorize_post),
         )
+        .route(consent::CONSENT_PATH, post(consent::answer))
         .route("/application/o/token/", post(token::token))
         .route(
             "/application/o/userinfo/",

@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::{AuditContext, StoreError};
 use gatehouse_oidc::TokenError;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 /// JSON with `Cache-Control: no-store` and `Pragma: no-cache`.
 pub(super) fn no_store_json(status: StatusCode, body: &serde_json::Value) -> Response {
@@ -77,14 +77,14 @@ pub(super) fn see_other(location: &str) -> Response {
 
 /// The audit context of an anonymous or client request.
 pub(super) fn audit(
-    peer: SocketAddr,
+    client_ip: IpAddr,
     headers: &axum::http::HeaderMap,
     actor: &str,
 ) -> AuditContext {
     AuditContext {
         actor_id: None,
         actor: actor.to_owned(),
-        client_ip: Some(peer.ip().to_string()),
+        client_ip: Some(client_ip.to_string()),
         user_agent: headers
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())

@@ -4,16 +4,16 @@ use super::client::{authenticated_client, form};
 use super::responses::{audit, no_store_json, store_failure, token_error};
 use crate::oidc::grants::{self, GrantError};
 use crate::services::Services;
+use crate::web::client::ClientIp;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use std::net::SocketAddr;
 
 /// Issues tokens for an authenticated client.
 pub(super) async fn token(
     State(services): State<Services>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client_ip: ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -29,7 +29,11 @@ pub(super) async fn token(
         Ok(request) => request,
         Err(error) => return token_error(&error),
     };
-    let audit = audit(peer, &headers, &format!("client:{}", provider.client_id));
+    let audit = audit(
+        client_ip.0,
+        &headers,
+        &format!("client:{}", provider.client_id),
+    );
     match grants::token(&services, &app, &provider, request, &audit).await {
         Ok(response) => no_store_json(StatusCode::OK, &response.body()),
         Err(GrantError::Protocol(error)) => token_error(&error),
