@@ -1,7 +1,9 @@
-//! Change sets: a list of edits addressed by natural key (username, group name) that a store
+//! Change sets: a list of edits addressed by natural key (username, group name, slug) that a store
 //! applies in one transaction. `apply` plans one from a YAML document; either every change
 //! lands or none does.
 
+use crate::application::NewApplication;
+use crate::application_patch::ApplicationPatch;
 use crate::group::{GroupPatch, NewGroup};
 use crate::user::{NewUser, UserPatch};
 use std::fmt;
@@ -48,6 +50,15 @@ pub enum Change {
         /// The whole flow (see [`crate::FlowDefinition`]).
         definition: serde_json::Value,
     },
+    /// Create an application (its allowed groups may be created earlier in the same set).
+    CreateApplication(NewApplication),
+    /// Change an application found by slug.
+    UpdateApplication {
+        /// The application's slug.
+        slug: String,
+        /// What to change.
+        patch: ApplicationPatch,
+    },
 }
 
 impl fmt::Display for Change {
@@ -81,6 +92,25 @@ impl fmt::Display for Change {
                 write!(f, "~ user {username}: groups [{}]", groups.join(", "))
             }
             Self::PutFlow { slug, .. } => write!(f, "~ flow {slug}"),
+            Self::CreateApplication(app) => {
+                write!(f, "+ application {}", app.slug)?;
+                if let Some(provider) = &app.oauth2 {
+                    write!(
+                        f,
+                        " (client_id {}, {})",
+                        provider.client_id,
+                        provider.client_type.as_str()
+                    )?;
+                }
+                Ok(())
+            }
+            Self::UpdateApplication { slug, patch } => {
+                write!(
+                    f,
+                    "~ application {slug}: {}",
+                    patch.field_names().join(", ")
+                )
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! ports (traits) through which protocol and web code reach storage without knowing SQL.
 
 pub mod application;
+pub mod application_patch;
 pub mod audit;
 pub mod change;
 pub mod consent;
@@ -26,6 +27,7 @@ pub use application::{
     AllowedGroup, Application, ClientType, ConsentMode, Lifetimes, NewApplication, OAuth2Provider,
     SubjectMode,
 };
+pub use application_patch::ApplicationPatch;
 pub use audit::{AuditContext, Event, EventAction, EventQuery, NewEvent};
 pub use change::{Change, ChangeSet};
 pub use consent::{Consent, ConsentStore};

@@ -19,6 +19,9 @@ pub struct Document {
     /// Flows, matched by slug and replaced as a whole (docs/flows.md describes their shape).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flows: Vec<gatehouse_flows::Flow>,
+    /// Applications with their OAuth2/OIDC providers, matched by slug.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applications: Vec<super::app_spec::ApplicationSpec>,
 }
 
 /// A group, matched by name.
@@ -151,10 +154,12 @@ fn resolve_references(
 }
 
 /// `Option<Option<T>>` that tells "absent" (outer `None`) from `null` (inner `None`).
-mod double_option {
+pub(super) mod double_option {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub(super) fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+    pub(in crate::declarative) fn deserialize<'de, D, T>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error>
     where
         D: Deserializer<'de>,
         T: Deserialize<'de>,
@@ -162,7 +167,7 @@ mod double_option {
         Option::<T>::deserialize(deserializer).map(Some)
     }
 
-    pub(super) fn serialize<S, T>(
+    pub(in crate::declarative) fn serialize<S, T>(
         value: &Option<Option<T>>,
         serializer: S,
     ) -> Result<S::Ok, S::Error>

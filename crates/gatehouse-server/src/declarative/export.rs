@@ -1,6 +1,7 @@
 //! Export: the current users and groups as a document that `apply` recreates exactly,
 //! password hashes included (so the file is as sensitive as the database), plus every flow that
-//! is not exactly one of Gatehouse's defaults (those are seeded on start anyway).
+//! is not exactly one of Gatehouse's defaults (those are seeded on start anyway), and every
+//! application without its client secret.
 
 use super::document::{Document, GroupSpec, UserSpec};
 use super::snapshot::Snapshot;
@@ -53,9 +54,15 @@ pub fn export(snapshot: &Snapshot) -> Document {
             serde_json::from_value(normalised).ok()
         })
         .collect();
+    let applications = snapshot
+        .applications
+        .values()
+        .map(super::app_export::application_spec)
+        .collect();
     Document {
         groups,
         users,
         flows,
+        applications,
     }
 }

@@ -1,12 +1,16 @@
-//! The declarative document behind `gatehouse apply -f FILE` and `gatehouse export`: users and
-//! groups addressed by natural key, planned into a change set the store applies atomically.
+//! The declarative document behind `gatehouse apply -f FILE` and `gatehouse export`: users,
+//! groups, flows and applications addressed by natural key, planned into a change set the store applies atomically.
 //! Applying the same document twice plans nothing the second time.
 
+mod app_export;
+mod app_plan;
+mod app_spec;
 mod document;
 mod export;
 mod plan;
 mod snapshot;
 
+pub use app_spec::{ApplicationSpec, OidcSpec};
 pub use document::{Document, DocumentError, GroupSpec, UserSpec};
 pub use export::export;
 pub use plan::{PlanError, plan};

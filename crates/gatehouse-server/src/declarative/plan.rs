@@ -7,7 +7,7 @@ use super::snapshot::Snapshot;
 use gatehouse_core::{
     Change, ChangeSet, GroupPatch, NewGroup, NewUser, UserPatch, UserType, validate,
 };
-use gatehouse_crypto::{PasswordHasher, Verification};
+use gatehouse_crypto::{PasswordHasher, TokenDigester, Verification};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A problem in the document, located by path (`users[2].groups`).
@@ -20,18 +20,20 @@ pub struct PlanError {
     pub message: String,
 }
 
-fn error(path: impl Into<String>, message: impl Into<String>) -> PlanError {
+pub(super) fn error(path: impl Into<String>, message: impl Into<String>) -> PlanError {
     PlanError {
         path: path.into(),
         message: message.into(),
     }
 }
 
-/// Plans the changes that make the database match `document`.
+/// Plans the changes that make the database match `document`; `digester` turns client
+/// secrets into the digests the store keeps.
 pub async fn plan(
     document: &Document,
     current: &Snapshot,
     hasher: &PasswordHasher,
+    digester: &TokenDigester,
 ) -> Result<ChangeSet, PlanError> {
     check_unique(document)?;
     let known_groups: BTreeSet<&str> = current
@@ -45,6 +47,12 @@ pub async fn plan(
         changes.extend(plan_user(index, spec, current, &known_groups, hasher).await?);
     }
     changes.extend(plan_flows(document, current)?);
+    changes.extend(super::app_plan::plan_applications(
+        &document.applications,
+        current,
+        &known_groups,
+        digester,
+    )?);
     Ok(order(changes))
 }
 
@@ -371,7 +379,8 @@ pub(super) fn normalised_flow(stored: &serde_json::Value) -> Option<serde_json::
     serde_json::to_value(flow).ok()
 }
 
-/// Groups first (creates before updates), then users, so every name resolves when applied.
+/// Groups first (creates before updates), then users, flows and applications, so every name
+/// resolves when applied.
 fn order(changes: ChangeSet) -> ChangeSet {
     let rank = |c: &Change| match c {
         Change::CreateGroup(_) => 0,
@@ -381,6 +390,8 @@ fn order(changes: ChangeSet) -> ChangeSet {
         Change::SetPasswordHash { .. } => 4,
         Change::SetUserGroups { .. } => 5,
         Change::PutFlow { .. } => 6,
+        Change::CreateApplication(_) => 7,
+        Change::UpdateApplication { .. } => 8,
     };
     let mut indexed: Vec<(usize, Change)> = changes.into_iter().enumerate().collect();
     indexed.sort_by_key(|(i, c)| (rank(c), *i));

@@ -1,6 +1,6 @@
-//! The current state of users, groups and flows, read once so planning is a pure comparison.
+//! The current state of users, groups, flows and applications, read once so planning is a pure comparison.
 
-use gatehouse_core::{Group, ListQuery, Store, StoreError, User};
+use gatehouse_core::{Application, Group, ListQuery, Store, StoreError, User};
 use std::collections::BTreeMap;
 
 /// Users and groups by natural key, with group names resolved.
@@ -12,6 +12,8 @@ pub struct Snapshot {
     pub users: BTreeMap<String, (User, Vec<String>)>,
     /// Stored flow definitions by slug.
     pub flows: BTreeMap<String, serde_json::Value>,
+    /// Applications by slug, with their providers.
+    pub applications: BTreeMap<String, Application>,
 }
 
 impl Snapshot {
@@ -63,10 +65,17 @@ impl Snapshot {
             .into_iter()
             .map(|flow| (flow.slug, flow.definition))
             .collect();
+        let applications = store
+            .list_applications()
+            .await?
+            .into_iter()
+            .map(|app| (app.slug.clone(), app))
+            .collect();
         Ok(Self {
             groups,
             users,
             flows,
+            applications,
         })
     }
 }

@@ -235,7 +235,7 @@ async fn load<C: ConnectionTrait>(conn: &C, row: application::Model) -> StoreRes
     })
 }
 
-fn provider_to_row(application_id: Uuid, p: &OAuth2Provider) -> oauth2_provider::Model {
+pub(crate) fn provider_to_row(application_id: Uuid, p: &OAuth2Provider) -> oauth2_provider::Model {
     oauth2_provider::Model {
         application_id,
         client_type: p.client_type.as_str().to_owned(),

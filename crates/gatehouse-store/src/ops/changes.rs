@@ -2,7 +2,7 @@
 //! resolved as they go so later changes see earlier ones. The caller commits only if all
 //! succeed.
 
-use crate::ops::{flows, groups, memberships, users};
+use crate::ops::{application_update, applications, flows, groups, memberships, users};
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{AuditContext, Change, ChangeSet};
 use sea_orm::ConnectionTrait;
@@ -51,6 +51,12 @@ async fn apply_one<C: ConnectionTrait>(
         }
         Change::PutFlow { slug, definition } => {
             flows::put(conn, slug, definition, audit).await?;
+        }
+        Change::CreateApplication(new) => {
+            applications::create(conn, new.clone(), audit).await?;
+        }
+        Change::UpdateApplication { slug, patch } => {
+            application_update::update(conn, slug, patch, audit).await?;
         }
     }
     Ok(())

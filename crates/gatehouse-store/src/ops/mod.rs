@@ -2,6 +2,7 @@
 //! transaction. `SqlStore`'s trait methods wrap single operations in a transaction;
 //! `create_first_admin` and `apply_changes` run several inside one.
 
+pub(crate) mod application_update;
 pub(crate) mod applications;
 pub(crate) mod changes;
 pub(crate) mod consents;

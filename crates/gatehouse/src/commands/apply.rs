@@ -28,14 +28,15 @@ pub(crate) async fn apply(
         }
     };
     let snapshot = Snapshot::read(services.store.as_ref()).await?;
-    let changes = match declarative::plan(&document, &snapshot, &services.hasher).await {
-        Ok(changes) => changes,
-        Err(error) => {
-            eprintln!("gatehouse: {}: {error}", file.display());
-            eprintln!("nothing was changed");
-            return Ok(ExitCode::from(2));
-        }
-    };
+    let changes =
+        match declarative::plan(&document, &snapshot, &services.hasher, &services.digester).await {
+            Ok(changes) => changes,
+            Err(error) => {
+                eprintln!("gatehouse: {}: {error}", file.display());
+                eprintln!("nothing was changed");
+                return Ok(ExitCode::from(2));
+            }
+        };
     if changes.is_empty() {
         println!("no changes");
         return Ok(ExitCode::SUCCESS);
@@ -56,6 +57,7 @@ pub(crate) async fn apply(
         .await
         .map_err(|e| anyhow!("{e}; nothing was changed"))?;
     println!("{} change(s) applied", changes.len());
+    ensure_signing_keys(&changes, &services).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -84,4 +86,32 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         options.mode(0o600);
     }
     options.open(path)?.write_all(text.as_bytes())
+}
+
+/// Creates the signing key of every algorithm an applied application uses, as `app create`
+/// does, so its JWKS lists the key before the first token is signed.
+async fn ensure_signing_keys(
+    changes: &[gatehouse_core::Change],
+    services: &Services,
+) -> anyhow::Result<()> {
+    use gatehouse_core::Change;
+    let mut algs = Vec::new();
+    for change in changes {
+        let provider = match change {
+            Change::CreateApplication(app) => app.oauth2.as_ref(),
+            Change::UpdateApplication { patch, .. } => patch.oauth2.as_ref(),
+            _ => None,
+        };
+        if let Some(provider) = provider
+            && !algs.contains(&provider.signing_alg)
+        {
+            algs.push(provider.signing_alg);
+        }
+    }
+    for alg in algs {
+        gatehouse_server::oidc::keys::ensure_key(services, alg)
+            .await
+            .context("cannot create a signing key")?;
+    }
+    Ok(())
 }
