@@ -1199,7 +1199,10 @@ struct FlowPage<'a> {
 /// "until the browser closes"), plus the remember-me offset when the person asked to stay
 /// signed in.
 fn session_lifetime(duration_secs: u64, remember_me_offset_secs: Option<u64>) -> Duration {
-    let seconds = |secs: u64| Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 4));
+    // A flow may say anything; more than ten years is read as ten years (chrono panics on
+    // durations beyond its range, and nobody means a longer session).
+    let seconds =
+        |secs: u64| Duration::days(3653).min(Duration::seconds(secs.min(315_619_200) as i64));
     let base = if duration_secs == 0 {
         Duration::hours(BROWSER_SESSION_HOURS)
     } else {
@@ -1261,9 +1264,9 @@ mod tests {
             Duration::hours(12) + Duration::days(30)
         );
         assert_eq!(
-            session_lifetime(u64::MAX, None),
-            Duration::seconds(i64::MAX / 4),
-            "absurd values saturate instead of overflowing"
+            session_lifetime(u64::MAX, Some(u64::MAX)),
+            Duration::days(2 * 3653),
+            "absurd values saturate instead of panicking"
         );
     }
 }
