@@ -333,3 +333,52 @@ async fn invitation_enrollment_in_chromium() {
     assert!(shown.contains("browser@example.com"), "{shown}");
     assert!(shown.contains("engineers"), "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitation_create_send_emails_the_link() {
+    let mut gh = Installation::new(Backend::Sqlite).await;
+    let send = [
+        "invitation",
+        "create",
+        "--email",
+        "newcomer@example.com",
+        "--send",
+    ];
+
+    // Without email delivery, or without an address, --send refuses and creates nothing.
+    let output = gh.cli(&send, None);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--send needs email delivery"), "{stderr}");
+    let output = gh.cli(&["invitation", "create", "--send"], None);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--send needs --email"),
+        "{output:?}"
+    );
+    assert!(
+        gh.cli_ok(&["invitation", "list"], None)
+            .contains("(0 invitations)")
+    );
+
+    let sink = crate::support::smtp::SmtpSink::start(0);
+    for (name, value) in sink.gatehouse_env() {
+        gh.env.insert(name.into(), value);
+    }
+    let printed = gh.cli_ok(&send, None);
+    let server = Server::start(&gh, &[]);
+    server.wait_ready().await;
+    let messages = sink.wait_for(1, std::time::Duration::from_secs(20)).await;
+    assert!(
+        messages[0].recipients.contains("newcomer@example.com"),
+        "{messages:?}"
+    );
+    let emailed = messages[0]
+        .link_containing("itoken=")
+        .expect("a link in the email");
+    assert!(
+        emailed.ends_with(&link_path(&printed)),
+        "{emailed} vs {printed}"
+    );
+    server.terminate();
+}

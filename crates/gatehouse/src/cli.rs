@@ -213,4 +213,7 @@ pub(crate) struct InvitationCreate {
     /// The enrollment flow the link opens.
     #[arg(long, default_value = "default-enrollment-flow")]
     pub(crate) flow: String,
+    /// Also email the link to `--email` (needs `email.host`; the worker delivers it).
+    #[arg(long)]
+    pub(crate) send: bool,
 }

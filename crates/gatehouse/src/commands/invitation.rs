@@ -73,6 +73,20 @@ async fn create(
     audit: &AuditContext,
 ) -> anyhow::Result<()> {
     let expires_at = expiry(&args.expires, Utc::now())?;
+    // Refuse before creating anything, so a failed --send leaves no unsent invitation behind.
+    let send_to = if args.send {
+        let Some(email) = args.email.clone() else {
+            anyhow::bail!("--send needs --email: the address to send the invitation to");
+        };
+        if !services.config.email.is_configured() {
+            anyhow::bail!(
+                "--send needs email delivery: set email.host (see docs/configuration.md, \"Email\")"
+            );
+        }
+        Some(email)
+    } else {
+        None
+    };
     let issued = issue_invitation(
         services,
         InvitationRequest {
@@ -103,6 +117,21 @@ async fn create(
             )),
     );
     println!("{}", issued.link);
+    if let Some(email) = send_to {
+        gatehouse_server::mail::enqueue_invitation(
+            services,
+            &email,
+            &issued.link,
+            invitation.expires_at,
+            None,
+            audit,
+        )
+        .await
+        .with_context(|| {
+            format!("the invitation exists, but its email to {email} could not be queued")
+        })?;
+        eprintln!("queued the invitation email to {email}; the worker delivers it");
+    }
     Ok(())
 }
 
