@@ -11,30 +11,7 @@ use gatehouse_core::{
 use gatehouse_store::SqlStore;
 use serde_json::{Map, Value};
 
-macro_rules! invitation_store_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, _dir) = crate::support::db::fresh_sqlite().await;
-                    super::$name(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let store = crate::support::db::fresh_postgres().await;
-                    super::$name(store).await;
-                }
-            )*
-        }
-    };
-}
-
-invitation_store_tests! {
+crate::on_both_stores! {
     single_use_invitation_creates_one_account_under_a_race,
     invitation_fixed_data_groups_and_refusals,
     recovery_codes_are_spent_once_and_replaced,

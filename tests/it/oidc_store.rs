@@ -11,30 +11,7 @@ use gatehouse_core::{
 use gatehouse_store::SqlStore;
 use serde_json::Map;
 
-macro_rules! oidc_store_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, _dir) = crate::support::db::fresh_sqlite().await;
-                    super::$name(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let store = crate::support::db::fresh_postgres().await;
-                    super::$name(store).await;
-                }
-            )*
-        }
-    };
-}
-
-oidc_store_tests! {
+crate::on_both_stores! {
     applications_round_trip_and_refuse_duplicates,
     grant_artefacts_are_single_use_and_revoked_by_family,
 }

@@ -12,31 +12,7 @@ use gatehouse_store::SqlStore;
 use std::collections::HashSet;
 use uuid::Uuid;
 
-/// Instantiates each named `async fn name(store: SqlStore)` for both backends.
-macro_rules! outbox_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, _dir) = crate::support::db::fresh_sqlite().await;
-                    super::$name(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let store = crate::support::db::fresh_postgres().await;
-                    super::$name(store).await;
-                }
-            )*
-        }
-    };
-}
-
-outbox_tests! {
+crate::on_both_stores! {
     enqueue_writes_message_token_and_event_together,
     enqueue_with_a_bad_token_writes_nothing,
     leases_keep_workers_apart_until_they_expire,

@@ -13,34 +13,7 @@ use gatehouse_core::{
 use gatehouse_store::SqlStore;
 use serde_json::{Map, Value, json};
 
-/// Instantiates each named `async fn name(store: SqlStore)` as `sqlite::name` and
-/// `postgres::name`.
-macro_rules! store_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, _dir) = crate::support::db::fresh_sqlite().await;
-                    assert_eq!(store.backend(), "sqlite");
-                    super::$name(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let store = crate::support::db::fresh_postgres().await;
-                    assert_eq!(store.backend(), "postgresql");
-                    super::$name(store).await;
-                }
-            )*
-        }
-    };
-}
-
-store_tests! {
+crate::on_both_stores! {
     migrations_are_idempotent_and_pool_reports,
     creates_and_reads_users,
     lists_searches_and_pages_users,

@@ -125,3 +125,32 @@ fn percent_decode(value: &str) -> Result<String, String> {
     }
     String::from_utf8(out).map_err(|_| "%-escapes are not UTF-8".to_owned())
 }
+
+/// Instantiates each named `async fn name(store: SqlStore)` as `sqlite::name` and
+/// `postgres::name`, each against a fresh database of its kind, so both backends keep exactly
+/// the same behaviour.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, _dir) = $crate::support::db::fresh_sqlite().await;
+                    assert_eq!(store.backend(), "sqlite");
+                    super::$name(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let store = $crate::support::db::fresh_postgres().await;
+                    assert_eq!(store.backend(), "postgresql");
+                    super::$name(store).await;
+                }
+            )*
+        }
+    };
+}
