@@ -5,8 +5,10 @@
 //!
 //! Each hashing thread keeps its Argon2 work area between hashes and drops it after a minute
 //! without work: a fresh 19 MiB area per hash costs thousands of page faults (several
-//! milliseconds per sign-in), while a kept one costs nothing after the first hash and no
-//! memory once the burst is over.
+//! milliseconds per sign-in), while a kept one costs nothing after the first hash. Measured
+//! trade-off (bench/README.md): the dropped area goes back to the allocator, but mimalloc keeps
+//! an idle thread's freed segments, so resident memory stays about one area per hashing thread
+//! higher after the first burst of sign-ins.
 //!
 //! Verification also accepts Argon2i/Argon2d and bcrypt (`$2a$`, `$2b$`, `$2y$`, as
 //! exported by Dex and authentik) and reports that such hashes need rehashing, so imported
