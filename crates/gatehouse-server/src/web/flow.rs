@@ -1201,8 +1201,8 @@ struct FlowPage<'a> {
 fn session_lifetime(duration_secs: u64, remember_me_offset_secs: Option<u64>) -> Duration {
     // A flow may say anything; more than ten years is read as ten years (chrono panics on
     // durations beyond its range, and nobody means a longer session).
-    let seconds =
-        |secs: u64| Duration::days(3653).min(Duration::seconds(secs.min(315_619_200) as i64));
+    const TEN_YEARS_SECS: u64 = 3653 * 24 * 3600;
+    let seconds = |secs: u64| Duration::seconds(secs.min(TEN_YEARS_SECS) as i64);
     let base = if duration_secs == 0 {
         Duration::hours(BROWSER_SESSION_HOURS)
     } else {
