@@ -144,6 +144,31 @@ fn bad_configuration_exits_2_naming_key_and_source() {
         "{stderr}"
     );
 
+    // A misspelt key is refused, not silently replaced by its default.
+    std::fs::write(
+        &yaml,
+        "listen:\n  htp: 0.0.0.0:9000\npostgresql:\n  host: db\n  pasword: x\nbranding: {title: T}\n",
+    )
+    .expect("write");
+    let output = run_cli(
+        &env,
+        &["--config", yaml.to_str().expect("path"), "check-config"],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("listen.htp: unknown key")
+            && stderr.contains("postgresql.pasword: unknown key")
+            && !stderr.contains("branding")
+            && stderr.contains("config.yaml"),
+        "{stderr}"
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "nothing printed for a refused file"
+    );
+
     env.insert(
         "GATEHOUSE_SECRET_KEY".to_owned(),
         "env://GATEHOUSE_TEST_MISSING_SECRET".to_owned(),

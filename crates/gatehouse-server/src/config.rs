@@ -3,7 +3,7 @@
 //! A bad value is reported with its key and where it came from.
 
 use crate::reference;
-use figment::providers::{Env, Format, Serialized, Yaml};
+use figment::providers::{Data, Env, Format, Serialized, Yaml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
@@ -350,9 +350,9 @@ impl Config {
                     path.display()
                 )));
             }
-            Some(path) => figment = figment.merge(Yaml::file_exact(path)),
+            Some(path) => figment = figment.merge(checked_file(path)?),
             None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
-                figment = figment.merge(Yaml::file_exact(DEFAULT_CONFIG_PATH));
+                figment = figment.merge(checked_file(Path::new(DEFAULT_CONFIG_PATH))?);
             }
             None => {}
         }
@@ -442,6 +442,52 @@ impl Config {
     /// The effective configuration as YAML with secrets masked, for `check-config`.
     pub fn to_masked_yaml(&self) -> String {
         serde_yaml::to_string(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// The YAML layer, refused when it names a key Gatehouse does not know: a misspelt key would
+/// otherwise be ignored silently and its default used. (Environment variables are not checked
+/// this way: `GATEHOUSE_*` variables also serve as `env://` reference targets.)
+fn checked_file(path: &Path) -> Result<Data<Yaml>, ConfigError> {
+    let file = Yaml::file_exact(path);
+    let given = file.data().map_err(describe)?;
+    let known = Serialized::defaults(Config::default())
+        .data()
+        .map_err(describe)?;
+    let empty = Dict::new();
+    let known = known.get(&Profile::Default).unwrap_or(&empty);
+    let mut unknown = Vec::new();
+    for dict in given.values() {
+        unknown_keys(known, dict, "", &mut unknown);
+    }
+    if unknown.is_empty() {
+        return Ok(file);
+    }
+    Err(ConfigError(
+        unknown
+            .iter()
+            .map(|key| format!("{key}: unknown key (in {})", path.display()))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    ))
+}
+
+/// Collects the dotted paths of `given` that `known` (the defaults, which name every key)
+/// does not have.
+fn unknown_keys(known: &Dict, given: &Dict, prefix: &str, out: &mut Vec<String>) {
+    for (key, value) in given {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match (known.get(key), value) {
+            (None, _) => out.push(path),
+            (Some(Value::Dict(_, known_child)), Value::Dict(_, given_child)) => {
+                unknown_keys(known_child, given_child, &path, out);
+            }
+            _ => {}
+        }
     }
 }
 
