@@ -134,6 +134,24 @@ async fn failed_sign_ins_are_throttled_alike_for_every_account() {
         .count();
     assert_eq!(throttled, 2);
     assert!(events.items.iter().all(|e| e.action != EventAction::Login));
+    // Every refused attempt is counted for dashboards, exactly as it is audited.
+    let failed = events
+        .items
+        .iter()
+        .filter(|e| e.action == EventAction::LoginFailed)
+        .count();
+    assert_eq!(
+        server
+            .metric(r#"gatehouse_logins_total{result="failure"}"#)
+            .await,
+        Some(failed as f64)
+    );
+    assert_eq!(
+        server
+            .metric(r#"gatehouse_logins_total{result="success"}"#)
+            .await,
+        None
+    );
 }
 
 impl Visitor {

@@ -570,6 +570,18 @@ async fn oidc_provider_end_to_end(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::OK, "{cc}");
     assert!(cc.get("refresh_token").is_none() && cc.get("id_token").is_none());
+    assert_eq!(
+        server
+            .metric(r#"gatehouse_tokens_issued_total{grant="client_credentials"}"#)
+            .await,
+        Some(1.0)
+    );
+    assert!(
+        server
+            .metric(r#"gatehouse_tokens_issued_total{grant="authorization_code"}"#)
+            .await
+            .is_some_and(|count| count >= 1.0)
+    );
     let cc_token = cc["access_token"].as_str().expect("token").to_owned();
     assert_eq!(claims_of(&cc_token)["sub"], "grafana");
     let (_, _, active) = post_form(

@@ -71,6 +71,65 @@ async fn health_metrics_and_request_ids() {
     assert!(!server.logs().contains("token=") || server.logs().matches("token=").count() == 1);
 }
 
+/// A separate `gatehouse worker` (as in a Kubernetes worker Deployment) can be probed and
+/// scraped on its metrics listener, and stops cleanly on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_serves_health_and_metrics() {
+    let installation = Installation::new(Backend::Sqlite).await;
+    let worker = Server::start_worker(
+        &installation.env,
+        &[("GATEHOUSE_WORKER__SWEEP_INTERVAL_SECS", "1")],
+    );
+    worker.wait_ready().await;
+    worker
+        .wait_for_log(
+            "Gatehouse worker is running",
+            std::time::Duration::from_secs(10),
+        )
+        .await;
+    let client = reqwest::Client::new();
+    let live = client
+        .get(worker.url("/-/health/live/"))
+        .send()
+        .await
+        .expect("live");
+    assert_eq!(live.status(), StatusCode::OK);
+    // The first sweep runs at start; wait until the counter shows it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let metrics = loop {
+        let text = client
+            .get(format!("http://{}/metrics", worker.metrics))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if text.contains("gatehouse_worker_sweeps_total") || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    for series in [
+        "gatehouse_worker_sweeps_total",
+        "gatehouse_db_pool_max_connections",
+        "process_resident_memory_bytes",
+    ] {
+        assert!(
+            metrics.contains(series),
+            "missing {series:?} in:\n{metrics}"
+        );
+    }
+    // A worker has no pages.
+    let page = client
+        .get(worker.url("/if/flow/default-authentication-flow/"))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(worker.terminate().success());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_and_a_clean_sigterm() {
     let installation = Installation::new(Backend::Sqlite).await;

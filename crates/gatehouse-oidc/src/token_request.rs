@@ -33,6 +33,17 @@ pub enum TokenRequest {
     },
 }
 
+impl TokenRequest {
+    /// The registered `grant_type` value, for metrics and audit labels (a bounded set).
+    pub fn grant_type(&self) -> &'static str {
+        match self {
+            Self::AuthorizationCode { .. } => "authorization_code",
+            Self::RefreshToken { .. } => "refresh_token",
+            Self::ClientCredentials { .. } => "client_credentials",
+        }
+    }
+}
+
 impl std::fmt::Debug for TokenRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

@@ -94,6 +94,7 @@ pub async fn record_login(
     audit: &AuditContext,
 ) -> Result<(), StoreError> {
     services.store.record_login(user.id, Utc::now()).await?;
+    metrics::counter!("gatehouse_logins_total", "result" => "success").increment(1);
     let event = NewEvent::about_model(EventAction::Login, "user", user.id, &user.username)
         .with("method", methods);
     let actor = AuditContext {
@@ -127,6 +128,7 @@ pub async fn record_throttled(services: &Services, username: &str, audit: &Audit
 
 /// Appends a `login_failed` event; failures to write it are logged, never shown to the client.
 async fn record_failure(services: &Services, username: &str, reason: &str, audit: &AuditContext) {
+    metrics::counter!("gatehouse_logins_total", "result" => "failure").increment(1);
     let mut event = NewEvent {
         action: EventAction::LoginFailed,
         context: serde_json::Map::new(),

@@ -55,19 +55,7 @@ pub async fn serve(services: Services, options: ServeOptions) -> Result<(), RunE
         tokio::spawn(worker::run(services.clone(), stop_rx.clone()));
     }
     if let Some(listener) = metrics {
-        let router = web::metrics_router(services.clone());
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            };
-            if let Err(error) = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(%error, "metrics listener failed");
-            }
-        });
+        spawn_metrics_listener(listener, services.clone(), stop_rx.clone());
     }
     tracing::info!(
         http = %config.listen.http,
@@ -102,11 +90,25 @@ pub async fn serve(services: Services, options: ServeOptions) -> Result<(), RunE
     outcome
 }
 
-/// Runs only the background worker until a shutdown signal.
+/// Runs only the background worker until a shutdown signal. The metrics listener (when
+/// configured) serves metrics and health checks, so orchestrators can probe the worker too.
 pub async fn run_worker(services: Services) -> Result<(), RunError> {
+    let metrics = match services.config.listen.metrics {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    crate::telemetry::metrics_handle();
     let (stop_tx, stop_rx) = watch::channel(false);
     let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel::<String>(1);
     tokio::spawn(prepare_until_done(services.clone(), false, fatal_tx));
+    if let Some(listener) = metrics {
+        spawn_metrics_listener(listener, services.clone(), stop_rx.clone());
+    }
+    tracing::info!(
+        metrics = ?services.config.listen.metrics,
+        database = services.sql.backend(),
+        "Gatehouse worker is running"
+    );
     let worker = tokio::spawn(worker::run(services, stop_rx));
     let outcome = tokio::select! {
         () = shutdown_signal() => Ok(()),
@@ -115,6 +117,26 @@ pub async fn run_worker(services: Services) -> Result<(), RunError> {
     let _ = stop_tx.send(true);
     let _ = worker.await;
     outcome
+}
+
+/// Serves the metrics router until the stop signal.
+fn spawn_metrics_listener(
+    listener: TcpListener,
+    services: Services,
+    mut stop: watch::Receiver<bool>,
+) {
+    let router = web::metrics_router(services);
+    tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        };
+        if let Err(error) = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(%error, "metrics listener failed");
+        }
+    });
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, RunError> {

@@ -93,6 +93,14 @@ fn describe_metrics() {
         "1 when the database answers and start-up finished."
     );
     describe_counter!(
+        "gatehouse_logins_total",
+        "Completed sign-ins (result=success) and refused attempts (result=failure)."
+    );
+    describe_counter!(
+        "gatehouse_tokens_issued_total",
+        "OAuth 2.0 token responses by grant type."
+    );
+    describe_counter!(
         "gatehouse_worker_sweeps_total",
         "Sweeps of expired rows by the worker."
     );

@@ -162,7 +162,7 @@ pub fn free_addr() -> SocketAddr {
     listener.local_addr().expect("local addr")
 }
 
-/// A running `gatehouse serve`.
+/// A running `gatehouse serve` or `gatehouse worker`.
 pub struct Server {
     child: Child,
     /// HTTP listener.
@@ -190,10 +190,26 @@ impl Server {
         http: SocketAddr,
         extra: &[(&str, &str)],
     ) -> Self {
+        Self::spawn(env, "serve", http, free_addr(), extra)
+    }
+
+    /// Starts `gatehouse worker`. It has no public listener, so `http` and `metrics` both
+    /// name its metrics listener, which also answers the health checks.
+    pub fn start_worker(env: &BTreeMap<String, String>, extra: &[(&str, &str)]) -> Self {
         let metrics = free_addr();
+        Self::spawn(env, "worker", metrics, metrics, extra)
+    }
+
+    fn spawn(
+        env: &BTreeMap<String, String>,
+        subcommand: &str,
+        http: SocketAddr,
+        metrics: SocketAddr,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let mut command = base_command(env);
         command
-            .arg("serve")
+            .arg(subcommand)
             .env("GATEHOUSE_LISTEN__HTTP", http.to_string())
             .env("GATEHOUSE_LISTEN__METRICS", metrics.to_string())
             .env("GATEHOUSE_LOG__LEVEL", "info,tower_http=debug")
@@ -201,7 +217,7 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("spawn gatehouse serve");
+        let mut child = command.spawn().expect("spawn gatehouse");
         let logs = Arc::new(Mutex::new(Vec::new()));
         if let Some(stderr) = child.stderr.take() {
             let sink = logs.clone();
@@ -249,6 +265,21 @@ impl Server {
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    /// The value of one series (name with labels, exactly as rendered) on the metrics
+    /// listener, or `None` when it has not been recorded.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let text = reqwest::get(format!("http://{}/metrics", self.metrics))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines().find_map(|line| {
+            let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+            Some(value.trim().parse().expect("a number"))
+        })
     }
 
     /// Waits until readiness answers `status`.

@@ -34,8 +34,12 @@ pub(super) async fn token(
         &headers,
         &format!("client:{}", provider.client_id),
     );
+    let grant_type = request.grant_type();
     match grants::token(&services, &app, &provider, request, &audit).await {
-        Ok(response) => no_store_json(StatusCode::OK, &response.body()),
+        Ok(response) => {
+            metrics::counter!("gatehouse_tokens_issued_total", "grant" => grant_type).increment(1);
+            no_store_json(StatusCode::OK, &response.body())
+        }
         Err(GrantError::Protocol(error)) => token_error(&error),
         Err(GrantError::Store(error)) => store_failure(&error),
         Err(GrantError::Key(error)) => {
