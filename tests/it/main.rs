@@ -23,6 +23,7 @@ mod passkeys;
 mod proxy;
 mod recovery;
 mod recovery_codes;
+mod replicas;
 mod server;
 mod setup;
 mod store;

@@ -5,7 +5,7 @@
 //! revocation, and the error answers (pages, redirects, 401 with `WWW-Authenticate`).
 
 use crate::on_both_backends;
-use crate::support::server::{Backend, Installation, Server};
+use crate::support::server::{Backend, Installation, Origin, Server};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use gatehouse_core::{EventAction, EventQuery, EventStore, KeyAlgorithm};
@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 
 const LOGIN: &str = "/if/flow/default-authentication-flow/";
 pub(crate) const REDIRECT: &str = "https://rp.example/callback";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 pub(crate) const PASSWORD: &str = "the first passphrase";
 
 pub(crate) fn client() -> reqwest::Client {
@@ -52,7 +52,11 @@ pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {
     })
 }
 
-pub(crate) fn authorize_url(server: &Server, client_id: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_url(
+    server: &impl Origin,
+    client_id: &str,
+    extra: &[(&str, &str)],
+) -> String {
     let mut url = server.url(&format!(
         "/application/o/authorize/?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid%20profile%20email%20offline_access&state=st%2Fate&nonce=n-0S6",
         gatehouse_oidc::authorize::form_encode(REDIRECT)
@@ -69,7 +73,7 @@ pub(crate) fn authorize_url(server: &Server, client_id: &str, extra: &[(&str, &s
 /// Signs in through the real flow pages, starting from an authorization request, and
 /// returns the redirect back to the client.
 pub(crate) async fn sign_in_and_authorize(
-    server: &Server,
+    server: &impl Origin,
     browser: &reqwest::Client,
     url: &str,
 ) -> String {

@@ -162,6 +162,18 @@ pub fn free_addr() -> SocketAddr {
     listener.local_addr().expect("local addr")
 }
 
+/// Where a test's HTTP requests go: one server directly, or a proxy in front of several.
+pub trait Origin {
+    /// The absolute URL of `path` (which starts with `/`).
+    fn url(&self, path: &str) -> String;
+}
+
+impl Origin for Server {
+    fn url(&self, path: &str) -> String {
+        Server::url(self, path)
+    }
+}
+
 /// A running `gatehouse serve` or `gatehouse worker`.
 pub struct Server {
     child: Child,
@@ -190,26 +202,38 @@ impl Server {
         http: SocketAddr,
         extra: &[(&str, &str)],
     ) -> Self {
-        Self::spawn(env, "serve", http, free_addr(), extra)
+        Self::spawn(env, &["serve"], http, free_addr(), extra)
+    }
+
+    /// Starts `gatehouse serve --no-worker`, one of several replicas that leave background
+    /// tasks to a separate worker.
+    pub fn start_replica(env: &BTreeMap<String, String>, extra: &[(&str, &str)]) -> Self {
+        Self::spawn(
+            env,
+            &["serve", "--no-worker"],
+            free_addr(),
+            free_addr(),
+            extra,
+        )
     }
 
     /// Starts `gatehouse worker`. It has no public listener, so `http` and `metrics` both
     /// name its metrics listener, which also answers the health checks.
     pub fn start_worker(env: &BTreeMap<String, String>, extra: &[(&str, &str)]) -> Self {
         let metrics = free_addr();
-        Self::spawn(env, "worker", metrics, metrics, extra)
+        Self::spawn(env, &["worker"], metrics, metrics, extra)
     }
 
     fn spawn(
         env: &BTreeMap<String, String>,
-        subcommand: &str,
+        args: &[&str],
         http: SocketAddr,
         metrics: SocketAddr,
         extra: &[(&str, &str)],
     ) -> Self {
         let mut command = base_command(env);
         command
-            .arg(subcommand)
+            .args(args)
             .env("GATEHOUSE_LISTEN__HTTP", http.to_string())
             .env("GATEHOUSE_LISTEN__METRICS", metrics.to_string())
             .env("GATEHOUSE_LOG__LEVEL", "info,tower_http=debug")
@@ -344,6 +368,12 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Kills the process with SIGKILL, as a crashing node or an OOM kill would.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
     }
 
     /// Waits for the process to exit by itself (e.g. on a fatal start-up error).
