@@ -41,14 +41,7 @@ async fn health_metrics_and_request_ids() {
         .expect("404");
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 
-    let metrics = client
-        .get(format!("http://{}/metrics", server.metrics))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = server.metrics_text().await;
     for series in [
         r#"gatehouse_http_requests_total{method="GET",route="/-/health/live/",status="200"} 1"#,
         r#"gatehouse_http_request_duration_seconds_bucket{method="GET",route="/-/health/ready/""#,
@@ -97,14 +90,7 @@ async fn worker_serves_health_and_metrics() {
     // The first sweep runs at start; wait until the counter shows it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let metrics = loop {
-        let text = client
-            .get(format!("http://{}/metrics", worker.metrics))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        let text = worker.metrics_text().await;
         if text.contains("gatehouse_worker_sweeps_total") || std::time::Instant::now() > deadline {
             break text;
         }
@@ -227,6 +213,20 @@ fn bad_configuration_exits_2_naming_key_and_source() {
         output.stdout.is_empty(),
         "nothing printed for a refused file"
     );
+
+    // An HTTPS listener without its certificate is refused before anything starts.
+    env.insert(
+        "GATEHOUSE_LISTEN__HTTPS".to_owned(),
+        "127.0.0.1:0".to_owned(),
+    );
+    let output = run_cli(&env, &["check-config"], None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("listen.https: needs tls.certificate_file and tls.private_key_file"),
+        "{stderr}"
+    );
+    env.remove("GATEHOUSE_LISTEN__HTTPS");
 
     env.insert(
         "GATEHOUSE_SECRET_KEY".to_owned(),

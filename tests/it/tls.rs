@@ -1,3 +1,5 @@
+//! TLS on both sides. Gatehouse's own optional HTTPS listener serves its certificate, picks up
+//! a renewed one without a restart, and keeps the working one when a renewal is broken.
 //! PostgreSQL over TLS, as CloudNativePG clusters require: `sslmode=verify-full` with the
 //! cluster's CA as `sslrootcert` connects, and a server whose certificate does not verify (wrong
 //! CA, or a host name the certificate does not name) is refused with a clear error.
@@ -8,7 +10,7 @@
 //! `pg_hba.conf`, so a successful connection is a TLS connection.
 
 use crate::support::pg::PrivatePostgres;
-use crate::support::server::{Server, run_cli};
+use crate::support::server::{Backend, Installation, Server, free_addr, run_cli};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -17,6 +19,7 @@ use std::time::Duration;
 /// Certificates for one test, in a temporary directory.
 struct Pki {
     _dir: tempfile::TempDir,
+    dir_path: PathBuf,
     /// The CA that signed the server certificate.
     ca: PathBuf,
     /// A CA that has nothing to do with the server.
@@ -82,6 +85,7 @@ impl Pki {
             ],
         );
         Self {
+            dir_path: dir.path().to_owned(),
             ca: path("ca.crt"),
             other_ca: path("other-ca.crt"),
             server_cert: path("server.crt"),
@@ -89,6 +93,149 @@ impl Pki {
             _dir: dir,
         }
     }
+}
+
+impl Pki {
+    /// Signs the server's key again under a new serial number: what a renewal produces.
+    fn reissue_server_cert(&self, serial: u32) -> PathBuf {
+        let path = |name: &str| self.dir_path.join(name);
+        let out = path(&format!("server-{serial}.crt"));
+        openssl(
+            &[
+                "x509",
+                "-req",
+                "-days",
+                "2",
+                "-set_serial",
+                &serial.to_string(),
+            ],
+            &[
+                ("-in", &path("server.csr")),
+                ("-CA", &path("ca.crt")),
+                ("-CAkey", &path("ca.key")),
+                ("-extfile", &path("server.ext")),
+                ("-out", &out),
+            ],
+        );
+        out
+    }
+}
+
+/// The DER bytes of the first certificate in a PEM file.
+fn der_of(pem_file: &Path) -> Vec<u8> {
+    let pem = std::fs::read_to_string(pem_file).expect("read pem");
+    let body: String = pem
+        .lines()
+        .skip_while(|line| !line.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|line| !line.starts_with("-----END"))
+        .collect();
+    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, body).expect("base64")
+}
+
+/// The certificate a fresh TLS connection to `https` is given (and that the request works).
+async fn served_certificate(https: std::net::SocketAddr, ca: &Path) -> Vec<u8> {
+    let ca = std::fs::read(ca).expect("ca");
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("ca pem"))
+        .resolve("localhost", https)
+        .tls_info(true)
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
+    let response = client
+        .get(format!(
+            "https://localhost:{}/-/health/ready/",
+            https.port()
+        ))
+        .send()
+        .await
+        .expect("HTTPS request");
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    response
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|info| info.peer_certificate())
+        .expect("peer certificate")
+        .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_listener_reloads_a_renewed_certificate_and_keeps_a_working_one() {
+    let pki = Pki::generate();
+    let served = tempfile::tempdir().expect("served dir");
+    let (cert, key) = (served.path().join("tls.crt"), served.path().join("tls.key"));
+    std::fs::copy(&pki.server_cert, &cert).expect("copy cert");
+    std::fs::copy(&pki.server_key, &key).expect("copy key");
+    let installation = Installation::new(Backend::Sqlite).await;
+    let https = free_addr();
+    let (https_text, cert_text, key_text) = (
+        https.to_string(),
+        cert.display().to_string(),
+        key.display().to_string(),
+    );
+    let server = Server::start(
+        &installation,
+        &[
+            ("GATEHOUSE_LISTEN__HTTPS", https_text.as_str()),
+            ("GATEHOUSE_TLS__CERTIFICATE_FILE", cert_text.as_str()),
+            ("GATEHOUSE_TLS__PRIVATE_KEY_FILE", key_text.as_str()),
+            ("GATEHOUSE_TLS__RELOAD_INTERVAL_SECS", "1"),
+        ],
+    );
+    server.wait_ready().await;
+    assert_eq!(
+        served_certificate(https, &pki.ca).await,
+        der_of(&pki.server_cert)
+    );
+
+    // A broken renewal (a truncated file) is ignored: the working certificate stays.
+    std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nMIIB\n").expect("write");
+    server
+        .wait_for_log(
+            "not usable; keeping the current one",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(
+        served_certificate(https, &pki.ca).await,
+        der_of(&pki.server_cert)
+    );
+
+    // The renewed certificate is served to new connections, without a restart.
+    let renewed = pki.reissue_server_cert(3);
+    std::fs::copy(&renewed, &cert).expect("renew");
+    server
+        .wait_for_log("TLS certificate reloaded", Duration::from_secs(10))
+        .await;
+    let now_served = served_certificate(https, &pki.ca).await;
+    assert_eq!(now_served, der_of(&renewed));
+    assert_ne!(now_served, der_of(&pki.server_cert));
+    assert!(server.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_listener_refuses_to_start_with_a_key_of_another_certificate() {
+    let pki = Pki::generate();
+    let installation = Installation::new(Backend::Sqlite).await;
+    let https = free_addr().to_string();
+    let cert = pki.server_cert.display().to_string();
+    let wrong_key = pki.dir_path.join("ca.key").display().to_string();
+    let mut server = Server::start(
+        &installation,
+        &[
+            ("GATEHOUSE_LISTEN__HTTPS", https.as_str()),
+            ("GATEHOUSE_TLS__CERTIFICATE_FILE", cert.as_str()),
+            ("GATEHOUSE_TLS__PRIVATE_KEY_FILE", wrong_key.as_str()),
+        ],
+    );
+    let status = server.wait_exit(Duration::from_secs(15));
+    assert!(!status.success());
+    let logs = server.logs();
+    assert!(
+        logs.contains("HTTPS listener") && logs.contains("ca.key") && !logs.contains("PRIVATE KEY"),
+        "{logs}"
+    );
 }
 
 /// Runs `openssl ARGS` followed by `FLAG PATH` pairs; panics with its output on failure.

@@ -79,6 +79,8 @@ impl Serialize for Secret {
 pub struct Config {
     /// Listener addresses.
     pub listen: ListenConfig,
+    /// Certificate and key of the HTTPS listener.
+    pub tls: TlsConfig,
     /// The URL people and clients use to reach Gatehouse (scheme, host, optional path prefix).
     /// Defaults to `http://` + the HTTP listener address.
     pub external_url: Option<String>,
@@ -119,6 +121,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: ListenConfig::default(),
+            tls: TlsConfig::default(),
             external_url: None,
             data_dir: PathBuf::from("./data"),
             secret_key: None,
@@ -147,6 +150,9 @@ pub struct ListenConfig {
     pub http: SocketAddr,
     /// Prometheus metrics; its own port so it is never exposed with the public one by mistake.
     pub metrics: Option<SocketAddr>,
+    /// Optional HTTPS listener (same routes as `http`), for installations without a
+    /// TLS-terminating proxy; the certificate comes from [`TlsConfig`].
+    pub https: Option<SocketAddr>,
     /// Reverse proxies (CIDR blocks or addresses) whose `X-Forwarded-For` / `Forwarded`
     /// headers name the client. Empty: those headers are ignored. In the environment, a
     /// comma-separated list.
@@ -191,7 +197,31 @@ impl Default for ListenConfig {
         Self {
             http: SocketAddr::from(([127, 0, 0, 1], 9000)),
             metrics: Some(SocketAddr::from(([127, 0, 0, 1], 9300))),
+            https: None,
             trusted_proxy_cidrs: Vec::new(),
+        }
+    }
+}
+
+/// The HTTPS listener's certificate: PEM files, re-read when they change (cert-manager and
+/// ACME clients renew them in place), so a renewal needs no restart.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TlsConfig {
+    /// Certificate chain, leaf first (PEM).
+    pub certificate_file: Option<PathBuf>,
+    /// Private key of the leaf certificate (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub private_key_file: Option<PathBuf>,
+    /// How often the files are checked for a new certificate.
+    pub reload_interval_secs: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            certificate_file: None,
+            private_key_file: None,
+            reload_interval_secs: 30,
         }
     }
 }
@@ -371,6 +401,18 @@ impl Config {
             return Err(ConfigError(format!(
                 "external_url: must start with http:// or https:// (got {url:?})"
             )));
+        }
+        if self.listen.https.is_some()
+            && (self.tls.certificate_file.is_none() || self.tls.private_key_file.is_none())
+        {
+            return Err(ConfigError(
+                "listen.https: needs tls.certificate_file and tls.private_key_file".to_owned(),
+            ));
+        }
+        if self.tls.reload_interval_secs == 0 {
+            return Err(ConfigError(
+                "tls.reload_interval_secs: must be at least 1".to_owned(),
+            ));
         }
         if let Err(problem) = self.listen.trusted_proxies() {
             return Err(ConfigError(format!(

@@ -7,6 +7,7 @@ pub mod client_addr;
 pub mod config;
 pub mod declarative;
 pub mod flow_catalog;
+pub mod https;
 pub mod invitations;
 pub mod lifecycle;
 pub mod mail;

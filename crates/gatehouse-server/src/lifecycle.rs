@@ -29,6 +29,9 @@ pub enum RunError {
     /// The HTTP server failed.
     #[error("HTTP server failed: {0}")]
     Http(String),
+    /// The HTTPS listener's certificate or key cannot be used.
+    #[error("HTTPS listener: {0}")]
+    Tls(String),
 }
 
 /// Options of `gatehouse serve`.
@@ -46,11 +49,36 @@ pub async fn serve(services: Services, options: ServeOptions) -> Result<(), RunE
         Some(addr) => Some(bind(addr).await?),
         None => None,
     };
+    let https = match (config.listen.https, &config.tls) {
+        (Some(addr), tls) => {
+            let files = match (&tls.certificate_file, &tls.private_key_file) {
+                (Some(certificate), Some(private_key)) => crate::https::CertificateFiles {
+                    certificate: certificate.clone(),
+                    private_key: private_key.clone(),
+                },
+                // Checked when the configuration loaded.
+                _ => return Err(RunError::Tls("no certificate configured".to_owned())),
+            };
+            let listener = bind(addr).await?;
+            Some(
+                crate::https::HttpsListener::new(
+                    listener,
+                    files,
+                    Duration::from_secs(tls.reload_interval_secs),
+                )
+                .map_err(RunError::Tls)?,
+            )
+        }
+        (None, _) => None,
+    };
     crate::telemetry::metrics_handle();
     let (stop_tx, stop_rx) = watch::channel(false);
     let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel::<String>(1);
 
     tokio::spawn(prepare_until_done(services.clone(), true, fatal_tx));
+    if let Some(https) = https {
+        tokio::spawn(https.serve(web::router(services.clone()), stop_rx.clone()));
+    }
     if options.embedded_worker {
         tokio::spawn(worker::run(services.clone(), stop_rx.clone()));
     }
@@ -59,6 +87,7 @@ pub async fn serve(services: Services, options: ServeOptions) -> Result<(), RunE
     }
     tracing::info!(
         http = %config.listen.http,
+        https = ?config.listen.https,
         metrics = ?config.listen.metrics,
         database = services.sql.backend(),
         url = %config.base_url(),

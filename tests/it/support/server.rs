@@ -291,16 +291,20 @@ impl Server {
         }
     }
 
-    /// The value of one series (name with labels, exactly as rendered) on the metrics
-    /// listener, or `None` when it has not been recorded.
-    pub async fn metric(&self, series: &str) -> Option<f64> {
-        let text = reqwest::get(format!("http://{}/metrics", self.metrics))
+    /// Everything the metrics listener shows now.
+    pub async fn metrics_text(&self) -> String {
+        reqwest::get(format!("http://{}/metrics", self.metrics))
             .await
             .expect("metrics")
             .text()
             .await
-            .expect("metrics text");
-        text.lines().find_map(|line| {
+            .expect("metrics text")
+    }
+
+    /// The value of one series (name with labels, exactly as rendered) on the metrics
+    /// listener, or `None` when it has not been recorded.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        self.metrics_text().await.lines().find_map(|line| {
             let value = line.strip_prefix(series)?.strip_prefix(' ')?;
             Some(value.trim().parse().expect("a number"))
         })
