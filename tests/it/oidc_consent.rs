@@ -215,6 +215,28 @@ async fn consent_modes(backend: Backend) {
     assert_eq!(query_param(&to, "state").as_deref(), Some("st/ate"));
     assert!(query_param(&to, "iss").is_some());
     assert!(query_param(&to, "code").is_none());
+    // The form is single-use: answering it again within its ten minutes (Allow after Allow,
+    // Allow after Deny) is refused with a page, and no second code is issued.
+    let html = page(authorize(&browser, &url).await);
+    assert_code(&redirect(answer(&server, &browser, &html, "allow").await));
+    let denied = page(authorize(&browser, &url).await);
+    redirect(answer(&server, &browser, &denied, "deny").await);
+    for (form, decision) in [(&html, "allow"), (&denied, "allow"), (&html, "deny")] {
+        let response = browser
+            .post(server.url(CONSENT))
+            .form(&[
+                ("csrf", field(form, "csrf").as_str()),
+                ("request", field(form, "request").as_str()),
+                ("decision", decision),
+            ])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert!(response.headers().get("location").is_none());
+        let body = response.text().await.expect("body");
+        assert!(body.contains("already answered"), "{body}");
+    }
     // A tampered pending request: refused with a page, never a redirect.
     let html = page(authorize(&browser, &url).await);
     let sealed = field(&html, "request");

@@ -247,6 +247,7 @@ async fn used_and_expired_links_are_refused(backend: Backend) {
                 description: "expired link".into(),
                 digest: digester.digest("expired-secret"),
                 expires_at: Some(chrono::Utc::now() - chrono::Duration::seconds(1)),
+                state: None,
             },
             &gatehouse_core::AuditContext::system(),
         )
