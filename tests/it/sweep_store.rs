@@ -117,7 +117,7 @@ async fn sweep_deletes_what_outlived_its_use_and_keeps_the_rest(store: SqlStore)
                 .enroll_with_invitation(
                     Enrollment {
                         invitation: created.id,
-                        user: NewUser::named(&format!("user-{digest}")),
+                        user: NewUser::named(format!("user-{digest}")),
                         now: now - days(40),
                     },
                     &audit(),

@@ -50,24 +50,19 @@ impl FlowRun<'_> {
         }
         let brand = &self.services.config.branding;
         let refuse = |status, message: &str| {
-            Err(pages::message(
-                status,
-                brand,
-                "Email address not confirmed",
-                message,
-            ))
+            pages::message(status, brand, "Email address not confirmed", message)
         };
         let Some(user) = self.pending_user(execution).await? else {
-            return refuse(
+            return Err(refuse(
                 StatusCode::FORBIDDEN,
                 "There is no account whose address could be confirmed here.",
-            );
+            ));
         };
         let Some(address) = user.email.clone() else {
-            return refuse(
+            return Err(refuse(
                 StatusCode::FORBIDDEN,
                 "Your account has no email address to confirm. Ask an administrator.",
-            );
+            ));
         };
         let mut waiting = execution.clone();
         let data = &mut waiting.context.prompt_data;
@@ -110,19 +105,19 @@ impl FlowRun<'_> {
                 *execution = waiting;
                 Ok(())
             }
-            Err(QueueError::NotConfigured) => refuse(
+            Err(QueueError::NotConfigured) => Err(refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Email addresses cannot be confirmed: this Gatehouse has no email server \
                  configured. Ask an administrator.",
-            ),
-            Err(QueueError::NoAddress) => refuse(
+            )),
+            Err(QueueError::NoAddress) => Err(refuse(
                 StatusCode::FORBIDDEN,
                 "Your account has no email address to confirm. Ask an administrator.",
-            ),
-            Err(QueueError::Template) => refuse(
+            )),
+            Err(QueueError::Template) => Err(refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "The message could not be prepared. Try again in a moment.",
-            ),
+            )),
             Err(QueueError::Store(error)) => Err(store_error_page(self.services, error)),
         }
     }
