@@ -1,6 +1,7 @@
 //! Sign-in over plain HTTP (no browser): login throttling with growing waits, identical for
 //! existing and unknown accounts, and audited.
 
+use crate::support::forms::csrf_of;
 use crate::support::server::{Backend, Installation, Server};
 use gatehouse_core::{EventAction, EventQuery, EventStore, SessionStore, UserStore};
 use reqwest::StatusCode;
@@ -66,15 +67,6 @@ impl Visitor {
     pub(crate) async fn password(&self, password: &str) -> String {
         self.post(&[("password", password)]).await.1
     }
-}
-
-fn csrf_of(html: &str) -> String {
-    let marker = r#"name="csrf" value=""#;
-    let start = html
-        .find(marker)
-        .map(|i| i + marker.len())
-        .expect("csrf field");
-    html[start..].split('"').next().expect("value").to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 //! revocation, and the error answers (pages, redirects, 401 with `WWW-Authenticate`).
 
 use crate::on_both_backends;
+pub(crate) use crate::support::forms::csrf_of;
 use crate::support::server::{Backend, Installation, Server};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -33,15 +34,6 @@ pub(crate) fn location(response: &reqwest::Response) -> String {
         .get("location")
         .map(|v| v.to_str().expect("ascii").to_owned())
         .unwrap_or_default()
-}
-
-pub(crate) fn csrf_of(html: &str) -> String {
-    let marker = r#"name="csrf" value=""#;
-    let start = html
-        .find(marker)
-        .map(|i| i + marker.len())
-        .expect("csrf field");
-    html[start..].split('"').next().expect("value").to_owned()
 }
 
 pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {

@@ -5,6 +5,7 @@
 //! missing CSRF token is refused without a redirect.
 
 use crate::on_both_backends;
+use crate::support::forms::hidden_field as field;
 use crate::support::server::{Backend, Installation, Server};
 use gatehouse_core::{ConsentStore, EventAction, EventQuery, EventStore, UserStore};
 use reqwest::StatusCode;
@@ -28,15 +29,6 @@ fn location(response: &reqwest::Response) -> String {
         .get("location")
         .map(|v| v.to_str().expect("ascii").to_owned())
         .unwrap_or_default()
-}
-
-fn field(html: &str, name: &str) -> String {
-    let marker = format!(r#"name="{name}" value=""#);
-    let start = html
-        .find(&marker)
-        .map(|i| i + marker.len())
-        .unwrap_or_else(|| panic!("no {name} field in {html}"));
-    html[start..].split('"').next().expect("value").to_owned()
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {

@@ -5,6 +5,7 @@
 use crate::on_both_backends;
 use crate::pages::{current_path, navigate_by, press_submit, submit_field, type_into};
 use crate::support::browser::Browser;
+use crate::support::forms::csrf_of;
 use crate::support::server::{Backend, Installation, Server};
 use crate::support::smtp::SmtpSink;
 use fantoccini::Locator;
@@ -183,15 +184,6 @@ impl Visitor {
         let token = link.split("flow_token=").nth(1).expect("token");
         self.post(RECOVERY, &page, &[("flow_token", token)]).await
     }
-}
-
-fn csrf_of(html: &str) -> String {
-    let marker = r#"name="csrf" value=""#;
-    let start = html
-        .find(marker)
-        .map(|i| i + marker.len())
-        .expect("csrf field");
-    html[start..].split('"').next().expect("value").to_owned()
 }
 
 /// The page without its per-request parts (the CSRF token).

@@ -6,6 +6,7 @@
 
 use crate::pages::{current_path, press_submit, type_into};
 use crate::support::browser::Browser;
+use crate::support::forms::csrf_of;
 use crate::support::server::{Backend, Installation, Server};
 use crate::support::smtp::SmtpSink;
 use fantoccini::Locator;
@@ -66,15 +67,6 @@ fn invite(installation: &Installation, email: &str) -> String {
         .unwrap_or_else(|| panic!("no link in {printed:?}"));
     let start = line.find(ENROLL).expect("flow path");
     line[start..].trim().to_owned()
-}
-
-fn csrf_of(html: &str) -> String {
-    let marker = r#"name="csrf" value=""#;
-    let start = html
-        .find(marker)
-        .map(|i| i + marker.len())
-        .unwrap_or_else(|| panic!("csrf field in {html}"));
-    html[start..].split('"').next().expect("value").to_owned()
 }
 
 /// A cookie-keeping HTTP client: one browser.

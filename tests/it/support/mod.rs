@@ -1,6 +1,7 @@
 //! Shared harness for the integration tests.
 pub mod browser;
 pub mod db;
+pub mod forms;
 pub mod pg;
 pub mod server;
 pub mod smtp;
