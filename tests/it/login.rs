@@ -282,6 +282,17 @@ async fn password_change_ends_other_sessions_and_sessions_can_be_revoked() {
         "bootstrap stores a hash directly; the change is the one event"
     );
     assert_eq!(password_set[0].actor, "admin");
+    // The revocation is audited, by the user who pressed the button, naming the session.
+    assert!(
+        events
+            .items
+            .iter()
+            .any(|e| e.action == EventAction::ModelDeleted
+                && e.actor == "admin"
+                && e.context.get("model").and_then(|m| m.as_str()) == Some("session")
+                && e.context.get("pk").and_then(|p| p.as_str()) == Some(session_id.as_str())),
+        "a model_deleted event for the revoked session"
+    );
 }
 
 /// The code an authenticator app would show for `secret` at time step `step`.
