@@ -5,6 +5,7 @@
 
 use crate::pages::{current_path, press_submit, type_into};
 use crate::support::browser::Browser;
+use crate::support::forms::csrf_of;
 use crate::support::server::{Backend, Installation, Server};
 use chrono::{Duration, Utc};
 use fantoccini::Locator;
@@ -28,15 +29,6 @@ fn link_path(cli_output: &str) -> String {
         .unwrap_or_else(|| panic!("no link in {cli_output:?}"));
     let start = line.find(ENROLL).expect("flow path");
     line[start..].trim().to_owned()
-}
-
-fn csrf_of(html: &str) -> String {
-    let marker = r#"name="csrf" value=""#;
-    let start = html
-        .find(marker)
-        .map(|i| i + marker.len())
-        .unwrap_or_else(|| panic!("csrf field in {html}"));
-    html[start..].split('"').next().expect("value").to_owned()
 }
 
 fn client() -> reqwest::Client {

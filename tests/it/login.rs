@@ -1,6 +1,7 @@
 //! Sign-in over plain HTTP (no browser): login throttling with growing waits, identical for
 //! existing and unknown accounts, and audited.
 
+use crate::support::forms::csrf_of;
 use crate::support::server::{Backend, Installation, Server};
 use gatehouse_core::{EventAction, EventQuery, EventStore, SessionStore, UserStore};
 use reqwest::StatusCode;
@@ -66,15 +67,6 @@ impl Visitor {
     pub(crate) async fn password(&self, password: &str) -> String {
         self.post(&[("password", password)]).await.1
     }
-}
-
-fn csrf_of(html: &str) -> String {
-    let marker = r#"name="csrf" value=""#;
-    let start = html
-        .find(marker)
-        .map(|i| i + marker.len())
-        .expect("csrf field");
-    html[start..].split('"').next().expect("value").to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -308,6 +300,17 @@ async fn password_change_ends_other_sessions_and_sessions_can_be_revoked() {
         "bootstrap stores a hash directly; the change is the one event"
     );
     assert_eq!(password_set[0].actor, "admin");
+    // The revocation is audited, by the user who pressed the button, naming the session.
+    assert!(
+        events
+            .items
+            .iter()
+            .any(|e| e.action == EventAction::ModelDeleted
+                && e.actor == "admin"
+                && e.context.get("model").and_then(|m| m.as_str()) == Some("session")
+                && e.context.get("pk").and_then(|p| p.as_str()) == Some(session_id.as_str())),
+        "a model_deleted event for the revoked session"
+    );
 }
 
 /// The code an authenticator app would show for `secret` at time step `step`.

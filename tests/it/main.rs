@@ -28,4 +28,6 @@ mod server;
 mod setup;
 mod store;
 mod support;
+mod sweep_store;
 mod tls;
+mod verification;

@@ -5,6 +5,7 @@
 //! revocation, and the error answers (pages, redirects, 401 with `WWW-Authenticate`).
 
 use crate::on_both_backends;
+pub(crate) use crate::support::forms::csrf_of;
 use crate::support::server::{Backend, Installation, Origin, Server};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -33,15 +34,6 @@ pub(crate) fn location(response: &reqwest::Response) -> String {
         .get("location")
         .map(|v| v.to_str().expect("ascii").to_owned())
         .unwrap_or_default()
-}
-
-pub(crate) fn csrf_of(html: &str) -> String {
-    let marker = r#"name="csrf" value=""#;
-    let start = html
-        .find(marker)
-        .map(|i| i + marker.len())
-        .expect("csrf field");
-    html[start..].split('"').next().expect("value").to_owned()
 }
 
 pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {
@@ -585,6 +577,13 @@ async fn oidc_provider_end_to_end(backend: Backend) {
             .metric(r#"gatehouse_tokens_issued_total{grant="authorization_code"}"#)
             .await
             .is_some_and(|count| count >= 1.0)
+    );
+    assert!(
+        server
+            .metric(r#"gatehouse_logins_total{result="success"}"#)
+            .await
+            .is_some_and(|count| count >= 1.0),
+        "sign-ins through the flow pages are counted"
     );
     let cc_token = cc["access_token"].as_str().expect("token").to_owned();
     assert_eq!(claims_of(&cc_token)["sub"], "grafana");

@@ -5,6 +5,7 @@
 //! missing CSRF token is refused without a redirect.
 
 use crate::on_both_backends;
+use crate::support::forms::hidden_field as field;
 use crate::support::server::{Backend, Installation, Server};
 use gatehouse_core::{ConsentStore, EventAction, EventQuery, EventStore, UserStore};
 use reqwest::StatusCode;
@@ -28,15 +29,6 @@ fn location(response: &reqwest::Response) -> String {
         .get("location")
         .map(|v| v.to_str().expect("ascii").to_owned())
         .unwrap_or_default()
-}
-
-fn field(html: &str, name: &str) -> String {
-    let marker = format!(r#"name="{name}" value=""#);
-    let start = html
-        .find(&marker)
-        .map(|i| i + marker.len())
-        .unwrap_or_else(|| panic!("no {name} field in {html}"));
-    html[start..].split('"').next().expect("value").to_owned()
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {
@@ -215,6 +207,28 @@ async fn consent_modes(backend: Backend) {
     assert_eq!(query_param(&to, "state").as_deref(), Some("st/ate"));
     assert!(query_param(&to, "iss").is_some());
     assert!(query_param(&to, "code").is_none());
+    // The form is single-use: answering it again within its ten minutes (Allow after Allow,
+    // Allow after Deny) is refused with a page, and no second code is issued.
+    let html = page(authorize(&browser, &url).await);
+    assert_code(&redirect(answer(&server, &browser, &html, "allow").await));
+    let denied = page(authorize(&browser, &url).await);
+    redirect(answer(&server, &browser, &denied, "deny").await);
+    for (form, decision) in [(&html, "allow"), (&denied, "allow"), (&html, "deny")] {
+        let response = browser
+            .post(server.url(CONSENT))
+            .form(&[
+                ("csrf", field(form, "csrf").as_str()),
+                ("request", field(form, "request").as_str()),
+                ("decision", decision),
+            ])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert!(response.headers().get("location").is_none());
+        let body = response.text().await.expect("body");
+        assert!(body.contains("already answered"), "{body}");
+    }
     // A tampered pending request: refused with a page, never a redirect.
     let html = page(authorize(&browser, &url).await);
     let sealed = field(&html, "request");

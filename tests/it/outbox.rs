@@ -71,6 +71,7 @@ async fn enqueue_writes_message_token_and_event_together(store: SqlStore) {
         description: "link".into(),
         digest: "digest-1".into(),
         expires_at: Some(Utc::now() + Duration::minutes(30)),
+        state: None,
     });
     request.event = Some(NewEvent::about_model(
         EventAction::RecoveryRequested,
@@ -113,6 +114,7 @@ async fn enqueue_with_a_bad_token_writes_nothing(store: SqlStore) {
         description: "link for nobody".into(),
         digest: "digest-x".into(),
         expires_at: None,
+        state: None,
     });
     request.event = Some(NewEvent::about_model(
         EventAction::RecoveryRequested,
@@ -341,6 +343,7 @@ async fn recovery_tokens_are_single_use_and_expire(store: SqlStore) {
                     description: "link".into(),
                     digest: digest.into(),
                     expires_at: Some(expires),
+                    state: None,
                 },
                 &audit(),
             )

@@ -5,6 +5,7 @@
 use crate::on_both_backends;
 use crate::pages::{current_path, navigate_by, press_submit, submit_field, type_into};
 use crate::support::browser::Browser;
+use crate::support::forms::csrf_of;
 use crate::support::server::{Backend, Installation, Server};
 use crate::support::smtp::SmtpSink;
 use fantoccini::Locator;
@@ -185,15 +186,6 @@ impl Visitor {
     }
 }
 
-fn csrf_of(html: &str) -> String {
-    let marker = r#"name="csrf" value=""#;
-    let start = html
-        .find(marker)
-        .map(|i| i + marker.len())
-        .expect("csrf field");
-    html[start..].split('"').next().expect("value").to_owned()
-}
-
 /// The page without its per-request parts (the CSRF token).
 fn comparable(page: &str) -> String {
     page.split("name=\"csrf\"")
@@ -247,6 +239,7 @@ async fn used_and_expired_links_are_refused(backend: Backend) {
                 description: "expired link".into(),
                 digest: digester.digest("expired-secret"),
                 expires_at: Some(chrono::Utc::now() - chrono::Duration::seconds(1)),
+                state: None,
             },
             &gatehouse_core::AuditContext::system(),
         )

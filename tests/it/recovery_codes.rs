@@ -1,6 +1,7 @@
 //! Static recovery codes over HTTP on both backends: set them up from the portal, sign in
 //! with one, and find it refused the second time.
 
+use crate::support::forms::csrf_of;
 use crate::support::server::{Backend, Installation, Server};
 use gatehouse_core::{EventAction, EventQuery, EventStore};
 use reqwest::StatusCode;
@@ -10,15 +11,6 @@ const SETUP: &str = "/if/flow/default-authenticator-static-setup/";
 const PASSWORD: &str = "admin's long passphrase";
 
 crate::on_both_backends!(recovery_codes_set_up_sign_in_and_reuse_refused);
-
-fn csrf_of(html: &str) -> String {
-    let marker = r#"name="csrf" value=""#;
-    let start = html
-        .find(marker)
-        .map(|i| i + marker.len())
-        .unwrap_or_else(|| panic!("csrf field in {html}"));
-    html[start..].split('"').next().expect("value").to_owned()
-}
 
 /// A browser-like client that has gone through identification and password.
 struct Visitor {

@@ -85,6 +85,7 @@ fn token(intent: TokenIntent, digest: &str, expires_at: Option<DateTime<Utc>>) -
         description: format!("{} token", intent.as_str()),
         digest: digest.into(),
         expires_at,
+        state: None,
     }
 }
 

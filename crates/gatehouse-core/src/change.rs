@@ -1,11 +1,16 @@
 //! Change sets: a list of edits addressed by natural key (username, group name, slug) that a store
 //! applies in one transaction. `apply` plans one from a YAML document; either every change
-//! lands or none does.
+//! lands or none does. The flow pages use them too, so that a sign-in, a sign-out or a new
+//! password is written together with the audit event that records it.
 
 use crate::application::NewApplication;
 use crate::application_patch::ApplicationPatch;
+use crate::audit::NewEvent;
 use crate::group::{GroupPatch, NewGroup};
+use crate::ids::{SessionId, UserId};
+use crate::session::Session;
 use crate::user::{NewUser, UserPatch};
+use chrono::{DateTime, Utc};
 use std::fmt;
 
 /// One edit.
@@ -59,6 +64,26 @@ pub enum Change {
         /// What to change.
         patch: ApplicationPatch,
     },
+    /// Store a new session (a sign-in).
+    StartSession(Session),
+    /// End a session; one already gone is not an error (sign-out is idempotent).
+    EndSession(SessionId),
+    /// End every session of a user except `keep` (after a password change).
+    EndOtherSessions {
+        /// Whose sessions.
+        user: UserId,
+        /// The session that stays (the one making the change), if any.
+        keep: Option<SessionId>,
+    },
+    /// Record a successful sign-in time on the user.
+    RecordLogin {
+        /// Who signed in.
+        user: UserId,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Append an audit event (recording the other changes of the set).
+    RecordEvent(NewEvent),
 }
 
 impl fmt::Display for Change {
@@ -111,6 +136,11 @@ impl fmt::Display for Change {
                     patch.field_names().join(", ")
                 )
             }
+            Self::StartSession(session) => write!(f, "+ session of user {}", session.user_id),
+            Self::EndSession(id) => write!(f, "- session {id}"),
+            Self::EndOtherSessions { user, .. } => write!(f, "- other sessions of user {user}"),
+            Self::RecordLogin { user, .. } => write!(f, "~ user {user}: last_login"),
+            Self::RecordEvent(event) => write!(f, "+ event {}", event.action.as_str()),
         }
     }
 }

@@ -49,6 +49,14 @@ pub trait ConsentStore: Send + Sync {
         app_slug: &str,
         audit: &AuditContext,
     ) -> StoreResult<()>;
+    /// Records the nonce of an answered consent form, kept until `expires_at` (when the form
+    /// would be refused anyway). Returns `false`, writing nothing, when it was already
+    /// recorded: the form was answered before, so this submission is a replay. Atomic, so of
+    /// two concurrent submissions one wins.
+    async fn spend_form_nonce(&self, nonce: &str, expires_at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Deletes consents that expired and form nonces past their expiry before `now`
+    /// (the worker's sweep); returns how many rows went.
+    async fn delete_expired_consents(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 #[cfg(test)]

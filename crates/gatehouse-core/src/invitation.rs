@@ -159,6 +159,11 @@ pub trait InvitationStore: Send + Sync {
     async fn list_invitations(&self) -> StoreResult<Vec<Invitation>>;
     /// Deletes an invitation; records `model_deleted`.
     async fn delete_invitation(&self, id: TokenId, audit: &AuditContext) -> StoreResult<()>;
+    /// Deletes invitations that can no longer be used since before `cutoff`: expired before
+    /// it, or single-use and used before it (the worker's sweep, which passes now minus a
+    /// grace period so people who click an old link still get "expired"/"used", not "not
+    /// valid", for a while). Returns how many.
+    async fn delete_finished_invitations(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
     /// Spends the invitation and creates the user with the invitation's fixed data and groups,
     /// all or nothing. A single-use invitation is spent by a conditional update, so of two
     /// concurrent enrollments with it exactly one creates an account; the other, and any

@@ -51,6 +51,6 @@ pub use store::{
     ApplicationStore, DeviceStore, EventStore, FirstAdmin, FlowStore, GroupStore, KeyStore,
     OAuth2TokenStore, SessionStore, SettingStore, Store, StoreError, TokenStore, UserStore,
 };
-pub use token::{NewToken, Token, TokenIntent};
+pub use token::{NewToken, SpentLink, Token, TokenIntent};
 pub use user::{NewUser, User, UserPatch, UserType};
 pub use validate::ValidationError;

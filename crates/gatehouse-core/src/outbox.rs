@@ -210,6 +210,10 @@ pub trait OutboxStore: Send + Sync {
     ) -> StoreResult<Option<RetryDecision>>;
     /// Looks a message up (tests, admin views).
     async fn email(&self, id: EmailId) -> StoreResult<Option<QueuedEmail>>;
+    /// Deletes messages sent before `cutoff` (the worker's sweep; their bodies are already
+    /// gone, only the delivery record remains). Pending and failed messages stay. Returns
+    /// how many.
+    async fn delete_sent_emails(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 #[cfg(test)]

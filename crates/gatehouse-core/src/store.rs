@@ -19,7 +19,7 @@ use crate::oauth2_token::{NewOAuth2Token, OAuth2Token};
 use crate::outbox::OutboxStore;
 use crate::session::Session;
 use crate::static_codes::StaticCodeStore;
-use crate::token::{NewToken, Token, TokenIntent};
+use crate::token::{NewToken, SpentLink, Token, TokenIntent};
 use crate::user::{NewUser, User, UserPatch};
 use crate::validate::ValidationError;
 use async_trait::async_trait;
@@ -180,6 +180,15 @@ pub trait TokenStore: Send + Sync {
         now: DateTime<Utc>,
         audit: &AuditContext,
     ) -> StoreResult<Option<Token>>;
+    /// Follows an email-verification link: spends the token (as [`Self::spend_token`]) and,
+    /// in the same transaction, marks its user's address verified (recording
+    /// `model_updated`). `None`, writing nothing, for an unknown, used or expired link.
+    async fn verify_email_with_token(
+        &self,
+        digest: &str,
+        now: DateTime<Utc>,
+        audit: &AuditContext,
+    ) -> StoreResult<Option<SpentLink>>;
     /// Lists tokens, optionally of one user.
     async fn list_tokens(&self, user: Option<UserId>) -> StoreResult<Vec<Token>>;
     /// Deletes a token.

@@ -19,6 +19,9 @@ pub enum TokenIntent {
     Invitation,
     /// A password for a service account's client_credentials grant.
     AppPassword,
+    /// An email-verification link: following it marks the address verified and resumes the
+    /// flow that sent it.
+    EmailVerification,
 }
 
 impl TokenIntent {
@@ -30,6 +33,7 @@ impl TokenIntent {
             Self::Recovery => "recovery",
             Self::Invitation => "invitation",
             Self::AppPassword => "app_password",
+            Self::EmailVerification => "email_verification",
         }
     }
 
@@ -41,6 +45,7 @@ impl TokenIntent {
             Self::Recovery,
             Self::Invitation,
             Self::AppPassword,
+            Self::EmailVerification,
         ]
         .into_iter()
         .find(|i| i.as_str() == value)
@@ -84,4 +89,16 @@ pub struct NewToken {
     pub digest: String,
     /// When it stops working.
     pub expires_at: Option<DateTime<Utc>>,
+    /// State the link resumes (an email-verification link's sealed flow execution), kept
+    /// with the token so it works from any browser and replica and disappears when spent.
+    pub state: Option<String>,
+}
+
+/// A spent email-verification link: the token and the state stored with it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpentLink {
+    /// The token, now deleted.
+    pub token: Token,
+    /// What [`NewToken::state`] held.
+    pub state: Option<String>,
 }

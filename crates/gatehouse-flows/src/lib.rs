@@ -10,6 +10,7 @@
 
 pub mod context;
 pub mod defaults;
+pub mod email;
 pub mod enrollment;
 pub mod executor;
 pub mod expression;

@@ -1042,3 +1042,132 @@ bindings:
     assert!(flow.bindings[1].policies[0].negate);
     assert_eq!(flow.authentication, FlowAuthentication::None);
 }
+
+/// The default enrollment flow with an email verification stage before the login.
+fn enrollment_with_verification() -> Flow {
+    let mut flow = default_flows()
+        .into_iter()
+        .find(|f| f.slug == defaults::DEFAULT_ENROLLMENT_FLOW)
+        .expect("enrollment");
+    flow.bindings.push(StageBinding::new(
+        50,
+        Stage::new(
+            "verify-email",
+            StageKind::Email {
+                purpose: EmailPurpose::Verification,
+                token_expiry_minutes: 60 * 24,
+                subject: "Confirm your email address".into(),
+                template: "email/verification.html".into(),
+            },
+        ),
+    ));
+    flow
+}
+
+#[test]
+fn a_verification_link_resumes_only_its_waiting_execution() {
+    let mut ports = FakePorts::default();
+    let alice = ports.add_user("alice", &[], json!({}));
+    let mallory = ports.add_user("mallory", &[], json!({}));
+    let flow = enrollment_with_verification();
+    let req = request(None);
+    let context = FlowContext {
+        invitation: Some(InvitationFacts {
+            token_id: TokenId::new(),
+            fixed_data: Map::new(),
+        }),
+        ..FlowContext::default()
+    };
+    let mut execution =
+        block_on(FlowExecutor::default().plan_with_context(&flow, &req, &ports, context))
+            .expect("plan");
+    assert!(
+        execution.expires_at - t0() >= Duration::hours(24),
+        "the execution lives as long as its link"
+    );
+
+    let now = t0() + Duration::minutes(5);
+    // Before the email stage is reached, no link resumes anything.
+    assert_eq!(
+        challenged(&resolve(&flow, &mut execution, &req, &ports)),
+        "default-enrollment-invitation"
+    );
+    assert_eq!(
+        email::resume_after_verification(&flow, &execution, alice, now),
+        Err(email::LinkRefusal::NotWaiting)
+    );
+    advance(&flow, &mut execution, StageOutcome::passed([]));
+    resolve(&flow, &mut execution, &req, &ports);
+    advance(&flow, &mut execution, StageOutcome::passed([]));
+    resolve(&flow, &mut execution, &req, &ports);
+    advance(
+        &flow,
+        &mut execution,
+        StageOutcome::passed([
+            Effect::UserWritten(alice),
+            Effect::Authenticated(AuthMethod::Password),
+        ]),
+    );
+    assert_eq!(
+        challenged(&resolve(&flow, &mut execution, &req, &ports)),
+        "verify-email"
+    );
+    assert!(email::is_verification(
+        &execution.current_stage(&flow).expect("stage").kind
+    ));
+
+    // The stored state survives a round trip (it waits in the database with the link).
+    let stored = serde_json::to_vec(&execution).expect("serialise");
+    let mut resumed: FlowExecution = serde_json::from_slice(&stored).expect("deserialise");
+
+    assert_eq!(
+        email::resume_after_verification(&flow, &resumed, mallory, now),
+        Err(email::LinkRefusal::WrongUser)
+    );
+    let mut other = flow.clone();
+    other.slug = "other-enrollment".into();
+    assert_eq!(
+        email::resume_after_verification(&other, &resumed, alice, now),
+        Err(email::LinkRefusal::WrongFlow)
+    );
+    assert_eq!(
+        email::resume_after_verification(&flow, &resumed, alice, resumed.expires_at),
+        Err(email::LinkRefusal::Expired)
+    );
+    let mut edited = flow.clone();
+    if let Some(binding) = edited.bindings.last_mut() {
+        binding.stage.name = "renamed".into();
+    }
+    assert_eq!(
+        email::resume_after_verification(&edited, &resumed, alice, now),
+        Err(email::LinkRefusal::NotWaiting)
+    );
+
+    let outcome = email::resume_after_verification(&flow, &resumed, alice, now).expect("resumes");
+    assert_eq!(advance(&flow, &mut resumed, outcome), Decision::Next);
+    assert!(resumed.context.is_restored);
+    assert_eq!(resumed.context.pending_user, Some(alice));
+    assert_eq!(
+        resumed.context.authenticated_methods,
+        vec![AuthMethod::Password],
+        "what the flow learned before the email survives the link"
+    );
+    assert_eq!(
+        challenged(&resolve(&flow, &mut resumed, &req, &ports)),
+        "default-enrollment-login"
+    );
+}
+
+#[test]
+fn recovery_email_stages_are_not_verification() {
+    let recovery = default_flows()
+        .into_iter()
+        .find(|f| f.slug == defaults::DEFAULT_RECOVERY_FLOW)
+        .expect("recovery");
+    assert!(
+        recovery
+            .bindings
+            .iter()
+            .all(|b| !email::is_verification(&b.stage.kind))
+    );
+}

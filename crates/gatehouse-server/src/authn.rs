@@ -5,7 +5,7 @@
 
 use crate::services::Services;
 use chrono::Utc;
-use gatehouse_core::{AuditContext, EventAction, NewEvent, StoreError, User};
+use gatehouse_core::{AuditContext, Change, EventAction, NewEvent, StoreError, User};
 use gatehouse_crypto::Verification;
 
 /// Why a sign-in failed. Deliberately one variant for "no such user", "wrong password",
@@ -93,16 +93,40 @@ pub async fn record_login(
     methods: &str,
     audit: &AuditContext,
 ) -> Result<(), StoreError> {
-    services.store.record_login(user.id, Utc::now()).await?;
+    let changes = vec![
+        Change::RecordLogin {
+            user: user.id,
+            at: Utc::now(),
+        },
+        Change::RecordEvent(login_event(user, methods)),
+    ];
+    services
+        .store
+        .apply_changes(&changes, &acting_as(user, audit))
+        .await?;
+    count_login_success();
+    Ok(())
+}
+
+/// Counts a completed sign-in for dashboards (`gatehouse_logins_total`); called once the
+/// sign-in's changes are committed.
+pub fn count_login_success() {
     metrics::counter!("gatehouse_logins_total", "result" => "success").increment(1);
-    let event = NewEvent::about_model(EventAction::Login, "user", user.id, &user.username)
-        .with("method", methods);
-    let actor = AuditContext {
+}
+
+/// The `login` event for `user`, signed in with `methods` (comma-separated).
+pub fn login_event(user: &User, methods: &str) -> NewEvent {
+    NewEvent::about_model(EventAction::Login, "user", user.id, &user.username)
+        .with("method", methods)
+}
+
+/// `audit` with `user` as the actor (what a signed-in user does to their own account).
+pub fn acting_as(user: &User, audit: &AuditContext) -> AuditContext {
+    AuditContext {
         actor_id: Some(user.id),
         actor: user.username.clone(),
         ..audit.clone()
-    };
-    services.store.append_event(event, &actor).await
+    }
 }
 
 /// Records a wrong or replayed second-factor code for a user who passed the first factor.

@@ -351,14 +351,21 @@ impl Default for PasswordHashingConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WorkerConfig {
-    /// Seconds between sweeps of expired tokens and sessions.
+    /// Seconds between sweeps of expired rows (see `crate::sweep`).
     pub sweep_interval_secs: u64,
+    /// Days an expired or used invitation is kept before the sweep deletes it, so its link
+    /// still says "expired"/"used" rather than "not valid" for a while.
+    pub invitation_grace_days: u32,
+    /// Days a sent email's delivery record is kept before the sweep deletes it.
+    pub sent_email_retention_days: u32,
 }
 
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
             sweep_interval_secs: 60,
+            invitation_grace_days: 30,
+            sent_email_retention_days: 14,
         }
     }
 }

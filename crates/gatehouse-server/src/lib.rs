@@ -16,6 +16,7 @@ pub mod prepare;
 pub mod recovery_limit;
 pub mod reference;
 pub mod services;
+pub mod sweep;
 pub mod telemetry;
 pub mod throttle;
 pub mod web;

@@ -160,6 +160,7 @@ async fn bootstrap_admin(services: &Services) -> Result<(), PrepareError> {
         description: "bootstrap token (GATEHOUSE_BOOTSTRAP_TOKEN)".into(),
         digest: services.digester.digest(token.expose()),
         expires_at: None,
+        state: None,
     });
     let admin = FirstAdmin {
         user: NewUser {
@@ -204,6 +205,7 @@ pub async fn issue_setup_link_now(services: &Services) -> Result<String, Prepare
                 description: "first-run setup link".into(),
                 digest: services.digester.digest(&token),
                 expires_at: Some(Utc::now() + Duration::hours(SETUP_LINK_LIFETIME_HOURS)),
+                state: None,
             },
             &AuditContext::system(),
         )

@@ -1,31 +1,12 @@
-//! Background work: periodic sweeps of expired tokens and sessions, and email delivery (see
-//! [`crate::mail`]). Runs embedded in `serve` or alone as `gatehouse worker`; sweeps are
+//! Background work: periodic sweeps of expired rows (see [`crate::sweep`]) and email
+//! delivery (see [`crate::mail`]). Runs embedded in `serve` or alone as `gatehouse worker`; sweeps are
 //! idempotent deletes and deliveries are leased, so several workers are safe.
 
 use crate::services::Services;
+use crate::sweep::sweep;
 use chrono::Utc;
 use std::time::Duration;
 use tokio::sync::watch;
-
-/// Rows one sweep removed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SweepReport {
-    /// Expired tokens deleted.
-    pub tokens: u64,
-    /// Expired sessions deleted.
-    pub sessions: u64,
-}
-
-/// Deletes expired tokens and sessions once.
-pub async fn sweep(services: &Services) -> Result<SweepReport, gatehouse_core::StoreError> {
-    let now = Utc::now();
-    let tokens = services.store.delete_expired_tokens(now).await?;
-    let sessions = services.store.delete_expired_sessions(now).await?;
-    metrics::counter!("gatehouse_worker_sweeps_total").increment(1);
-    metrics::counter!("gatehouse_worker_swept_rows_total", "kind" => "token").increment(tokens);
-    metrics::counter!("gatehouse_worker_swept_rows_total", "kind" => "session").increment(sessions);
-    Ok(SweepReport { tokens, sessions })
-}
 
 /// Sweeps every `worker.sweep_interval_secs` until `shutdown` flips to true.
 pub async fn run(services: Services, mut shutdown: watch::Receiver<bool>) {
@@ -37,11 +18,15 @@ pub async fn run(services: Services, mut shutdown: watch::Receiver<bool>) {
     ));
     loop {
         if services.is_prepared() {
-            match sweep(&services).await {
-                Ok(report) if report.tokens + report.sessions > 0 => {
+            match sweep(services.store.as_ref(), &services.config.worker, Utc::now()).await {
+                Ok(report) if report.total() > 0 => {
                     tracing::info!(
                         tokens = report.tokens,
                         sessions = report.sessions,
+                        invitations = report.invitations,
+                        emails = report.emails,
+                        oauth2_tokens = report.oauth2_tokens,
+                        consents = report.consents,
                         "swept expired rows"
                     );
                 }

@@ -48,6 +48,13 @@ impl InvitationStore for SqlStore {
         commit(txn).await
     }
 
+    async fn delete_finished_invitations(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<u64> {
+        invitations::delete_finished(&self.db, cutoff).await
+    }
+
     async fn enroll_with_invitation(
         &self,
         enrollment: Enrollment,

@@ -20,8 +20,8 @@ use gatehouse_core::{
     EventQuery, EventStore, FirstAdmin, FlowDefinition, FlowStore, Group, GroupId, GroupPatch,
     GroupStore, KeyId, KeyStore, ListQuery, NewDevice, NewEvent, NewGroup, NewSigningKey, NewToken,
     NewUser, OutboxStore, Page, QueuedEmail, RetryDecision, RetryPolicy, Session, SessionId,
-    SessionStore, SettingStore, SigningKey, Store, Token, TokenId, TokenIntent, TokenStore, User,
-    UserId, UserPatch, UserStore,
+    SessionStore, SettingStore, SigningKey, SpentLink, Store, Token, TokenId, TokenIntent,
+    TokenStore, User, UserId, UserPatch, UserStore,
 };
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
@@ -259,6 +259,18 @@ impl TokenStore for SqlStore {
         Ok(spent)
     }
 
+    async fn verify_email_with_token(
+        &self,
+        digest: &str,
+        now: DateTime<Utc>,
+        audit: &AuditContext,
+    ) -> StoreResult<Option<SpentLink>> {
+        let txn = self.begin_write().await?;
+        let spent = tokens::verify_email(&txn, digest, now, audit).await?;
+        commit(txn).await?;
+        Ok(spent)
+    }
+
     async fn list_tokens(&self, user: Option<UserId>) -> StoreResult<Vec<Token>> {
         tokens::list(&self.db, user).await
     }
@@ -404,6 +416,10 @@ impl OutboxStore for SqlStore {
         let decision = outbox::mark_failed(&txn, id, worker, now, error, policy, audit).await?;
         commit(txn).await?;
         Ok(decision)
+    }
+
+    async fn delete_sent_emails(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+        outbox::delete_sent(&self.db, cutoff).await
     }
 
     async fn email(&self, id: EmailId) -> StoreResult<Option<QueuedEmail>> {

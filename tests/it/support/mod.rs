@@ -2,6 +2,7 @@
 pub mod browser;
 pub mod caddy;
 pub mod db;
+pub mod forms;
 pub mod pg;
 pub mod server;
 pub mod smtp;

@@ -392,6 +392,12 @@ fn order(changes: ChangeSet) -> ChangeSet {
         Change::PutFlow { .. } => 6,
         Change::CreateApplication(_) => 7,
         Change::UpdateApplication { .. } => 8,
+        // Never planned from a document (the flow pages' own changes); kept last.
+        Change::StartSession(_)
+        | Change::EndSession(_)
+        | Change::EndOtherSessions { .. }
+        | Change::RecordLogin { .. }
+        | Change::RecordEvent(_) => 9,
     };
     let mut indexed: Vec<(usize, Change)> = changes.into_iter().enumerate().collect();
     indexed.sort_by_key(|(i, c)| (rank(c), *i));

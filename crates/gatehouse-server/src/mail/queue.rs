@@ -100,6 +100,7 @@ pub async fn enqueue_recovery(
         description: "password recovery link".into(),
         digest: services.digester.digest(&secret),
         expires_at: Some(Utc::now() + Duration::minutes(i64::from(minutes))),
+        state: None,
     };
     let event = NewEvent::about_model(
         EventAction::RecoveryRequested,

@@ -10,10 +10,12 @@
 //! `default-authenticator-webauthn-setup` (passkeys: see `webauthn.rs`),
 //! `default-enrollment-flow` (invitation, prompt, user write, user login) and
 //! `default-recovery-flow` (identification, email link, new password; see
-//! [`super::recovery`]). Flows are read from the store through the catalog; a stage whose page
+//! [`super::recovery`]), and an email stage in verification mode in any flow (see
+//! `flow/verification.rs`). Flows are read from the store through the catalog; a stage whose page
 //! is still being built stops the flow with a clear message.
 
 mod passkeys;
+mod verification;
 
 use super::client::ClientIp;
 use super::{cookies, csrf, enrollment, mfa, pages, recovery, recovery_codes, session, webauthn};
@@ -27,7 +29,7 @@ use axum::http::header::{LOCATION, USER_AGENT};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
-use gatehouse_core::{AuditContext, Group, StoreError, User, UserId, ValidationError};
+use gatehouse_core::{AuditContext, Change, Group, StoreError, User, UserId, ValidationError};
 use gatehouse_flows::{
     AuthMethod, Decision, Effect, FORM_ERROR_FIELD, Flow, FlowDesignation, FlowError,
     FlowExecution, FlowExecutor, NotConfiguredAction, PolicyPorts, PromptField, PromptFieldKind,
@@ -93,8 +95,12 @@ pub(crate) async fn show(
             return recovery::not_available(&services);
         }
         if let Some(token) = &query.flow_token {
-            return recovery::link_page(&services, &headers, flow_path(flow), token);
+            let kind = recovery::LinkKind::Recovery;
+            return recovery::link_page(&services, &headers, flow_path(flow), token, kind);
         }
+    } else if let Some(token) = &query.flow_token {
+        let kind = recovery::LinkKind::Verification;
+        return recovery::link_page(&services, &headers, flow_path(flow), token, kind);
     }
     let run = match FlowRun::new(&services, flow, peer, &headers).await {
         Ok(run) => run,
@@ -159,10 +165,11 @@ pub(crate) async fn submit(
         Err(response) => return response,
     };
     run.submitted = Some(&form);
-    if flow.designation == FlowDesignation::Recovery
-        && let Some(token) = form.get("flow_token")
-    {
-        return run.restore_from_link(token).await;
+    if let Some(token) = form.get("flow_token") {
+        return match flow.designation {
+            FlowDesignation::Recovery => run.restore_from_link(token).await,
+            _ => run.resume_from_verification_link(token).await,
+        };
     }
     let Some(mut execution) = run.load_state() else {
         return redirect(&flow_path(flow), Vec::new());
@@ -372,7 +379,14 @@ impl<'a> FlowRun<'a> {
                         );
                     }
                     recovery_codes::prepare(&stage.kind, &mut execution);
-                    if matches!(stage.kind, StageKind::Email { .. }) {
+                    if gatehouse_flows::email::is_verification(&stage.kind) {
+                        if let Err(response) = self
+                            .send_verification_once(&stage.kind, &mut execution)
+                            .await
+                        {
+                            return response;
+                        }
+                    } else if matches!(stage.kind, StageKind::Email { .. }) {
                         recovery::request_link_once(
                             self.services,
                             &stage.kind,
@@ -799,20 +813,32 @@ impl<'a> FlowRun<'a> {
                     .iter()
                     .map(|m| m.as_str())
                     .collect();
-                // Replace any earlier session of this browser (no fixation, no stale sessions).
-                set_cookies.push(
-                    session::end(self.services, self.headers)
-                        .await
-                        .map_err(store_error)?,
-                );
-                set_cookies.push(
-                    session::start(self.services, &user, lifetime, remembered, &self.audit)
-                        .await
-                        .map_err(store_error)?,
-                );
-                authn::record_login(self.services, &user, &methods.join(","), &self.audit)
+                // Replace any earlier session of this browser (no fixation, no stale sessions),
+                // in one transaction with the sign-in time and its `login` event.
+                let previous = session::current(self.services, self.headers)
                     .await
                     .map_err(store_error)?;
+                let (new_session, cookie) =
+                    session::issue(self.services, &user, lifetime, remembered, &self.audit);
+                let mut changes: Vec<Change> = previous
+                    .map(|(old, _)| Change::EndSession(old.id))
+                    .into_iter()
+                    .collect();
+                changes.extend([
+                    Change::StartSession(new_session),
+                    Change::RecordLogin {
+                        user: user.id,
+                        at: Utc::now(),
+                    },
+                    Change::RecordEvent(authn::login_event(&user, &methods.join(","))),
+                ]);
+                self.services
+                    .store
+                    .apply_changes(&changes, &authn::acting_as(&user, &self.audit))
+                    .await
+                    .map_err(store_error)?;
+                authn::count_login_success();
+                set_cookies.push(cookie);
                 Ok(StageOutcome::passed([]))
             }
             StageKind::Invitation {
@@ -836,11 +862,6 @@ impl<'a> FlowRun<'a> {
                     .await
                     .map_err(store_error);
                 };
-                let actor = AuditContext {
-                    actor_id: Some(user.id),
-                    actor: user.username.clone(),
-                    ..self.audit.clone()
-                };
                 let patch = gatehouse_core::UserPatch {
                     name: context
                         .prompt_data
@@ -854,64 +875,58 @@ impl<'a> FlowRun<'a> {
                         .map(|e| Some(e.to_owned())),
                     ..Default::default()
                 };
+                let mut changes = Vec::new();
                 if !patch.is_empty() {
-                    self.services
-                        .store
-                        .update_user(user.id, patch, &actor)
-                        .await
-                        .map_err(store_error)?;
+                    changes.push(Change::UpdateUser {
+                        username: user.username.clone(),
+                        patch,
+                    });
                 }
                 if let Some(hash) = &context.password_hash {
-                    self.services
-                        .store
-                        .set_password_hash(user.id, Some(hash.clone()), &actor)
-                        .await
-                        .map_err(store_error)?;
-                    // A new password ends every other session of the user (a thief's included).
+                    changes.push(Change::SetPasswordHash {
+                        username: user.username.clone(),
+                        hash: hash.clone(),
+                    });
+                    // A new password ends every other session of the user (a thief's included),
+                    // in the same transaction: no window where the password changed but a
+                    // stolen session lives on.
                     let current = session::current(self.services, self.headers)
                         .await
                         .map_err(store_error)?;
-                    let keep = current.map(|(s, _)| s.id);
-                    for other in self
-                        .services
+                    changes.push(Change::EndOtherSessions {
+                        user: user.id,
+                        keep: current.map(|(s, _)| s.id),
+                    });
+                }
+                if !changes.is_empty() {
+                    self.services
                         .store
-                        .sessions_of(user.id)
+                        .apply_changes(&changes, &authn::acting_as(&user, &self.audit))
                         .await
-                        .map_err(store_error)?
-                    {
-                        if Some(other.id) != keep {
-                            self.services
-                                .store
-                                .delete_session(other.id)
-                                .await
-                                .map_err(store_error)?;
-                        }
-                    }
+                        .map_err(store_error)?;
                 }
                 Ok(StageOutcome::passed([Effect::UserWritten(user.id)]))
             }
             StageKind::UserLogout => {
-                if let Ok(Some((_, user))) = session::current(self.services, self.headers).await {
+                // The session ends in one transaction with the `logout` event recording it.
+                let current = session::current(self.services, self.headers)
+                    .await
+                    .map_err(store_error)?;
+                if let Some((ended, user)) = current {
                     let event = gatehouse_core::NewEvent::about_model(
                         gatehouse_core::EventAction::Logout,
                         "user",
                         user.id,
                         &user.username,
                     );
-                    let actor = AuditContext {
-                        actor_id: Some(user.id),
-                        actor: user.username.clone(),
-                        ..self.audit.clone()
-                    };
-                    if let Err(error) = self.services.store.append_event(event, &actor).await {
-                        tracing::warn!(%error, "could not record a logout");
-                    }
-                }
-                set_cookies.push(
-                    session::end(self.services, self.headers)
+                    let changes = vec![Change::EndSession(ended.id), Change::RecordEvent(event)];
+                    self.services
+                        .store
+                        .apply_changes(&changes, &authn::acting_as(&user, &self.audit))
                         .await
-                        .map_err(store_error)?,
-                );
+                        .map_err(store_error)?;
+                }
+                set_cookies.push(session::clear_cookie(self.services));
                 Ok(StageOutcome::passed([]))
             }
             _ => Ok(StageOutcome::Denied {
@@ -1039,6 +1054,9 @@ impl<'a> FlowRun<'a> {
                 _ => Vec::new(),
             },
             notice: match &stage.kind {
+                kind if gatehouse_flows::email::is_verification(kind) => {
+                    verification::stage_notice(execution, kind)
+                }
                 StageKind::Email { .. } => recovery::stage_notice(execution, &stage.kind),
                 _ => String::new(),
             },

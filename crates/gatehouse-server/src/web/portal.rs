@@ -11,7 +11,9 @@ use axum::extract::State;
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::{AuditContext, DeviceId, DeviceKind, SessionId, StoreError, User};
+use gatehouse_core::{
+    AuditContext, Change, DeviceId, DeviceKind, EventAction, NewEvent, SessionId, StoreError, User,
+};
 use serde::Deserialize;
 
 /// One line of the sessions list.
@@ -151,9 +153,11 @@ pub(crate) struct RevokeForm {
     session: String,
 }
 
-/// `POST /if/user/sessions/revoke`: ends one of the signed-in user's other sessions.
+/// `POST /if/user/sessions/revoke`: ends one of the signed-in user's other sessions, with a
+/// `model_deleted` event (model `session`) in the same transaction.
 pub(crate) async fn revoke_session(
     State(services): State<Services>,
+    super::client::ClientIp(peer): super::client::ClientIp,
     headers: HeaderMap,
     Form(form): Form<RevokeForm>,
 ) -> Response {
@@ -183,7 +187,16 @@ pub(crate) async fn revoke_session(
         if !owned {
             return Ok(StatusCode::NOT_FOUND);
         }
-        services.store.delete_session(target).await?;
+        let audit = AuditContext {
+            actor_id: Some(user.id),
+            actor: user.username.clone(),
+            client_ip: Some(peer.to_string()),
+            user_agent: None,
+        };
+        let event = NewEvent::about_model(EventAction::ModelDeleted, "session", target, "session")
+            .with("user_id", user.id.to_string());
+        let changes = vec![Change::EndSession(target), Change::RecordEvent(event)];
+        services.store.apply_changes(&changes, &audit).await?;
         Ok::<_, StoreError>(StatusCode::SEE_OTHER)
     }
     .await;

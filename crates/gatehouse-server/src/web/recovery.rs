@@ -1,7 +1,7 @@
 //! The web side of password recovery by email: finding the account by username or email,
 //! the email stage (queue a link once, then say "if an account exists, we've sent a link"
 //! whatever happened), and following the link, which needs a button press (a POST) so that
-//! mail scanners fetching the link cannot spend it.
+//! mail scanners fetching the link cannot spend it (verification links share that page).
 
 use super::{cookies, csrf, pages};
 use crate::mail::{self, QueueError};
@@ -77,7 +77,7 @@ pub(super) fn request_link_once(
         (if allowed { "sent" } else { "limited" }).into(),
     );
     if !allowed || *purpose != EmailPurpose::Recovery {
-        // Verification links belong to enrollment, which arrives on its own branch.
+        // Verification links are sent by `flow/verification.rs`.
         return;
     }
     let Some(user_id) = execution.context.pending_user else {
@@ -155,23 +155,46 @@ pub(super) fn stage_notice(execution: &FlowExecution, stage_kind: &StageKind) ->
 #[template(path = "recovery_link.html")]
 struct LinkPage<'a> {
     brand: &'a crate::config::BrandingConfig,
+    heading: &'a str,
+    text: &'a str,
     action: String,
     csrf: String,
     flow_token: String,
 }
 
-/// `GET` of a recovery link: a page with one button that posts the token.
+/// What a link page says: for a recovery link, or an email-verification link.
+pub(super) enum LinkKind {
+    /// A password recovery link.
+    Recovery,
+    /// An email-verification link.
+    Verification,
+}
+
+/// `GET` of a recovery or verification link: a page with one button that posts the token.
 pub(super) fn link_page(
     services: &Services,
     headers: &HeaderMap,
     action: String,
     flow_token: &str,
+    kind: LinkKind,
 ) -> Response {
+    let (heading, text) = match kind {
+        LinkKind::Recovery => (
+            "Reset your password",
+            "Continue to choose a new password. This link works once.",
+        ),
+        LinkKind::Verification => (
+            "Confirm your email address",
+            "Continue to confirm your email address. This link works once.",
+        ),
+    };
     let (csrf, set_cookie) = csrf::form_token(services, headers);
     let mut response = pages::render(
         StatusCode::OK,
         &LinkPage {
             brand: &services.config.branding,
+            heading,
+            text,
             action,
             csrf,
             flow_token: flow_token.chars().take(MAX_TOKEN_CHARS).collect(),

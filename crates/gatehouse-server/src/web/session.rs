@@ -34,37 +34,42 @@ pub(crate) async fn current(
     }
 }
 
-/// Creates a session for `user` lasting `lifetime` and returns the `Set-Cookie` value. A
-/// `persistent` cookie outlives the browser ("Stay signed in"); otherwise the browser forgets
-/// it when it closes, and the server ends the session after `lifetime` either way.
-pub(crate) async fn start(
+/// A new session for `user` lasting `lifetime` (not stored yet: the caller stores it in one
+/// change set with the sign-in's audit event) and the `Set-Cookie` value carrying its secret.
+/// A `persistent` cookie outlives the browser ("Stay signed in"); otherwise the browser
+/// forgets it when it closes, and the server ends the session after `lifetime` either way.
+pub(crate) fn issue(
     services: &Services,
     user: &User,
     lifetime: Duration,
     persistent: bool,
     audit: &AuditContext,
-) -> Result<String, StoreError> {
+) -> (Session, String) {
     let secret = gatehouse_crypto::generate_token("");
     let now = Utc::now();
-    services
-        .store
-        .create_session(Session {
-            id: SessionId::new(),
-            user_id: user.id,
-            digest: services.digester.digest(&secret),
-            created_at: now,
-            expires_at: now + lifetime,
-            client_ip: audit.client_ip.clone(),
-            user_agent: audit.user_agent.clone(),
-        })
-        .await?;
+    let session = Session {
+        id: SessionId::new(),
+        user_id: user.id,
+        digest: services.digester.digest(&secret),
+        created_at: now,
+        expires_at: now + lifetime,
+        client_ip: audit.client_ip.clone(),
+        user_agent: audit.user_agent.clone(),
+    };
     let https = services.config.is_https();
     let name = cookies::name(SESSION_COOKIE, https);
-    Ok(if persistent {
+    let cookie = if persistent {
         cookies::set_lax_for(&name, &secret, https, lifetime.num_seconds())
     } else {
         cookies::set_lax(&name, &secret, https)
-    })
+    };
+    (session, cookie)
+}
+
+/// The `Set-Cookie` value that clears the session cookie.
+pub(crate) fn clear_cookie(services: &Services) -> String {
+    let https = services.config.is_https();
+    cookies::clear(&cookies::name(SESSION_COOKIE, https), https)
 }
 
 /// Ends the request's session, if any, and returns the `Set-Cookie` value that clears it.
@@ -72,6 +77,5 @@ pub(crate) async fn end(services: &Services, headers: &HeaderMap) -> Result<Stri
     if let Some((session, _)) = current(services, headers).await? {
         services.store.delete_session(session.id).await?;
     }
-    let https = services.config.is_https();
-    Ok(cookies::clear(&cookies::name(SESSION_COOKIE, https), https))
+    Ok(clear_cookie(services))
 }

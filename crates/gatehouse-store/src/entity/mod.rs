@@ -15,6 +15,7 @@ pub(crate) mod oauth2_token;
 pub(crate) mod session;
 pub(crate) mod setting;
 pub(crate) mod signing_key;
+pub(crate) mod spent_nonce;
 pub(crate) mod static_code;
 pub(crate) mod token;
 pub(crate) mod user;

@@ -15,6 +15,7 @@ pub(crate) struct Model {
     pub digest: String,
     pub expires_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    pub state: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,7 +2,9 @@
 //! resolved as they go so later changes see earlier ones. The caller commits only if all
 //! succeed.
 
-use crate::ops::{application_update, applications, flows, groups, memberships, users};
+use crate::ops::{
+    application_update, applications, events, flows, groups, memberships, sessions, users,
+};
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{AuditContext, Change, ChangeSet};
 use sea_orm::ConnectionTrait;
@@ -58,6 +60,13 @@ async fn apply_one<C: ConnectionTrait>(
         Change::UpdateApplication { slug, patch } => {
             application_update::update(conn, slug, patch, audit).await?;
         }
+        Change::StartSession(session) => sessions::create(conn, session.clone()).await?,
+        Change::EndSession(id) => sessions::delete(conn, *id).await?,
+        Change::EndOtherSessions { user, keep } => {
+            sessions::delete_others(conn, *user, *keep).await?;
+        }
+        Change::RecordLogin { user, at } => users::record_login(conn, *user, *at).await?,
+        Change::RecordEvent(event) => events::record(conn, event.clone(), audit).await?,
     }
     Ok(())
 }

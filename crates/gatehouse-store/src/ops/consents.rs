@@ -1,14 +1,19 @@
 //! Remembered consents: reading one by user and application, and granting (insert or
-//! replace) with its audit event in the caller's transaction.
+//! replace) with its audit event in the caller's transaction; the nonces of answered consent
+//! forms (single use); and the expiry sweep of both.
 
-use crate::entity::consent;
+use crate::entity::{consent, spent_nonce};
 use crate::error::db_err;
 use crate::ops::applications::string_list;
 use crate::ops::events;
 use crate::timestamp;
+use chrono::{DateTime, Utc};
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{ApplicationId, AuditContext, Consent, EventAction, NewEvent, UserId};
-use sea_orm::{ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+};
 use serde_json::Value;
 
 /// The consent of `user` for `application`.
@@ -94,4 +99,45 @@ fn from_row(row: consent::Model) -> StoreResult<Consent> {
         granted_at: row.granted_at,
         expires_at: row.expires_at,
     })
+}
+
+/// Records a form nonce unless already recorded; whether it was new.
+pub(crate) async fn spend_nonce<C: ConnectionTrait>(
+    conn: &C,
+    nonce: &str,
+    expires_at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let row = spent_nonce::Model {
+        nonce: nonce.to_owned(),
+        expires_at: timestamp::stored(expires_at),
+    };
+    let inserted = spent_nonce::Entity::insert(row.into_active_model())
+        .on_conflict(
+            OnConflict::column(spent_nonce::Column::Nonce)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(inserted > 0)
+}
+
+/// Deletes consents and form nonces that expired before `now`; returns how many.
+pub(crate) async fn delete_expired<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let stored = timestamp::stored(now);
+    let consents = consent::Entity::delete_many()
+        .filter(consent::Column::ExpiresAt.lt(stored))
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
+    let nonces = spent_nonce::Entity::delete_many()
+        .filter(spent_nonce::Column::ExpiresAt.lt(stored))
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(consents.rows_affected + nonces.rows_affected)
 }

@@ -7,6 +7,7 @@ use crate::error::{db_err, insert_err};
 use crate::ops::rows::{corrupt, json_object};
 use crate::ops::{events, groups, users};
 use crate::timestamp;
+use chrono::{DateTime, Utc};
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{
     AuditContext, Enrollment, EventAction, Invitation, InvitationStatus, NewEvent, NewInvitation,
@@ -243,4 +244,26 @@ fn from_row(row: invitation::Model) -> StoreResult<Invitation> {
         use_count: row.use_count,
         last_used_at: row.last_used_at,
     })
+}
+
+/// Deletes invitations expired before `cutoff`, or single-use and used before it.
+pub(crate) async fn delete_finished<C: ConnectionTrait>(
+    conn: &C,
+    cutoff: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let cutoff = timestamp::stored(cutoff);
+    let finished = Condition::any()
+        .add(invitation::Column::ExpiresAt.lt(cutoff))
+        .add(
+            Condition::all()
+                .add(invitation::Column::SingleUse.eq(true))
+                .add(invitation::Column::UseCount.gt(0))
+                .add(invitation::Column::LastUsedAt.lt(cutoff)),
+        );
+    let result = invitation::Entity::delete_many()
+        .filter(finished)
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(result.rows_affected)
 }

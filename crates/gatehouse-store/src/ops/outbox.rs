@@ -251,3 +251,17 @@ fn from_row(row: email_outbox::Model) -> StoreResult<QueuedEmail> {
         sent_at: row.sent_at,
     })
 }
+
+/// Deletes messages sent before `cutoff`; returns how many.
+pub(crate) async fn delete_sent<C: ConnectionTrait>(
+    conn: &C,
+    cutoff: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let result = email_outbox::Entity::delete_many()
+        .filter(email_outbox::Column::Status.eq(EmailStatus::Sent.as_str()))
+        .filter(email_outbox::Column::SentAt.lt(timestamp::stored(cutoff)))
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(result.rows_affected)
+}

@@ -76,6 +76,20 @@ pub(crate) async fn delete<C: ConnectionTrait>(conn: &C, id: SessionId) -> Store
     Ok(())
 }
 
+/// Ends every session of `user` except `keep`; returns how many.
+pub(crate) async fn delete_others<C: ConnectionTrait>(
+    conn: &C,
+    user: UserId,
+    keep: Option<SessionId>,
+) -> StoreResult<u64> {
+    let mut delete = session::Entity::delete_many().filter(session::Column::UserId.eq(user.0));
+    if let Some(keep) = keep {
+        delete = delete.filter(session::Column::Id.ne(keep.0));
+    }
+    let result = delete.exec(conn).await.map_err(db_err)?;
+    Ok(result.rows_affected)
+}
+
 /// Deletes sessions that expired before `now`; returns how many.
 pub(crate) async fn delete_expired<C: ConnectionTrait>(
     conn: &C,

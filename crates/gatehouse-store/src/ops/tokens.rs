@@ -3,14 +3,14 @@
 
 use crate::entity::token;
 use crate::error::{db_err, insert_err};
-use crate::ops::events;
 use crate::ops::rows::corrupt;
+use crate::ops::{events, users};
 use crate::timestamp;
 use chrono::{DateTime, Utc};
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{
-    AuditContext, EventAction, NewEvent, NewToken, StoreError, Token, TokenId, TokenIntent, UserId,
-    ValidationError,
+    AuditContext, EventAction, NewEvent, NewToken, SpentLink, StoreError, Token, TokenId,
+    TokenIntent, UserId, UserPatch, ValidationError,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
@@ -31,6 +31,7 @@ pub(crate) async fn create<C: ConnectionTrait>(
         digest: new.digest,
         expires_at: new.expires_at.map(timestamp::stored),
         created_at: timestamp::now(),
+        state: new.state,
     };
     token::Entity::insert(row.clone().into_active_model())
         .exec_without_returning(conn)
@@ -173,6 +174,43 @@ pub(crate) async fn spend<C: ConnectionTrait>(
     now: DateTime<Utc>,
     audit: &AuditContext,
 ) -> StoreResult<Option<Token>> {
+    spend_row(conn, intent, digest, now, audit)
+        .await?
+        .map(from_row)
+        .transpose()
+}
+
+/// Spends an email-verification link and marks its user's address verified; call inside a
+/// transaction so both land or neither does.
+pub(crate) async fn verify_email<C: ConnectionTrait>(
+    conn: &C,
+    digest: &str,
+    now: DateTime<Utc>,
+    audit: &AuditContext,
+) -> StoreResult<Option<SpentLink>> {
+    let Some(mut row) = spend_row(conn, TokenIntent::EmailVerification, digest, now, audit).await?
+    else {
+        return Ok(None);
+    };
+    let state = row.state.take();
+    let token = from_row(row)?;
+    if let Some(user) = token.user_id {
+        let patch = UserPatch {
+            email_verified: Some(true),
+            ..UserPatch::default()
+        };
+        users::update(conn, user, patch, audit).await?;
+    }
+    Ok(Some(SpentLink { token, state }))
+}
+
+async fn spend_row<C: ConnectionTrait>(
+    conn: &C,
+    intent: TokenIntent,
+    digest: &str,
+    now: DateTime<Utc>,
+    audit: &AuditContext,
+) -> StoreResult<Option<token::Model>> {
     let condition = Condition::all()
         .add(token::Column::Intent.eq(intent.as_str()))
         .add(token::Column::Digest.eq(digest))
@@ -205,7 +243,7 @@ pub(crate) async fn spend<C: ConnectionTrait>(
         event = event.with("user_id", user.to_string());
     }
     events::record(conn, event, audit).await?;
-    from_row(row).map(Some)
+    Ok(Some(row))
 }
 
 fn from_row(row: token::Model) -> StoreResult<Token> {

@@ -2,7 +2,9 @@
 //! `POST /application/o/authorize/consent/`. The pending authorization request travels in
 //! the form sealed with AES-256-GCM under the instance secret key, bound to the browser's
 //! session (the session id is the associated data) and expiring after ten minutes, so a
-//! hidden field can be neither forged, altered, replayed into another session, nor kept. The
+//! hidden field can be neither forged, altered, replayed into another session, nor kept. It
+//! carries a random nonce that the store records when the form is answered, so the form is
+//! single-use: a second Allow (or Deny) within the ten minutes is refused. The
 //! answer re-runs the whole request through `super::authorize` (client, redirect URI, session
 //! and group policy are checked again), with the user's choice. The page is served here, not
 //! through the flow engine's Consent stage: no flow needs to be bound to the application.
@@ -19,7 +21,7 @@ use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use chrono::Utc;
+use chrono::{DateTime, Duration, Utc};
 use gatehouse_core::{Application, Session, User};
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +40,8 @@ struct Pending {
     scopes: Vec<String>,
     /// Unix time after which the answer is refused.
     expires: i64,
+    /// Makes the form single-use (recorded by the store when answered).
+    nonce: String,
 }
 
 /// What the page is about.
@@ -84,6 +88,7 @@ pub(super) fn ask(services: &Services, headers: &HeaderMap, asking: &Asking<'_>)
         query: asking.query.to_owned(),
         scopes: asking.scopes.to_vec(),
         expires: Utc::now().timestamp() + PENDING_LIFETIME_SECS,
+        nonce: gatehouse_crypto::generate_token(""),
     };
     let Ok(plain) = serde_json::to_vec(&pending) else {
         return error_page(
@@ -193,6 +198,28 @@ pub(super) async fn answer(
             StatusCode::BAD_REQUEST,
             "This consent request expired. Go back to the application and sign in again.",
         );
+    }
+    let keep_until = DateTime::from_timestamp(pending.expires, 0)
+        .unwrap_or_else(|| Utc::now() + Duration::seconds(PENDING_LIFETIME_SECS));
+    let nonce = format!("oidc-consent:{}", pending.nonce);
+    match services.store.spend_form_nonce(&nonce, keep_until).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!("consent form answered twice; the second answer is refused");
+            return error_page(
+                &services,
+                StatusCode::BAD_REQUEST,
+                "This consent form was already answered. Go back to the application and sign in again.",
+            );
+        }
+        Err(error) => {
+            tracing::warn!(%error, "consent answer: nonce could not be recorded");
+            return error_page(
+                &services,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Gatehouse cannot reach its database right now. Try again in a moment.",
+            );
+        }
     }
     let answer = if choice {
         ConsentAnswer::Allowed(pending.scopes)
