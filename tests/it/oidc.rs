@@ -704,11 +704,14 @@ on_both_backends!(oidc_provider_end_to_end, openid_client_interop);
 
 /// Runs the openid-client relying party (tests/interop/openid-client/rp.mjs) from the
 /// directory where scripts/test installed its node_modules.
-fn relying_party(args: &[&str]) -> Value {
+pub(crate) fn relying_party(args: &[&str]) -> Value {
     let dir = std::env::var("GATEHOUSE_TEST_OPENID_CLIENT_DIR").expect(
         "GATEHOUSE_TEST_OPENID_CLIENT_DIR: run scripts/test, which installs openid-client with npm ci",
     );
-    let script = std::path::Path::new(&dir).join("rp.mjs");
+    // Tests run in parallel: each run gets its own copy, so none reads a half-written file.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let script = std::path::Path::new(&dir).join(format!("rp-{}-{run}.mjs", std::process::id()));
     std::fs::copy(
         concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -722,6 +725,7 @@ fn relying_party(args: &[&str]) -> Value {
         .args(args)
         .output()
         .expect("run node");
+    let _ = std::fs::remove_file(&script);
     assert!(
         output.status.success(),
         "openid-client failed:\n{}",

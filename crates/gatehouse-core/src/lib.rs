@@ -45,7 +45,7 @@ pub use oauth2_token::{NewOAuth2Token, OAuth2Token, OAuth2TokenKind};
 pub use outbox::{
     EmailRequest, EmailStatus, NewEmail, OutboxStore, QueuedEmail, RetryDecision, RetryPolicy,
 };
-pub use session::Session;
+pub use session::{AuthenticationMethod, Session};
 pub use static_codes::StaticCodeStore;
 pub use store::{
     ApplicationStore, DeviceStore, EventStore, FirstAdmin, FlowStore, GroupStore, KeyStore,

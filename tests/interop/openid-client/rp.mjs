@@ -1,7 +1,9 @@
 // A relying party on panva's openid-client, as a real process for Gatehouse's interop test.
-// `start` prints the authorization URL and the values the callback must match; `finish`
-// redeems the callback, validates the ID token, calls userinfo, refreshes, introspects and
-// revokes, and prints what it saw as JSON for the Rust test to assert.
+// `start` prints the authorization URL (with optional extra parameters given as JSON, such as
+// prompt, max_age or login_hint) and the values the callback must match; `finish` redeems the
+// callback, validates the ID token, calls userinfo, refreshes, introspects and revokes;
+// `redeem` only redeems and validates, checking auth_time against an optional max_age the way
+// openid-client does. Each prints what it saw as JSON for the Rust test to assert.
 import * as client from 'openid-client'
 
 const [, , phase, issuer, clientId, clientSecret, ...rest] = process.argv
@@ -10,7 +12,7 @@ const options = { execute: [client.allowInsecureRequests] }
 async function main () {
   const config = await client.discovery(new URL(issuer), clientId, clientSecret, undefined, options)
   if (phase === 'start') {
-    const [redirectUri] = rest
+    const [redirectUri, extra] = rest
     const verifier = client.randomPKCECodeVerifier()
     const state = client.randomState()
     const nonce = client.randomNonce()
@@ -20,11 +22,22 @@ async function main () {
       code_challenge: await client.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
       state,
-      nonce
+      nonce,
+      ...(extra ? JSON.parse(extra) : {})
     })
     return { url: url.href, state, nonce, verifier }
   }
-  const [callback, state, nonce, verifier] = rest
+  const [callback, state, nonce, verifier, maxAge] = rest
+  if (phase === 'redeem') {
+    const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+      idTokenExpected: true,
+      ...(maxAge === undefined ? {} : { maxAge: Number(maxAge) })
+    })
+    return { claims: tokens.claims() }
+  }
   const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
     pkceCodeVerifier: verifier,
     expectedState: state,

@@ -6,7 +6,7 @@ use super::cookies;
 use crate::services::Services;
 use axum::http::HeaderMap;
 use chrono::{Duration, Utc};
-use gatehouse_core::{AuditContext, Session, SessionId, StoreError, User};
+use gatehouse_core::{AuditContext, AuthenticationMethod, Session, SessionId, StoreError, User};
 
 const SESSION_COOKIE: &str = "gatehouse_session";
 
@@ -34,14 +34,15 @@ pub(crate) async fn current(
     }
 }
 
-/// Creates a session for `user` lasting `lifetime` and returns the `Set-Cookie` value. A
-/// `persistent` cookie outlives the browser ("Stay signed in"); otherwise the browser forgets
-/// it when it closes, and the server ends the session after `lifetime` either way.
+/// Creates a session for `user` lasting `lifetime`, authenticated just now with `methods`,
+/// and returns the `Set-Cookie` value. A `persistent` cookie outlives the browser ("Stay
+/// signed in"); otherwise the browser forgets it when it closes, and the server ends the
+/// session after `lifetime` either way.
 pub(crate) async fn start(
     services: &Services,
     user: &User,
-    lifetime: Duration,
-    persistent: bool,
+    (lifetime, persistent): (Duration, bool),
+    methods: Vec<AuthenticationMethod>,
     audit: &AuditContext,
 ) -> Result<String, StoreError> {
     let secret = gatehouse_crypto::generate_token("");
@@ -56,6 +57,8 @@ pub(crate) async fn start(
             expires_at: now + lifetime,
             client_ip: audit.client_ip.clone(),
             user_agent: audit.user_agent.clone(),
+            auth_time: now,
+            auth_methods: methods,
         })
         .await?;
     let https = services.config.is_https();
