@@ -8,6 +8,7 @@
 mod apply_apps;
 mod authn;
 mod cli;
+mod device_store;
 mod enrollment;
 mod flows;
 mod invitation_store;
@@ -15,6 +16,7 @@ mod login;
 mod oidc;
 mod oidc_authlib;
 mod oidc_consent;
+mod oidc_device;
 mod oidc_reauth;
 mod oidc_store;
 mod outage;

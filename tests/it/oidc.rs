@@ -622,7 +622,8 @@ async fn oidc_provider_end_to_end(backend: Backend) {
         (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
     );
 
-    // prompt=login cannot re-authenticate a session yet: login_required, never a stale code.
+    // prompt=login sends a signed-in browser through the sign-in pages again (see
+    // oidc_reauth.rs), never straight back with a code from the old session.
     let response = browser
         .get(authorize_url(
             &server,
@@ -632,9 +633,10 @@ async fn oidc_provider_end_to_end(backend: Backend) {
         .send()
         .await
         .expect("authorize");
-    assert_eq!(
-        query_param(&location(&response), "error").as_deref(),
-        Some("login_required")
+    assert!(
+        location(&response).starts_with(&format!("{LOGIN}?next=")),
+        "{}",
+        location(&response)
     );
     let response = browser
         .get(authorize_url(
@@ -705,6 +707,24 @@ on_both_backends!(oidc_provider_end_to_end, openid_client_interop);
 /// Runs the openid-client relying party (tests/interop/openid-client/rp.mjs) from the
 /// directory where scripts/test installed its node_modules.
 pub(crate) fn relying_party(args: &[&str]) -> Value {
+    let script = relying_party_script();
+    let output = std::process::Command::new("node")
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("run node");
+    let _ = std::fs::remove_file(&script);
+    assert!(
+        output.status.success(),
+        "openid-client failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("rp prints JSON")
+}
+
+/// A private copy of rp.mjs next to the node_modules scripts/test installed (the caller
+/// removes it).
+pub(crate) fn relying_party_script() -> std::path::PathBuf {
     let dir = std::env::var("GATEHOUSE_TEST_OPENID_CLIENT_DIR").expect(
         "GATEHOUSE_TEST_OPENID_CLIENT_DIR: run scripts/test, which installs openid-client with npm ci",
     );
@@ -720,18 +740,7 @@ pub(crate) fn relying_party(args: &[&str]) -> Value {
         &script,
     )
     .expect("copy rp.mjs next to its node_modules");
-    let output = std::process::Command::new("node")
-        .arg(&script)
-        .args(args)
-        .output()
-        .expect("run node");
-    let _ = std::fs::remove_file(&script);
-    assert!(
-        output.status.success(),
-        "openid-client failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("rp prints JSON")
+    script
 }
 
 async fn openid_client_interop(backend: Backend) {

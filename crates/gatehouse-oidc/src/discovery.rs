@@ -26,7 +26,10 @@ pub fn document(base_url: &str, slug: &str, alg: KeyAlgorithm, scopes: &[String]
         "end_session_endpoint": endpoint(&format!("{slug}/end-session/")),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "device_authorization_endpoint": endpoint("device/"),
+        "grant_types_supported": [
+            "authorization_code", "refresh_token", "client_credentials", crate::device::DEVICE_CODE_GRANT,
+        ],
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": [alg.as_str()],
         "scopes_supported": scopes,

@@ -9,6 +9,7 @@
 //! - [`authn_context`]: `amr` (RFC 8176) and `acr` from how the user signed in.
 //! - [`authorize`]: authorization request validation (RFC 6749 §4.1.1, OIDC Core §3.1.2).
 //! - [`consent`]: whether to ask for consent, and scopes in plain words.
+//! - [`device`]: RFC 8628 device authorization: user codes, scopes, poll answers.
 //! - [`pkce`]: RFC 7636 `S256` verification.
 //! - [`client_auth`]: `client_secret_basic`, `client_secret_post`, `none`.
 //! - [`token_request`]: token request validation (RFC 6749 §4.1.3, §6, §4.4).
@@ -22,6 +23,7 @@ pub mod authorize;
 pub mod claims;
 pub mod client_auth;
 pub mod consent;
+pub mod device;
 pub mod discovery;
 pub mod end_session;
 mod error;

@@ -3,7 +3,9 @@
 // prompt, max_age or login_hint) and the values the callback must match; `finish` redeems the
 // callback, validates the ID token, calls userinfo, refreshes, introspects and revokes;
 // `redeem` only redeems and validates, checking auth_time against an optional max_age the way
-// openid-client does. Each prints what it saw as JSON for the Rust test to assert.
+// openid-client does; `device` starts an RFC 8628 device authorization, prints the response
+// as its first line, then polls until the user answers. Each prints what it saw as JSON for
+// the Rust test to assert.
 import * as client from 'openid-client'
 
 const [, , phase, issuer, clientId, clientSecret, ...rest] = process.argv
@@ -11,6 +13,17 @@ const options = { execute: [client.allowInsecureRequests] }
 
 async function main () {
   const config = await client.discovery(new URL(issuer), clientId, clientSecret, undefined, options)
+  if (phase === 'device') {
+    const [scope] = rest
+    const started = await client.initiateDeviceAuthorization(config, { scope })
+    process.stdout.write(JSON.stringify(started) + '\n')
+    try {
+      const tokens = await client.pollDeviceAuthorizationGrant(config, started)
+      return { claims: tokens.claims(), scope: tokens.scope, hasRefreshToken: typeof tokens.refresh_token === 'string' }
+    } catch (error) {
+      return { error: error.error ?? error.code ?? String(error) }
+    }
+  }
   if (phase === 'start') {
     const [redirectUri, extra] = rest
     const verifier = client.randomPKCECodeVerifier()

@@ -236,6 +236,9 @@ pub async fn token(
         TokenRequest::ClientCredentials { scope } => {
             client_credentials(services, app, provider, scope.as_deref(), audit).await
         }
+        TokenRequest::DeviceCode { device_code } => {
+            crate::oidc::device::redeem(services, app, provider, &device_code, audit).await
+        }
     }
 }
 
@@ -435,15 +438,18 @@ async fn client_credentials(
     Ok(minted.response)
 }
 
-struct Minted {
-    response: TokenResponse,
-    records: Vec<NewOAuth2Token>,
+/// Signed tokens and the records to store with them.
+pub(crate) struct Minted {
+    /// What the client gets.
+    pub(crate) response: TokenResponse,
+    /// What the store keeps.
+    pub(crate) records: Vec<NewOAuth2Token>,
 }
 
 /// Signs the access token (and ID token with `openid`), creates a refresh token with
 /// `offline_access`, and returns the records to store.
 #[allow(clippy::too_many_arguments)]
-async fn mint(
+pub(crate) async fn mint(
     services: &Services,
     app: &Application,
     provider: &OAuth2Provider,
@@ -605,7 +611,12 @@ async fn revoke_family(
         .map(|_| ())
 }
 
-fn token_event(app: &Application, grant: &str, user: Option<&User>, scopes: &[String]) -> NewEvent {
+pub(crate) fn token_event(
+    app: &Application,
+    grant: &str,
+    user: Option<&User>,
+    scopes: &[String],
+) -> NewEvent {
     let mut event =
         NewEvent::about_model(EventAction::TokenIssued, "application", app.id, &app.slug)
             .with("grant_type", grant)

@@ -11,6 +11,8 @@ mod m20261129_000005_oauth2;
 mod m20261129_000006_flows;
 mod m20261129_000007_consents;
 mod m20261129_000008_end_session;
+mod m20261129_000020_session_authentication;
+mod m20261129_000021_device_authorizations;
 
 /// Every migration, oldest first.
 pub(crate) struct Migrator;
@@ -27,6 +29,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_flows::Migration),
             Box::new(m20261129_000007_consents::Migration),
             Box::new(m20261129_000008_end_session::Migration),
+            Box::new(m20261129_000020_session_authentication::Migration),
+            Box::new(m20261129_000021_device_authorizations::Migration),
         ]
     }
 

@@ -1,10 +1,12 @@
 //! The OAuth2/OIDC endpoints in authentik's layout (DESIGN.md): per-application discovery,
 //! JWKS and end-session (RP-initiated logout), and the shared authorize, token, userinfo,
-//! introspection and revocation endpoints. Handlers only translate HTTP to `gatehouse-oidc` and `crate::oidc::grants`.
+//! introspection, revocation and device authorization endpoints with the device user-code
+//! page (`/if/device/`). Handlers only translate HTTP to `gatehouse-oidc` and `crate::oidc::grants`.
 
 mod authorize;
 mod client;
 mod consent;
+mod device;
 mod discovery;
 mod end_session;
 mod introspect;
@@ -34,6 +36,8 @@ pub(crate) fn routes() -> Router<Services> {
         )
         .route(consent::CONSENT_PATH, post(consent::answer))
         .route("/application/o/token/", post(token::token))
+        .route("/application/o/device/", post(device::device_authorization))
+        .route(device::DEVICE_PAGE, get(device::page).post(device::answer))
         .route(
             "/application/o/userinfo/",
             get(userinfo::userinfo_get).post(userinfo::userinfo_post),
