@@ -15,6 +15,7 @@ mod invitation_store;
 mod login;
 mod oidc;
 mod oidc_authlib;
+mod oidc_browser;
 mod oidc_consent;
 mod oidc_device;
 mod oidc_reauth;

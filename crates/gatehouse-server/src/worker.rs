@@ -14,17 +14,29 @@ pub struct SweepReport {
     pub tokens: u64,
     /// Expired sessions deleted.
     pub sessions: u64,
+    /// Expired RFC 8628 device authorizations deleted.
+    pub device_authorizations: u64,
 }
 
-/// Deletes expired tokens and sessions once.
+/// Deletes expired tokens, sessions and device authorizations once.
 pub async fn sweep(services: &Services) -> Result<SweepReport, gatehouse_core::StoreError> {
     let now = Utc::now();
     let tokens = services.store.delete_expired_tokens(now).await?;
     let sessions = services.store.delete_expired_sessions(now).await?;
+    let device_authorizations = services
+        .store
+        .delete_expired_device_authorizations(now)
+        .await?;
     metrics::counter!("gatehouse_worker_sweeps_total").increment(1);
     metrics::counter!("gatehouse_worker_swept_rows_total", "kind" => "token").increment(tokens);
     metrics::counter!("gatehouse_worker_swept_rows_total", "kind" => "session").increment(sessions);
-    Ok(SweepReport { tokens, sessions })
+    metrics::counter!("gatehouse_worker_swept_rows_total", "kind" => "device_authorization")
+        .increment(device_authorizations);
+    Ok(SweepReport {
+        tokens,
+        sessions,
+        device_authorizations,
+    })
 }
 
 /// Sweeps every `worker.sweep_interval_secs` until `shutdown` flips to true.
@@ -38,10 +50,13 @@ pub async fn run(services: Services, mut shutdown: watch::Receiver<bool>) {
     loop {
         if services.is_prepared() {
             match sweep(&services).await {
-                Ok(report) if report.tokens + report.sessions > 0 => {
+                Ok(report)
+                    if report.tokens + report.sessions + report.device_authorizations > 0 =>
+                {
                     tracing::info!(
                         tokens = report.tokens,
                         sessions = report.sessions,
+                        device_authorizations = report.device_authorizations,
                         "swept expired rows"
                     );
                 }

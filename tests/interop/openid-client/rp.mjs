@@ -40,16 +40,17 @@ async function main () {
     })
     return { url: url.href, state, nonce, verifier }
   }
-  const [callback, state, nonce, verifier, maxAge] = rest
+  const [callback, state, nonce, verifier, maxAge, roleRule] = rest
   if (phase === 'redeem') {
     const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
       pkceCodeVerifier: verifier,
       expectedState: state,
       expectedNonce: nonce,
       idTokenExpected: true,
-      ...(maxAge === undefined ? {} : { maxAge: Number(maxAge) })
+      ...(maxAge ? { maxAge: Number(maxAge) } : {})
     })
-    return { claims: tokens.claims() }
+    const claims = tokens.claims()
+    return { claims, ...(roleRule ? { role: mappedRole(roleRule, claims) } : {}) }
   }
   const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
     pkceCodeVerifier: verifier,
@@ -77,6 +78,17 @@ async function main () {
     afterRevocation,
     reuse
   }
+}
+
+// Grafana's generic_oauth role_attribute_path for the one JMESPath shape its docs recommend,
+// `contains(groups[*], 'GROUP') && 'ROLE' || 'FALLBACK'`, evaluated on the ID token's claims.
+function mappedRole (rule, claims) {
+  const shape = /^contains\((\w+)\[\*\], '([^']*)'\) && '([^']*)' \|\| '([^']*)'$/
+  const match = shape.exec(rule)
+  if (!match) throw new Error(`unsupported role rule: ${rule}`)
+  const [, claim, group, role, fallback] = match
+  const values = Array.isArray(claims[claim]) ? claims[claim] : []
+  return values.includes(group) ? role : fallback
 }
 
 main().then(

@@ -1108,6 +1108,16 @@ impl<'a> FlowRun<'a> {
         for cookie in &set_cookies {
             cookies::append(&mut response, cookie);
         }
+        // When the flow returns to an authorization request, its last form submission ends
+        // (through redirects) at the client, which `form-action` must therefore allow.
+        if let Some(next) = &execution.context.next
+            && let Some(target) = super::oidc::redirect_target_of_next(self.services, next).await
+            && let Some(policy) = super::oidc::csp_for_form_target(&target)
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONTENT_SECURITY_POLICY, policy);
+        }
         response
     }
 

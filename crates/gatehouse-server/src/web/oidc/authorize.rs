@@ -268,6 +268,7 @@ async fn decide(
                         scopes: &request.scopes,
                         query,
                         remembered: provider.consent_mode == ConsentMode::Remembered,
+                        redirect_uri: &request.redirect_uri,
                     },
                 ));
             }
