@@ -73,7 +73,25 @@ pub(crate) async fn sign_in_and_authorize(
     browser: &reqwest::Client,
     url: &str,
 ) -> String {
-    let response = browser.get(url).send().await.expect("authorize");
+    let target = sign_in_from(server, browser, url).await;
+    assert!(target.starts_with("/application/o/authorize/"), "{target}");
+    let response = browser
+        .get(server.url(&target))
+        .send()
+        .await
+        .expect("authorize again");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    location(&response)
+}
+
+/// Follows `start` to the sign-in page, signs in as admin through the real flow pages, and
+/// returns where the flow sends the browser afterwards.
+pub(crate) async fn sign_in_from(
+    server: &Server,
+    browser: &reqwest::Client,
+    start: &str,
+) -> String {
+    let response = browser.get(start).send().await.expect("start");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let login = location(&response);
     assert!(login.starts_with(&format!("{LOGIN}?next=")), "{login}");
@@ -86,10 +104,9 @@ pub(crate) async fn sign_in_and_authorize(
         .await
         .expect("body");
     for (field, value) in [("uid", "admin"), ("password", PASSWORD)] {
-        let csrf = csrf_of(&page);
         let mut response = browser
             .post(server.url(LOGIN))
-            .form(&[("csrf", csrf.as_str()), (field, value)])
+            .form(&[("csrf", csrf_of(&page).as_str()), (field, value)])
             .send()
             .await
             .expect("post");
@@ -100,16 +117,9 @@ pub(crate) async fn sign_in_and_authorize(
                 page = response.text().await.expect("body");
                 break;
             }
-            if target.starts_with("/application/o/authorize/") {
-                let response = browser
-                    .get(server.url(&target))
-                    .send()
-                    .await
-                    .expect("authorize again");
-                assert_eq!(response.status(), StatusCode::SEE_OTHER);
-                return location(&response);
+            if !target.starts_with(LOGIN) {
+                return target;
             }
-            assert!(target.starts_with(LOGIN), "{target}");
             response = browser
                 .get(server.url(&target))
                 .send()
@@ -117,7 +127,7 @@ pub(crate) async fn sign_in_and_authorize(
                 .expect("follow");
         }
     }
-    panic!("the sign-in never returned to the authorization endpoint: {page}");
+    panic!("the sign-in did not finish: {page}");
 }
 
 pub(crate) async fn post_form(

@@ -5,7 +5,7 @@
 //! `access_denied`. Over raw HTTP: a public client, `authorization_pending`, `slow_down`,
 //! single use, wrong codes, CSRF, the application's group policy, and the audit events.
 
-use crate::oidc::{PASSWORD, client, csrf_of, location, post_form, relying_party_script};
+use crate::oidc::{PASSWORD, client, csrf_of, post_form, relying_party_script, sign_in_from};
 use crate::on_both_backends;
 use crate::support::server::{Backend, Installation, Server};
 use gatehouse_core::{EventAction, EventQuery, EventStore};
@@ -14,7 +14,6 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-const LOGIN: &str = "/if/flow/default-authentication-flow/";
 const DEVICE: &str = "/if/device/";
 
 /// openid-client's device flow as a child process: the first line it prints is the device
@@ -62,47 +61,6 @@ impl PollingDevice {
         .expect("join");
         serde_json::from_str(&outcome).expect("json")
     }
-}
-
-/// Follows `start` to the sign-in page, signs in as admin, and returns where the flow sends
-/// the browser afterwards.
-async fn sign_in_from(server: &Server, browser: &reqwest::Client, start: &str) -> String {
-    let response = browser.get(start).send().await.expect("start");
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let login = location(&response);
-    assert!(login.starts_with(&format!("{LOGIN}?next=")), "{login}");
-    let mut page = browser
-        .get(server.url(&login))
-        .send()
-        .await
-        .expect("login")
-        .text()
-        .await
-        .expect("body");
-    for (field, value) in [("uid", "admin"), ("password", PASSWORD)] {
-        let mut response = browser
-            .post(server.url(LOGIN))
-            .form(&[("csrf", csrf_of(&page).as_str()), (field, value)])
-            .send()
-            .await
-            .expect("post");
-        loop {
-            let target = location(&response);
-            if response.status() != StatusCode::SEE_OTHER {
-                page = response.text().await.expect("body");
-                break;
-            }
-            if !target.starts_with(LOGIN) {
-                return target;
-            }
-            response = browser
-                .get(server.url(&target))
-                .send()
-                .await
-                .expect("follow");
-        }
-    }
-    panic!("the sign-in did not finish: {page}");
 }
 
 /// Opens the user-code page for `code` and answers it; returns the status and page.
