@@ -39,7 +39,7 @@ async fn callback_listener() -> (String, mpsc::UnboundedReceiver<String>) {
             }
             let text = String::from_utf8_lossy(&head);
             if let Some(target) = text.lines().next().and_then(|l| l.split(' ').nth(1))
-                && target.starts_with("/login/generic_oauth")
+                && (target.starts_with("/login/generic_oauth") || target.starts_with("/signed-out"))
             {
                 let _ = sender.send(target.to_owned());
             }
@@ -147,6 +147,8 @@ async fn chromium_login_with_openid_client_and_grafana_roles() {
             "wiki",
             "--redirect-uri",
             &redirect,
+            "--post-logout-redirect-uri",
+            &format!("{base}/signed-out"),
             "--json",
         ],
         None,
@@ -227,5 +229,28 @@ async fn chromium_login_with_openid_client_and_grafana_roles() {
         ],
         "the groups claim drives the role"
     );
+
+    // RP-initiated logout: confirming on Gatehouse's page lands on the RP's registered
+    // post-logout URI (again a form whose redirects leave Gatehouse).
+    let logout = server.url(&format!(
+        "/application/o/wiki/end-session/?client_id=wiki&state=bye&post_logout_redirect_uri={}",
+        gatehouse_oidc::authorize::form_encode(&format!("{base}/signed-out"))
+    ));
+    page.goto(&logout).await.expect("end-session");
+    page.find(Locator::Id("sign-out"))
+        .await
+        .expect("the confirmation page")
+        .click()
+        .await
+        .expect("sign out");
+    let Ok(Some(target)) =
+        tokio::time::timeout(std::time::Duration::from_secs(15), callbacks.recv()).await
+    else {
+        panic!(
+            "logout did not reach the RP; the browser shows {}",
+            page.current_url().await.expect("url")
+        );
+    };
+    assert_eq!(target, "/signed-out?state=bye");
     browser.close().await;
 }
