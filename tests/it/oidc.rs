@@ -91,6 +91,22 @@ pub(crate) async fn sign_in_from(
     browser: &reqwest::Client,
     start: &str,
 ) -> String {
+    sign_in_with(
+        server,
+        browser,
+        start,
+        &[("uid", "admin"), ("password", PASSWORD)],
+    )
+    .await
+}
+
+/// Like [`sign_in_from`], answering each page of the flow with one of `steps` (field, value).
+pub(crate) async fn sign_in_with(
+    server: &Server,
+    browser: &reqwest::Client,
+    start: &str,
+    steps: &[(&str, &str)],
+) -> String {
     let response = browser.get(start).send().await.expect("start");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let login = location(&response);
@@ -103,7 +119,7 @@ pub(crate) async fn sign_in_from(
         .text()
         .await
         .expect("body");
-    for (field, value) in [("uid", "admin"), ("password", PASSWORD)] {
+    for &(field, value) in steps {
         let mut response = browser
             .post(server.url(LOGIN))
             .form(&[("csrf", csrf_of(&page).as_str()), (field, value)])
