@@ -314,14 +314,15 @@ async fn password_change_ends_other_sessions_and_sessions_can_be_revoked() {
 }
 
 /// The code an authenticator app would show for `secret` at time step `step`.
-fn totp_code(secret: &str, step: u64) -> String {
+pub(crate) fn totp_code(secret: &str, step: u64) -> String {
     use gatehouse_crypto::totp::{TotpParams, TotpSecret, code_at};
     let params = TotpParams::default();
     let secret = TotpSecret::from_base32(secret).expect("base32 secret");
     code_at(&secret, &params, step * u64::from(params.period_secs()))
 }
 
-fn current_step() -> u64 {
+/// The current TOTP time step (30 seconds).
+pub(crate) fn current_step() -> u64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")

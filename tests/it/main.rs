@@ -8,13 +8,17 @@
 mod apply_apps;
 mod authn;
 mod cli;
+mod device_store;
 mod enrollment;
 mod flows;
 mod invitation_store;
 mod login;
 mod oidc;
 mod oidc_authlib;
+mod oidc_browser;
 mod oidc_consent;
+mod oidc_device;
+mod oidc_reauth;
 mod oidc_store;
 mod outage;
 mod outbox;

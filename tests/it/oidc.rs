@@ -69,7 +69,41 @@ pub(crate) async fn sign_in_and_authorize(
     browser: &reqwest::Client,
     url: &str,
 ) -> String {
-    let response = browser.get(url).send().await.expect("authorize");
+    let target = sign_in_from(server, browser, url).await;
+    assert!(target.starts_with("/application/o/authorize/"), "{target}");
+    let response = browser
+        .get(server.url(&target))
+        .send()
+        .await
+        .expect("authorize again");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    location(&response)
+}
+
+/// Follows `start` to the sign-in page, signs in as admin through the real flow pages, and
+/// returns where the flow sends the browser afterwards.
+pub(crate) async fn sign_in_from(
+    server: &impl Origin,
+    browser: &reqwest::Client,
+    start: &str,
+) -> String {
+    sign_in_with(
+        server,
+        browser,
+        start,
+        &[("uid", "admin"), ("password", PASSWORD)],
+    )
+    .await
+}
+
+/// Like [`sign_in_from`], answering each page of the flow with one of `steps` (field, value).
+pub(crate) async fn sign_in_with(
+    server: &impl Origin,
+    browser: &reqwest::Client,
+    start: &str,
+    steps: &[(&str, &str)],
+) -> String {
+    let response = browser.get(start).send().await.expect("start");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let login = location(&response);
     assert!(login.starts_with(&format!("{LOGIN}?next=")), "{login}");
@@ -81,11 +115,10 @@ pub(crate) async fn sign_in_and_authorize(
         .text()
         .await
         .expect("body");
-    for (field, value) in [("uid", "admin"), ("password", PASSWORD)] {
-        let csrf = csrf_of(&page);
+    for &(field, value) in steps {
         let mut response = browser
             .post(server.url(LOGIN))
-            .form(&[("csrf", csrf.as_str()), (field, value)])
+            .form(&[("csrf", csrf_of(&page).as_str()), (field, value)])
             .send()
             .await
             .expect("post");
@@ -96,16 +129,9 @@ pub(crate) async fn sign_in_and_authorize(
                 page = response.text().await.expect("body");
                 break;
             }
-            if target.starts_with("/application/o/authorize/") {
-                let response = browser
-                    .get(server.url(&target))
-                    .send()
-                    .await
-                    .expect("authorize again");
-                assert_eq!(response.status(), StatusCode::SEE_OTHER);
-                return location(&response);
+            if !target.starts_with(LOGIN) {
+                return target;
             }
-            assert!(target.starts_with(LOGIN), "{target}");
             response = browser
                 .get(server.url(&target))
                 .send()
@@ -113,7 +139,7 @@ pub(crate) async fn sign_in_and_authorize(
                 .expect("follow");
         }
     }
-    panic!("the sign-in never returned to the authorization endpoint: {page}");
+    panic!("the sign-in did not finish: {page}");
 }
 
 pub(crate) async fn post_form(
@@ -637,7 +663,8 @@ async fn oidc_provider_end_to_end(backend: Backend) {
         (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
     );
 
-    // prompt=login cannot re-authenticate a session yet: login_required, never a stale code.
+    // prompt=login sends a signed-in browser through the sign-in pages again (see
+    // oidc_reauth.rs), never straight back with a code from the old session.
     let response = browser
         .get(authorize_url(
             &server,
@@ -647,9 +674,10 @@ async fn oidc_provider_end_to_end(backend: Backend) {
         .send()
         .await
         .expect("authorize");
-    assert_eq!(
-        query_param(&location(&response), "error").as_deref(),
-        Some("login_required")
+    assert!(
+        location(&response).starts_with(&format!("{LOGIN}?next=")),
+        "{}",
+        location(&response)
     );
     let response = browser
         .get(authorize_url(
@@ -719,11 +747,32 @@ on_both_backends!(oidc_provider_end_to_end, openid_client_interop);
 
 /// Runs the openid-client relying party (tests/interop/openid-client/rp.mjs) from the
 /// directory where scripts/test installed its node_modules.
-fn relying_party(args: &[&str]) -> Value {
+pub(crate) fn relying_party(args: &[&str]) -> Value {
+    let script = relying_party_script();
+    let output = std::process::Command::new("node")
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("run node");
+    let _ = std::fs::remove_file(&script);
+    assert!(
+        output.status.success(),
+        "openid-client failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("rp prints JSON")
+}
+
+/// A private copy of rp.mjs next to the node_modules scripts/test installed (the caller
+/// removes it).
+pub(crate) fn relying_party_script() -> std::path::PathBuf {
     let dir = std::env::var("GATEHOUSE_TEST_OPENID_CLIENT_DIR").expect(
         "GATEHOUSE_TEST_OPENID_CLIENT_DIR: run scripts/test, which installs openid-client with npm ci",
     );
-    let script = std::path::Path::new(&dir).join("rp.mjs");
+    // Tests run in parallel: each run gets its own copy, so none reads a half-written file.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let script = std::path::Path::new(&dir).join(format!("rp-{}-{run}.mjs", std::process::id()));
     std::fs::copy(
         concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -732,17 +781,7 @@ fn relying_party(args: &[&str]) -> Value {
         &script,
     )
     .expect("copy rp.mjs next to its node_modules");
-    let output = std::process::Command::new("node")
-        .arg(&script)
-        .args(args)
-        .output()
-        .expect("run node");
-    assert!(
-        output.status.success(),
-        "openid-client failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("rp prints JSON")
+    script
 }
 
 async fn openid_client_interop(backend: Backend) {

@@ -4,11 +4,11 @@
 use chrono::{DateTime, Duration, SubsecRound, TimeZone, Utc};
 use gatehouse_core::group::DEFAULT_ADMIN_GROUP;
 use gatehouse_core::{
-    AuditContext, Change, Device, DeviceId, DeviceKind, DeviceStore, Event, EventAction,
-    EventQuery, EventStore, FirstAdmin, FlowStore, GroupPatch, GroupStore, KeyAlgorithm, KeyStore,
-    ListQuery, NewDevice, NewGroup, NewSigningKey, NewToken, NewUser, Session, SessionId,
-    SessionStore, SettingStore, Store, StoreError, TokenIntent, TokenStore, UserId, UserPatch,
-    UserStore, UserType,
+    AuditContext, AuthenticationMethod, Change, Device, DeviceId, DeviceKind, DeviceStore, Event,
+    EventAction, EventQuery, EventStore, FirstAdmin, FlowStore, GroupPatch, GroupStore,
+    KeyAlgorithm, KeyStore, ListQuery, NewDevice, NewGroup, NewSigningKey, NewToken, NewUser,
+    Session, SessionId, SessionStore, SettingStore, Store, StoreError, TokenIntent, TokenStore,
+    UserId, UserPatch, UserStore, UserType,
 };
 use gatehouse_store::SqlStore;
 use serde_json::{Map, Value, json};
@@ -536,6 +536,8 @@ async fn deleting_a_user_cascades(store: SqlStore) {
             expires_at: now + Duration::hours(1),
             client_ip: None,
             user_agent: None,
+            auth_time: now,
+            auth_methods: Vec::new(),
         })
         .await
         .expect("session");
@@ -1047,6 +1049,8 @@ async fn sessions_lookup_and_sweep(store: SqlStore) {
         expires_at,
         client_ip: Some("198.51.100.1".into()),
         user_agent: Some("browser".into()),
+        auth_time: now - Duration::minutes(90),
+        auth_methods: vec![AuthenticationMethod::Password, AuthenticationMethod::Totp],
     };
     let old = session("old", now - Duration::minutes(5));
     let current = session("current", now + Duration::hours(8));
@@ -1070,6 +1074,12 @@ async fn sessions_lookup_and_sweep(store: SqlStore) {
         .expect("found");
     assert_eq!(found.id, current.id);
     assert_eq!(found.client_ip.as_deref(), Some("198.51.100.1"));
+    // How the user authenticated survives the round trip (microsecond precision).
+    assert_eq!(found.auth_time, current.auth_time.trunc_subsecs(6));
+    assert_eq!(
+        found.auth_methods,
+        [AuthenticationMethod::Password, AuthenticationMethod::Totp]
+    );
     assert_eq!(store.sessions_of(alice.id).await.expect("list").len(), 2);
 
     let orphan = store
@@ -1592,6 +1602,8 @@ async fn timestamps_round_trip_exactly(store: SqlStore) {
             expires_at: precise,
             client_ip: None,
             user_agent: None,
+            auth_time: precise - Duration::days(1),
+            auth_methods: vec![AuthenticationMethod::WebauthnUserVerified],
         })
         .await
         .expect("session");

@@ -51,6 +51,8 @@ fn session(user: UserId, digest: &str, expires_in: Duration) -> Session {
         expires_at: now + expires_in,
         client_ip: None,
         user_agent: None,
+        auth_time: now - Duration::hours(1),
+        auth_methods: Vec::new(),
     }
 }
 
@@ -239,6 +241,7 @@ async fn sweep_deletes_what_outlived_its_use_and_keeps_the_rest(store: SqlStore)
             emails: 1,
             oauth2_tokens: 1,
             consents: 2,
+            device_authorizations: 0,
         }
     );
     assert_eq!(

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod change;
 pub mod consent;
 pub mod device;
+pub mod device_authorization;
 pub mod flow_definition;
 pub mod group;
 pub mod ids;
@@ -32,6 +33,10 @@ pub use audit::{AuditContext, Event, EventAction, EventQuery, NewEvent};
 pub use change::{Change, ChangeSet};
 pub use consent::{Consent, ConsentStore};
 pub use device::{Device, DeviceKind, NewDevice};
+pub use device_authorization::{
+    DeviceAuthorization, DeviceAuthorizationStatus, DeviceAuthorizationStore, DeviceDecision,
+    NewDeviceAuthorization,
+};
 pub use flow_definition::FlowDefinition;
 pub use group::{Group, GroupPatch, NewGroup};
 pub use ids::{
@@ -45,7 +50,7 @@ pub use oauth2_token::{NewOAuth2Token, OAuth2Token, OAuth2TokenKind};
 pub use outbox::{
     EmailRequest, EmailStatus, NewEmail, OutboxStore, QueuedEmail, RetryDecision, RetryPolicy,
 };
-pub use session::Session;
+pub use session::{AuthenticationMethod, Session};
 pub use static_codes::StaticCodeStore;
 pub use store::{
     ApplicationStore, DeviceStore, EventStore, FirstAdmin, FlowStore, GroupStore, KeyStore,

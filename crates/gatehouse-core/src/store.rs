@@ -7,6 +7,7 @@ use crate::audit::{AuditContext, Event, EventQuery, NewEvent};
 use crate::change::ChangeSet;
 use crate::consent::ConsentStore;
 use crate::device::{Device, NewDevice};
+use crate::device_authorization::DeviceAuthorizationStore;
 use crate::group::{Group, GroupPatch, NewGroup};
 use crate::ids::{
     ApplicationId, DeviceId, GrantFamilyId, GroupId, KeyId, OAuth2TokenId, SessionId, TokenId,
@@ -398,6 +399,7 @@ pub trait Store:
     + ApplicationStore
     + OAuth2TokenStore
     + ConsentStore
+    + DeviceAuthorizationStore
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -12,3 +12,12 @@ pub(crate) fn random_array<const N: usize>() -> [u8; N] {
     aws_lc_rs::rand::fill(&mut bytes).expect("the system random number generator failed");
     bytes
 }
+
+/// A uniformly random 64-bit number from the system generator (for codes drawn from an
+/// alphabet, such as RFC 8628 user codes).
+///
+/// # Panics
+/// If the system random number generator fails.
+pub fn random_u64() -> u64 {
+    u64::from_le_bytes(random_array::<8>())
+}

@@ -152,6 +152,7 @@ mod tests {
                 nonce: None,
                 access_token: None,
                 amr: &[],
+                acr: None,
                 user_claims: Map::new(),
             },
             KeyAlgorithm::Es256,

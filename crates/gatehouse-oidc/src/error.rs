@@ -87,6 +87,14 @@ pub enum TokenErrorCode {
     InvalidScope,
     /// RFC 7009 §2.2.1: revocation of this token type is not supported.
     UnsupportedTokenType,
+    /// RFC 8628 §3.5: the user has not answered yet.
+    AuthorizationPending,
+    /// RFC 8628 §3.5: still pending, and the device polls too fast.
+    SlowDown,
+    /// RFC 8628 §3.5: the user refused.
+    AccessDenied,
+    /// RFC 8628 §3.5: the device code expired.
+    ExpiredToken,
 }
 
 impl TokenErrorCode {
@@ -100,6 +108,10 @@ impl TokenErrorCode {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::AccessDenied => "access_denied",
+            Self::ExpiredToken => "expired_token",
         }
     }
 

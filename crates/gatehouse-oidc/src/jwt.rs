@@ -151,8 +151,11 @@ pub struct IdTokenInput<'a> {
     pub nonce: Option<&'a str>,
     /// The access token issued alongside, for `at_hash`.
     pub access_token: Option<&'a str>,
-    /// Authentication methods (`pwd`, `otp`, `mfa`).
+    /// Authentication methods (RFC 8176: `pwd`, `otp`, `hwk`, `user`, `mfa`); omitted when
+    /// empty.
     pub amr: &'a [String],
+    /// The authentication context class achieved (see [`crate::authn_context`]).
+    pub acr: Option<&'a str>,
     /// User claims granted by scope.
     pub user_claims: Map<String, Value>,
 }
@@ -181,16 +184,9 @@ pub fn id_token_claims(input: &IdTokenInput<'_>, alg: KeyAlgorithm) -> Map<Strin
     }
     if !input.amr.is_empty() {
         claims.insert("amr".into(), Value::from(input.amr.to_vec()));
-        let mfa = input.amr.iter().any(|m| m == "mfa");
-        // ISO/IEC 29115 levels as URIs would need a registry; we state what happened.
-        claims.insert(
-            "acr".into(),
-            Value::from(if mfa {
-                "goauthentik.io/providers/oauth2/mfa"
-            } else {
-                "goauthentik.io/providers/oauth2/default"
-            }),
-        );
+    }
+    if let Some(acr) = input.acr {
+        claims.insert("acr".into(), Value::from(acr));
     }
     claims
 }
@@ -338,6 +334,7 @@ mod tests {
                 nonce: Some("n"),
                 access_token: Some("at"),
                 amr: &amr,
+                acr: Some(crate::authn_context::ACR_MFA),
                 user_claims: Map::new(),
             },
             KeyAlgorithm::Es256,
@@ -346,7 +343,7 @@ mod tests {
         assert_eq!(claims["nonce"], "n");
         assert_eq!(claims["at_hash"], token_hash(KeyAlgorithm::Es256, "at"));
         assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa"]));
-        assert_eq!(claims["acr"], "goauthentik.io/providers/oauth2/mfa");
+        assert_eq!(claims["acr"], "urn:gatehouse:acr:mfa");
         assert_eq!(claims["aud"], "app");
     }
 }

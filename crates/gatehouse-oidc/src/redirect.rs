@@ -23,6 +23,38 @@ pub fn matches(registered: &[String], requested: &str, client_type: ClientType) 
         .any(|r| r.host == requested.host && r.rest == requested.rest)
 }
 
+/// The Content-Security-Policy source expression that admits `redirect_uri` (CSP Level 3
+/// §2.3.1): `scheme://authority` for `http`/`https`, `scheme:` for a native app's private
+/// scheme. Browsers check `form-action` on every redirect that follows a form submission, so
+/// a page whose form ends, through redirects, at a client needs the client's source in its
+/// `form-action`. `None` for anything that could not be written safely into the header.
+pub fn csp_source(redirect_uri: &str) -> Option<String> {
+    let (scheme, rest) = redirect_uri.split_once(':')?;
+    let scheme_ok = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok {
+        return None;
+    }
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Some(format!("{scheme}:"));
+    }
+    let authority = rest.strip_prefix("//")?;
+    let end = authority.find(['/', '?', '#']).unwrap_or(authority.len());
+    let authority = &authority[..end];
+    let safe = !authority.is_empty()
+        && !authority.contains('@')
+        && authority
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    safe.then(|| format!("{scheme}://{authority}"))
+}
+
 /// An `http` loopback URI split around its port: `http://HOST[:PORT]REST`.
 struct Loopback<'a> {
     host: &'a str,
@@ -59,6 +91,36 @@ impl<'a> Loopback<'a> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn csp_sources() {
+        use super::csp_source;
+        assert_eq!(
+            csp_source("https://grafana.example.com/login/generic_oauth?x=1").as_deref(),
+            Some("https://grafana.example.com")
+        );
+        assert_eq!(
+            csp_source("http://127.0.0.1:8000/").as_deref(),
+            Some("http://127.0.0.1:8000")
+        );
+        assert_eq!(
+            csp_source("http://[::1]:9/cb").as_deref(),
+            Some("http://[::1]:9")
+        );
+        assert_eq!(
+            csp_source("com.example.app:/callback").as_deref(),
+            Some("com.example.app:")
+        );
+        for bad in [
+            "https://evil.example; script-src *",
+            "https://user@host/",
+            "https:///path",
+            "no-scheme",
+            "1http://x/",
+        ] {
+            assert_eq!(csp_source(bad), None, "{bad}");
+        }
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -31,6 +31,11 @@ pub enum TokenRequest {
         /// Requested scopes.
         scope: Option<Vec<String>>,
     },
+    /// `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4).
+    DeviceCode {
+        /// The device code.
+        device_code: String,
+    },
 }
 
 impl TokenRequest {
@@ -40,6 +45,7 @@ impl TokenRequest {
             Self::AuthorizationCode { .. } => "authorization_code",
             Self::RefreshToken { .. } => "refresh_token",
             Self::ClientCredentials { .. } => "client_credentials",
+            Self::DeviceCode { .. } => "device_code",
         }
     }
 }
@@ -50,6 +56,7 @@ impl std::fmt::Debug for TokenRequest {
             Self::AuthorizationCode { .. } => "TokenRequest::AuthorizationCode(**)",
             Self::RefreshToken { .. } => "TokenRequest::RefreshToken(**)",
             Self::ClientCredentials { .. } => "TokenRequest::ClientCredentials",
+            Self::DeviceCode { .. } => "TokenRequest::DeviceCode(**)",
         })
     }
 }
@@ -75,9 +82,12 @@ pub fn parse(params: &Params) -> Result<TokenRequest, TokenError> {
         Some("client_credentials") => Ok(TokenRequest::ClientCredentials {
             scope: scope_list(params)?,
         }),
+        Some(crate::device::DEVICE_CODE_GRANT) => Ok(TokenRequest::DeviceCode {
+            device_code: required("device_code")?,
+        }),
         Some(_) => Err(TokenError::new(
             TokenErrorCode::UnsupportedGrantType,
-            "grant_type must be authorization_code, refresh_token or client_credentials",
+            "grant_type must be authorization_code, refresh_token, client_credentials or the device code grant",
         )),
         None => Err(TokenError::invalid_request("grant_type is required")),
     }

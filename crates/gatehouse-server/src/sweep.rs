@@ -23,6 +23,8 @@ pub struct SweepReport {
     pub oauth2_tokens: u64,
     /// Expired remembered consents and consent-form nonces.
     pub consents: u64,
+    /// Expired RFC 8628 device authorizations.
+    pub device_authorizations: u64,
 }
 
 impl SweepReport {
@@ -34,6 +36,7 @@ impl SweepReport {
             + self.emails
             + self.oauth2_tokens
             + self.consents
+            + self.device_authorizations
     }
 }
 
@@ -55,6 +58,7 @@ pub async fn sweep(
             .await?,
         oauth2_tokens: store.delete_expired_oauth2_tokens(now).await?,
         consents: store.delete_expired_consents(now).await?,
+        device_authorizations: store.delete_expired_device_authorizations(now).await?,
     };
     metrics::counter!("gatehouse_worker_sweeps_total").increment(1);
     for (kind, rows) in [
@@ -64,6 +68,7 @@ pub async fn sweep(
         ("email", report.emails),
         ("oauth2_token", report.oauth2_tokens),
         ("consent", report.consents),
+        ("device_authorization", report.device_authorizations),
     ] {
         metrics::counter!("gatehouse_worker_swept_rows_total", "kind" => kind).increment(rows);
     }

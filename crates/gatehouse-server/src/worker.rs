@@ -27,6 +27,7 @@ pub async fn run(services: Services, mut shutdown: watch::Receiver<bool>) {
                         emails = report.emails,
                         oauth2_tokens = report.oauth2_tokens,
                         consents = report.consents,
+                        device_authorizations = report.device_authorizations,
                         "swept expired rows"
                     );
                 }

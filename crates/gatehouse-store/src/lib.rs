@@ -12,6 +12,7 @@
 
 mod connect;
 mod consent_store;
+mod device_authorization_store;
 mod enrollment_store;
 mod entity;
 mod error;

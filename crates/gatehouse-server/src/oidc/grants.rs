@@ -8,14 +8,15 @@
 use crate::oidc::keys::{self, KeyError};
 use crate::services::Services;
 use chrono::{DateTime, Duration, Utc};
+use gatehouse_core::AuthenticationMethod;
 use gatehouse_core::{
     Application, AuditContext, ClientType, EventAction, GrantFamilyId, NewEvent, NewOAuth2Token,
-    OAuth2Provider, OAuth2Token, OAuth2TokenKind, StoreError, User,
+    OAuth2Provider, OAuth2Token, OAuth2TokenKind, Session, StoreError, User,
 };
 use gatehouse_oidc::authorize::AuthorizationRequest;
 use gatehouse_oidc::jwt::{self, AccessTokenInput, IdTokenInput};
 use gatehouse_oidc::token_request::{self, CodeGrant, TokenRequest};
-use gatehouse_oidc::{TokenError, TokenErrorCode, claims, discovery};
+use gatehouse_oidc::{TokenError, TokenErrorCode, authn_context, claims, discovery};
 use serde_json::{Map, Value, json};
 
 /// The scope that earns a refresh token.
@@ -33,6 +34,58 @@ pub enum GrantError {
     /// No usable signing key.
     #[error(transparent)]
     Key(#[from] KeyError),
+}
+
+/// When and how the user signed in: copied from the session into the authorization code,
+/// then into each refresh token, so every ID token of a grant states the same `auth_time`,
+/// `amr` and `acr` (OIDC Core §12.2).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SignIn {
+    /// When the user authenticated.
+    pub auth_time: Option<DateTime<Utc>>,
+    /// The methods used.
+    pub methods: Vec<AuthenticationMethod>,
+}
+
+impl SignIn {
+    /// The sign-in a session records.
+    pub fn of_session(session: &Session) -> Self {
+        Self {
+            auth_time: Some(session.auth_time),
+            methods: session.auth_methods.clone(),
+        }
+    }
+
+    /// Reads what [`SignIn::store_in`] wrote (missing parts stay unknown).
+    pub fn stored_in(data: &Map<String, Value>) -> Self {
+        Self {
+            auth_time: data
+                .get("auth_time")
+                .and_then(Value::as_i64)
+                .and_then(|t| DateTime::from_timestamp(t, 0)),
+            methods: data
+                .get("auth_methods")
+                .and_then(Value::as_array)
+                .map(|names| {
+                    names
+                        .iter()
+                        .filter_map(|n| n.as_str().and_then(AuthenticationMethod::parse))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Writes the sign-in into a stored artefact's data.
+    pub fn store_in(&self, data: &mut Map<String, Value>) {
+        if let Some(auth_time) = self.auth_time {
+            data.insert("auth_time".into(), Value::from(auth_time.timestamp()));
+        }
+        if !self.methods.is_empty() {
+            let names: Vec<&str> = self.methods.iter().map(|m| m.as_str()).collect();
+            data.insert("auth_methods".into(), Value::from(names));
+        }
+    }
 }
 
 /// The application's issuer URL.
@@ -62,7 +115,7 @@ pub async fn issue_code(
     provider: &OAuth2Provider,
     request: &AuthorizationRequest,
     user: &User,
-    auth_time: DateTime<Utc>,
+    sign_in: &SignIn,
     audit: &AuditContext,
 ) -> Result<String, GrantError> {
     let code = gatehouse_crypto::generate_token("");
@@ -81,7 +134,7 @@ pub async fn issue_code(
     if let Some(nonce) = &request.nonce {
         data.insert("nonce".into(), Value::from(nonce.as_str()));
     }
-    data.insert("auth_time".into(), Value::from(auth_time.timestamp()));
+    sign_in.store_in(&mut data);
     let token = NewOAuth2Token {
         kind: OAuth2TokenKind::AuthorizationCode,
         application_id: app.id,
@@ -183,6 +236,9 @@ pub async fn token(
         TokenRequest::ClientCredentials { scope } => {
             client_credentials(services, app, provider, scope.as_deref(), audit).await
         }
+        TokenRequest::DeviceCode { device_code } => {
+            crate::oidc::device::redeem(services, app, provider, &device_code, audit).await
+        }
     }
 }
 
@@ -221,10 +277,7 @@ async fn redeem_code(
     };
     token_request::check_code_redemption(&grant, redirect_uri, code_verifier)?;
     let user = active_user(services, &stored).await?;
-    let auth_time = data
-        .get("auth_time")
-        .and_then(Value::as_i64)
-        .and_then(|t| DateTime::from_timestamp(t, 0));
+    let sign_in = SignIn::stored_in(data);
     let nonce = data.get("nonce").and_then(Value::as_str).map(str::to_owned);
     let minted = mint(
         services,
@@ -233,7 +286,7 @@ async fn redeem_code(
         &stored,
         Some(&user),
         stored.scopes.clone(),
-        auth_time,
+        &sign_in,
         nonce.as_deref(),
     )
     .await?;
@@ -277,11 +330,7 @@ async fn refresh(
     }
     let scopes = token_request::narrowed_scopes(&stored.scopes, scope)?;
     let user = active_user(services, &stored).await?;
-    let auth_time = stored
-        .data
-        .get("auth_time")
-        .and_then(Value::as_i64)
-        .and_then(|t| DateTime::from_timestamp(t, 0));
+    let sign_in = SignIn::stored_in(&stored.data);
     // The new refresh token keeps the original grant's scopes so a later refresh can widen
     // back to them; the access token carries the narrowed ones.
     let mut minted = mint(
@@ -291,14 +340,14 @@ async fn refresh(
         &stored,
         Some(&user),
         scopes.clone(),
-        auth_time,
+        &sign_in,
         None,
     )
     .await?;
     if minted.response.refresh_token.is_none() && stored.scopes.iter().any(|s| s == OFFLINE_ACCESS)
     {
         let (secret, record) =
-            refresh_record(services, app, provider, &stored, &stored.scopes, auth_time);
+            refresh_record(services, app, provider, &stored, &stored.scopes, &sign_in);
         minted.response.refresh_token = Some(secret);
         minted.records.push(record);
     }
@@ -377,7 +426,7 @@ async fn client_credentials(
         &seed,
         None,
         scopes.clone(),
-        None,
+        &SignIn::default(),
         None,
     )
     .await?;
@@ -389,24 +438,28 @@ async fn client_credentials(
     Ok(minted.response)
 }
 
-struct Minted {
-    response: TokenResponse,
-    records: Vec<NewOAuth2Token>,
+/// Signed tokens and the records to store with them.
+pub(crate) struct Minted {
+    /// What the client gets.
+    pub(crate) response: TokenResponse,
+    /// What the store keeps.
+    pub(crate) records: Vec<NewOAuth2Token>,
 }
 
 /// Signs the access token (and ID token with `openid`), creates a refresh token with
 /// `offline_access`, and returns the records to store.
 #[allow(clippy::too_many_arguments)]
-async fn mint(
+pub(crate) async fn mint(
     services: &Services,
     app: &Application,
     provider: &OAuth2Provider,
     parent: &OAuth2Token,
     user: Option<&User>,
     scopes: Vec<String>,
-    auth_time: Option<DateTime<Utc>>,
+    sign_in: &SignIn,
     nonce: Option<&str>,
 ) -> Result<Minted, GrantError> {
+    let auth_time = sign_in.auth_time;
     let key = keys::active_key(services, provider.signing_alg).await?;
     let issuer = issuer(services, app);
     let now = Utc::now();
@@ -450,7 +503,7 @@ async fn mint(
             .into_iter()
             .map(|g| g.name)
             .collect();
-        let amr = vec!["pwd".to_owned()];
+        let context = authn_context::authentication_context(&sign_in.methods);
         let claims = jwt::id_token_claims(
             &IdTokenInput {
                 issuer: &issuer,
@@ -461,7 +514,8 @@ async fn mint(
                 auth_time,
                 nonce,
                 access_token: Some(&access_token),
-                amr: &amr,
+                amr: &context.amr,
+                acr: Some(context.acr),
                 user_claims: claims::user_claims(&scopes, user, &groups),
             },
             provider.signing_alg,
@@ -472,7 +526,7 @@ async fn mint(
     }
     let mut refresh_token = None;
     if user.is_some() && scopes.iter().any(|s| s == OFFLINE_ACCESS) {
-        let (secret, record) = refresh_record(services, app, provider, parent, &scopes, auth_time);
+        let (secret, record) = refresh_record(services, app, provider, parent, &scopes, sign_in);
         refresh_token = Some(secret);
         records.push(record);
     }
@@ -494,13 +548,11 @@ fn refresh_record(
     provider: &OAuth2Provider,
     parent: &OAuth2Token,
     scopes: &[String],
-    auth_time: Option<DateTime<Utc>>,
+    sign_in: &SignIn,
 ) -> (String, NewOAuth2Token) {
     let secret = gatehouse_crypto::generate_token("");
     let mut data = Map::new();
-    if let Some(auth_time) = auth_time {
-        data.insert("auth_time".into(), Value::from(auth_time.timestamp()));
-    }
+    sign_in.store_in(&mut data);
     let record = NewOAuth2Token {
         kind: OAuth2TokenKind::RefreshToken,
         application_id: app.id,
@@ -559,7 +611,12 @@ async fn revoke_family(
         .map(|_| ())
 }
 
-fn token_event(app: &Application, grant: &str, user: Option<&User>, scopes: &[String]) -> NewEvent {
+pub(crate) fn token_event(
+    app: &Application,
+    grant: &str,
+    user: Option<&User>,
+    scopes: &[String],
+) -> NewEvent {
     let mut event =
         NewEvent::about_model(EventAction::TokenIssued, "application", app.id, &app.slug)
             .with("grant_type", grant)

@@ -29,7 +29,9 @@ use axum::http::header::{LOCATION, USER_AGENT};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
-use gatehouse_core::{AuditContext, Change, Group, StoreError, User, UserId, ValidationError};
+use gatehouse_core::{
+    AuditContext, AuthenticationMethod, Change, Group, StoreError, User, UserId, ValidationError,
+};
 use gatehouse_flows::{
     AuthMethod, Decision, Effect, FORM_ERROR_FIELD, Flow, FlowDesignation, FlowError,
     FlowExecution, FlowExecutor, NotConfiguredAction, PolicyPorts, PromptField, PromptFieldKind,
@@ -47,11 +49,27 @@ const USER_HOME: &str = "/if/user/";
 pub(crate) const LOGIN_PATH: &str = "/if/flow/default-authentication-flow/";
 /// The password page's "Stay signed in" checkbox, and where its answer waits for user login.
 const REMEMBER_ME: &str = "remember_me";
+/// Where a `login_hint` waits for the identification page (only ever shown, never trusted).
+const LOGIN_HINT: &str = "login_hint";
 /// How long a session lasts when its stage says "until the browser closes": the server still
 /// ends it, so a browser that is never closed is not signed in forever.
 const BROWSER_SESSION_HOURS: i64 = 12;
 /// Bounds the automatic stage loop (a misconfigured flow cannot spin forever).
 const MAX_AUTOMATIC_STEPS: usize = 32;
+
+/// How a flow's authentication method is recorded in the session. A passkey counts as
+/// user-verified only when it signed the user in alone, which demands user verification; as a
+/// second factor its verification is preferred but not checked, so it records presence.
+fn session_method(method: AuthMethod, passwordless: bool) -> AuthenticationMethod {
+    match method {
+        AuthMethod::Password => AuthenticationMethod::Password,
+        AuthMethod::Totp => AuthenticationMethod::Totp,
+        AuthMethod::Webauthn if passwordless => AuthenticationMethod::WebauthnUserVerified,
+        AuthMethod::Webauthn => AuthenticationMethod::Webauthn,
+        AuthMethod::Static => AuthenticationMethod::RecoveryCode,
+        AuthMethod::Source => AuthenticationMethod::Source,
+    }
+}
 
 /// The flow `slug` from the catalog, or the page to show instead (not found, store error).
 async fn served_flow(services: &Services, slug: &str) -> Result<Arc<Flow>, Response> {
@@ -75,6 +93,8 @@ pub(crate) struct FlowQuery {
     itoken: Option<String>,
     /// The secret of a recovery link.
     flow_token: Option<String>,
+    /// OIDC `login_hint`: pre-fills the username field of identification.
+    login_hint: Option<String>,
 }
 
 /// `GET /if/flow/<slug>/`: shows the current stage, planning the flow first when needed.
@@ -121,7 +141,18 @@ pub(crate) async fn show(
     let mut execution = match stored {
         Some(execution) => execution,
         None => match run.plan(query.next.as_deref(), invitation).await {
-            Ok(execution) => execution,
+            Ok(mut execution) => {
+                if let Some(hint) = query.login_hint.as_deref().map(str::trim)
+                    && !hint.is_empty()
+                {
+                    let hint: String = hint.chars().take(150).collect();
+                    execution
+                        .context
+                        .prompt_data
+                        .insert(LOGIN_HINT.into(), hint.into());
+                }
+                execution
+            }
             Err(error) => return run.error_page(error),
         },
     };
@@ -813,13 +844,24 @@ impl<'a> FlowRun<'a> {
                     .iter()
                     .map(|m| m.as_str())
                     .collect();
+                let user_verified = webauthn::signed_in_passwordless(execution);
+                let session_methods = context
+                    .authenticated_methods
+                    .iter()
+                    .map(|&m| session_method(m, user_verified))
+                    .collect();
                 // Replace any earlier session of this browser (no fixation, no stale sessions),
                 // in one transaction with the sign-in time and its `login` event.
                 let previous = session::current(self.services, self.headers)
                     .await
                     .map_err(store_error)?;
-                let (new_session, cookie) =
-                    session::issue(self.services, &user, lifetime, remembered, &self.audit);
+                let (new_session, cookie) = session::issue(
+                    self.services,
+                    &user,
+                    (lifetime, remembered),
+                    session_methods,
+                    &self.audit,
+                );
                 let mut changes: Vec<Change> = previous
                     .map(|(old, _)| Change::EndSession(old.id))
                     .into_iter()
@@ -967,13 +1009,14 @@ impl<'a> FlowRun<'a> {
                 Ok(name) => name,
                 Err(response) => return response,
             },
-            _ => execution
-                .context
-                .prompt_data
-                .get("identifier")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned(),
+            _ => {
+                let data = &execution.context.prompt_data;
+                data.get("identifier")
+                    .or_else(|| data.get(LOGIN_HINT))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            }
         };
         let (csrf, csrf_cookie) = csrf::form_token(self.services, self.headers);
         set_cookies.extend(csrf_cookie);
@@ -1081,6 +1124,16 @@ impl<'a> FlowRun<'a> {
         let mut response = pages::render(status, &page);
         for cookie in &set_cookies {
             cookies::append(&mut response, cookie);
+        }
+        // When the flow returns to an authorization request, its last form submission ends
+        // (through redirects) at the client, which `form-action` must therefore allow.
+        if let Some(next) = &execution.context.next
+            && let Some(target) = super::oidc::redirect_target_of_next(self.services, next).await
+            && let Some(policy) = super::oidc::csp_for_form_target(&target)
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONTENT_SECURITY_POLICY, policy);
         }
         response
     }

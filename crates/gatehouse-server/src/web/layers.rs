@@ -70,6 +70,20 @@ pub(crate) async fn record_metrics(request: Request, next: Next) -> Response {
     response
 }
 
+/// The policy up to and including `form-action 'self'` (written once for both uses above).
+macro_rules! csp_up_to_form_action {
+    () => {
+        "default-src 'self'; img-src 'self' data: https:; frame-ancestors 'none'; form-action 'self'"
+    };
+}
+
+/// The rest of the policy.
+macro_rules! csp_after_form_action {
+    () => {
+        "; base-uri 'none'; object-src 'none'"
+    };
+}
+
 /// Headers every response gets: no framing, no sniffing, no referrer (setup and recovery
 /// links carry tokens in their query), a strict content security policy, and no caching of
 /// pages.
@@ -80,11 +94,13 @@ pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "no-referrer"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; img-src 'self' data: https:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
-        ),
     ];
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(concat!(
+            csp_up_to_form_action!(),
+            csp_after_form_action!()
+        )));
     for (name, value) in fixed {
         headers
             .entry(name)
@@ -94,6 +110,20 @@ pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     response
+}
+
+/// The strict content security policy, with `form_targets` (CSP source expressions, see
+/// `gatehouse_oidc::redirect::csp_source`) allowed as `form-action` next to `'self'`: a page
+/// whose form ends, through redirects, at an OAuth client's redirect URI must name it, or the
+/// browser stops the last redirect.
+pub(crate) fn content_security_policy(form_targets: &[String]) -> String {
+    let mut policy = String::from(csp_up_to_form_action!());
+    for target in form_targets {
+        policy.push(' ');
+        policy.push_str(target);
+    }
+    policy.push_str(csp_after_form_action!());
+    policy
 }
 
 /// Answers 503 for everything but health checks until start-up preparation has finished.

@@ -6,7 +6,7 @@ use super::cookies;
 use crate::services::Services;
 use axum::http::HeaderMap;
 use chrono::{Duration, Utc};
-use gatehouse_core::{AuditContext, Session, SessionId, StoreError, User};
+use gatehouse_core::{AuditContext, AuthenticationMethod, Session, SessionId, StoreError, User};
 
 const SESSION_COOKIE: &str = "gatehouse_session";
 
@@ -34,15 +34,16 @@ pub(crate) async fn current(
     }
 }
 
-/// A new session for `user` lasting `lifetime` (not stored yet: the caller stores it in one
+/// A new session for `user` lasting `lifetime`, authenticated just now with `methods` (not
+/// stored yet: the caller stores it in one
 /// change set with the sign-in's audit event) and the `Set-Cookie` value carrying its secret.
 /// A `persistent` cookie outlives the browser ("Stay signed in"); otherwise the browser
 /// forgets it when it closes, and the server ends the session after `lifetime` either way.
 pub(crate) fn issue(
     services: &Services,
     user: &User,
-    lifetime: Duration,
-    persistent: bool,
+    (lifetime, persistent): (Duration, bool),
+    methods: Vec<AuthenticationMethod>,
     audit: &AuditContext,
 ) -> (Session, String) {
     let secret = gatehouse_crypto::generate_token("");
@@ -55,6 +56,8 @@ pub(crate) fn issue(
         expires_at: now + lifetime,
         client_ip: audit.client_ip.clone(),
         user_agent: audit.user_agent.clone(),
+        auth_time: now,
+        auth_methods: methods,
     };
     let https = services.config.is_https();
     let name = cookies::name(SESSION_COOKIE, https);

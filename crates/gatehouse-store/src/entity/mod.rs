@@ -4,6 +4,7 @@
 pub(crate) mod application;
 pub(crate) mod consent;
 pub(crate) mod device;
+pub(crate) mod device_authorization;
 pub(crate) mod email_outbox;
 pub(crate) mod event;
 pub(crate) mod flow;

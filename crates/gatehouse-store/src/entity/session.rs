@@ -15,6 +15,8 @@ pub(crate) struct Model {
     pub expires_at: DateTimeUtc,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
+    pub auth_time: Option<DateTimeUtc>,
+    pub auth_methods: Json,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

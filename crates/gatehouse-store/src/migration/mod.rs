@@ -13,6 +13,8 @@ mod m20261129_000007_consents;
 mod m20261129_000008_end_session;
 mod m20261129_000009_token_state;
 mod m20261129_000010_spent_nonces;
+mod m20261129_000020_session_authentication;
+mod m20261129_000021_device_authorizations;
 
 /// Every migration, oldest first.
 pub(crate) struct Migrator;
@@ -31,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_end_session::Migration),
             Box::new(m20261129_000009_token_state::Migration),
             Box::new(m20261129_000010_spent_nonces::Migration),
+            Box::new(m20261129_000020_session_authentication::Migration),
+            Box::new(m20261129_000021_device_authorizations::Migration),
         ]
     }
 

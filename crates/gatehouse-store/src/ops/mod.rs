@@ -6,6 +6,7 @@ pub(crate) mod application_update;
 pub(crate) mod applications;
 pub(crate) mod changes;
 pub(crate) mod consents;
+pub(crate) mod device_authorizations;
 pub(crate) mod devices;
 pub(crate) mod events;
 pub(crate) mod flows;

@@ -5,10 +5,11 @@ use crate::error::{db_err, insert_err};
 use crate::timestamp;
 use chrono::{DateTime, Utc};
 use gatehouse_core::store::StoreResult;
-use gatehouse_core::{Session, SessionId, StoreError, UserId};
+use gatehouse_core::{AuthenticationMethod, Session, SessionId, StoreError, UserId};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
 };
+use serde_json::Value;
 
 /// Stores a session.
 pub(crate) async fn create<C: ConnectionTrait>(conn: &C, new: Session) -> StoreResult<()> {
@@ -21,6 +22,13 @@ pub(crate) async fn create<C: ConnectionTrait>(conn: &C, new: Session) -> StoreR
         expires_at: timestamp::stored(new.expires_at),
         client_ip: new.client_ip,
         user_agent: new.user_agent,
+        auth_time: Some(timestamp::stored(new.auth_time)),
+        auth_methods: Value::from(
+            new.auth_methods
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>(),
+        ),
     };
     session::Entity::insert(row.into_active_model())
         .exec_without_returning(conn)
@@ -112,5 +120,16 @@ fn from_row(row: session::Model) -> Session {
         expires_at: row.expires_at,
         client_ip: row.client_ip,
         user_agent: row.user_agent,
+        auth_time: row.auth_time.unwrap_or(row.created_at),
+        auth_methods: row
+            .auth_methods
+            .as_array()
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| n.as_str().and_then(AuthenticationMethod::parse))
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }

@@ -1,5 +1,6 @@
 //! `GET`/`POST /application/o/authorize/` (RFC 6749 §4.1.1, OIDC Core §3.1.2). Without a
-//! session the user is sent to the authentication flow and brought back here; with one, the
+//! session, or when `prompt=login` or `max_age` asks for a fresh sign-in, the user is sent to
+//! the authentication flow and brought back here; with a fresh enough one, the
 //! application's group policy decides, then the consent mode (`super::consent` shows the
 //! page and brings the answer back here), and an authorization code goes back to the client.
 
@@ -18,6 +19,7 @@ use gatehouse_core::{AuditContext, Consent, ConsentMode, StoreError};
 use gatehouse_oidc::authorize::{self, AuthorizationRequest, response_location};
 use gatehouse_oidc::consent::{ConsentDecision, remembered_scopes};
 use gatehouse_oidc::params::Params;
+use gatehouse_oidc::reauth::{self, Freshness};
 use gatehouse_oidc::{AuthorizeError, AuthorizeErrorCode};
 
 /// What the user answered on the consent page, when this run continues one.
@@ -140,6 +142,16 @@ async fn decide(
         Ok(request) => request,
         Err(error) => return Ok(answer_error(services, &error, &issuer)),
     };
+    let now = chrono::Utc::now();
+    let (original_query, marker) = reauth::split_marker(query);
+    let signed_in_again_since = marker
+        .filter(|&(issued, mac)| {
+            reauth::marker_is_current(issued, now)
+                && services
+                    .digester
+                    .verify(&reauth::marker_message(issued, original_query), mac)
+        })
+        .and_then(|(issued, _)| chrono::DateTime::from_timestamp(issued, 0));
     let Some((session, user)) = session::current(services, headers).await? else {
         if request.prompt.none {
             return Ok(redirect_error(
@@ -149,35 +161,36 @@ async fn decide(
                 &issuer,
             ));
         }
-        // Come back to exactly this request after signing in (a POSTed request returns as
-        // a GET with the same form-encoded parameters).
-        let back = format!("/application/o/authorize/?{query}");
-        let target = format!("{LOGIN_PATH}?next={}", authorize::form_encode(&back));
-        return Ok(see_other(&target));
+        return Ok(sign_in_first(services, original_query, &request, now));
     };
-    // OIDC Core §3.1.2.1: `prompt=login` and an exceeded `max_age` demand a fresh sign-in.
-    // Re-authenticating an existing session is not built yet, and the spec's answer when the
-    // provider cannot re-authenticate is `login_required`, never a code with a stale session.
-    let elapsed = (chrono::Utc::now() - session.created_at)
-        .num_seconds()
-        .max(0);
-    let too_old = request
-        .max_age
-        .is_some_and(|max| u64::try_from(elapsed).is_ok_and(|e| e > max));
+    // OIDC Core §3.1.2.1: `prompt=login` and an exceeded `max_age` demand a fresh sign-in,
+    // which the authentication flow performs even for a signed-in browser.
+    match reauth::freshness(
+        request.prompt,
+        request.max_age,
+        session.auth_time,
+        now,
+        signed_in_again_since,
+    ) {
+        Freshness::Fresh => {}
+        Freshness::LoginRequired => {
+            return Ok(redirect_error(
+                &request,
+                AuthorizeErrorCode::LoginRequired,
+                "the user must sign in again",
+                &issuer,
+            ));
+        }
+        Freshness::SignInAgain => {
+            return Ok(sign_in_first(services, original_query, &request, now));
+        }
+    }
     if matches!(answer, ConsentAnswer::Denied) {
         // RFC 6749 §4.1.2.1: the resource owner denied the request.
         return Ok(redirect_error(
             &request,
             AuthorizeErrorCode::AccessDenied,
             "the user denied the request",
-            &issuer,
-        ));
-    }
-    if request.prompt.login || too_old {
-        return Ok(redirect_error(
-            &request,
-            AuthorizeErrorCode::LoginRequired,
-            "re-authentication of a signed-in user is not supported yet; sign out and retry",
             &issuer,
         ));
     }
@@ -205,7 +218,6 @@ async fn decide(
         actor: user.username.clone(),
         ..audit(client_ip.0, headers, "")
     };
-    let now = chrono::Utc::now();
     let remembered = match provider.consent_mode {
         ConsentMode::Remembered => services.store.consent(user.id, app.id).await?,
         _ => None,
@@ -256,6 +268,7 @@ async fn decide(
                         scopes: &request.scopes,
                         query,
                         remembered: provider.consent_mode == ConsentMode::Remembered,
+                        redirect_uri: &request.redirect_uri,
                     },
                 ));
             }
@@ -267,7 +280,7 @@ async fn decide(
         &provider,
         &request,
         &user,
-        session.created_at,
+        &grants::SignIn::of_session(&session),
         &audit,
     )
     .await
@@ -291,6 +304,31 @@ async fn decide(
             ))
         }
     }
+}
+
+/// Sends the browser to the authentication flow, which comes back to this request (a POSTed
+/// request returns as a GET with the same parameters) marked with the time it left, so the
+/// fresh sign-in is recognised (see [`reauth`]). `login_hint` pre-fills the username.
+fn sign_in_first(
+    services: &Services,
+    original_query: &str,
+    request: &AuthorizationRequest,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Response {
+    let issued = now.timestamp();
+    let mac = services
+        .digester
+        .digest(&reauth::marker_message(issued, original_query));
+    let back = format!(
+        "/application/o/authorize/?{original_query}{}",
+        reauth::marker_suffix(issued, &mac)
+    );
+    let mut target = format!("{LOGIN_PATH}?next={}", authorize::form_encode(&back));
+    if let Some(hint) = &request.login_hint {
+        target.push_str("&login_hint=");
+        target.push_str(&authorize::form_encode(hint));
+    }
+    see_other(&target)
 }
 
 fn page_for(services: &Services, error: &AuthorizeError) -> Response {

@@ -58,6 +58,8 @@ pub(super) struct Asking<'a> {
     pub(super) query: &'a str,
     /// Whether the answer will be remembered.
     pub(super) remembered: bool,
+    /// The validated redirect URI the answer sends the browser to.
+    pub(super) redirect_uri: &'a str,
 }
 
 struct ScopeLine {
@@ -122,6 +124,11 @@ pub(super) fn ask(services: &Services, headers: &HeaderMap, asking: &Asking<'_>)
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(policy) = super::csp_for_form_target(asking.redirect_uri) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, policy);
+    }
     if let Some(cookie) = csrf_cookie {
         cookies::append(&mut response, &cookie);
     }

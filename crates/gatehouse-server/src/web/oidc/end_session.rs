@@ -130,7 +130,7 @@ impl Request<'_> {
         };
         let confirmed = posted && params.get(CSRF_FIELD).is_some();
         if !confirmed {
-            return Ok(self.confirmation(&app, &user, &params));
+            return Ok(self.confirmation(&app, &user, &params, &logout));
         }
         let token = params.get(CSRF_FIELD).unwrap_or_default();
         if !csrf::verify(self.services, self.headers, token) {
@@ -154,8 +154,15 @@ impl Request<'_> {
     }
 
     /// The question, with the validated request carried in hidden fields and checked again
-    /// when it comes back.
-    fn confirmation(&self, app: &Application, user: &User, params: &Params) -> Response {
+    /// when it comes back. Its `form-action` allows the validated post-logout redirect, where
+    /// confirming ends up.
+    fn confirmation(
+        &self,
+        app: &Application,
+        user: &User,
+        params: &Params,
+        logout: &Logout,
+    ) -> Response {
         let (csrf, set_cookie) = csrf::form_token(self.services, self.headers);
         let fields = PARAMETERS
             .iter()
@@ -174,6 +181,15 @@ impl Request<'_> {
         );
         if let Some(cookie) = set_cookie {
             cookies::append(&mut response, &cookie);
+        }
+        if let Some(policy) = logout
+            .redirect_to
+            .as_deref()
+            .and_then(super::csp_for_form_target)
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONTENT_SECURITY_POLICY, policy);
         }
         no_store(response)
     }
