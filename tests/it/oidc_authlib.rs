@@ -87,23 +87,29 @@ async fn id_token(server: &Server, browser: &reqwest::Client, secret: &str) -> S
 }
 
 fn authlib(args: &[&str]) -> Value {
+    serde_json::from_str(&authlib_script("client.py", args)).expect("client.py prints JSON")
+}
+
+/// Runs `tests/interop/authlib/<script>` with the Authlib virtualenv's interpreter and
+/// returns what it printed; fails the test if it fails.
+pub(crate) fn authlib_script(script: &str, args: &[&str]) -> String {
     let python = std::env::var("GATEHOUSE_TEST_AUTHLIB_PYTHON").expect(
         "GATEHOUSE_TEST_AUTHLIB_PYTHON: run scripts/test, which installs Authlib into a virtualenv",
     );
     let output = std::process::Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/interop/authlib/client.py"
+        .arg(format!(
+            "{}/../../tests/interop/authlib/{script}",
+            env!("CARGO_MANIFEST_DIR")
         ))
         .args(args)
         .output()
         .expect("run python");
     assert!(
         output.status.success(),
-        "Authlib failed:\n{}",
+        "Authlib ({script}) failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).expect("client.py prints JSON")
+    String::from_utf8(output.stdout).expect("utf-8")
 }
 
 async fn authlib_interop(backend: Backend) {

@@ -333,6 +333,22 @@ pub trait OAuth2TokenStore: Send + Sync {
     async fn delete_expired_oauth2_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
+/// Single-use `private_key_jwt` client assertions (RFC 7523 §3 item 7).
+#[async_trait]
+pub trait ClientAssertionStore: Send + Sync {
+    /// Records an accepted assertion's `jti` for `client_id` until `expires_at`. Returns
+    /// `false` when the same client already used that `jti` in an unexpired assertion; of two
+    /// concurrent calls with the same pair exactly one gets `true`.
+    async fn record_client_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Deletes records of assertions that expired before `now`; returns how many.
+    async fn delete_expired_client_assertions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
 /// Small installation-wide values (schema facts, the secret-key check value).
 #[async_trait]
 pub trait SettingStore: Send + Sync {
@@ -389,6 +405,7 @@ pub trait Store:
     + ApplicationStore
     + OAuth2TokenStore
     + ConsentStore
+    + ClientAssertionStore
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -17,6 +17,7 @@
 
 pub mod authorize;
 pub mod claims;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod consent;
 pub mod discovery;

@@ -1,4 +1,4 @@
-//! Background work: periodic sweeps of expired tokens and sessions, and email delivery (see
+//! Background work: periodic sweeps of expired tokens, sessions and client-assertion records, and email delivery (see
 //! [`crate::mail`]). Runs embedded in `serve` or alone as `gatehouse worker`; sweeps are
 //! idempotent deletes and deliveries are leased, so several workers are safe.
 
@@ -14,6 +14,8 @@ pub struct SweepReport {
     pub tokens: u64,
     /// Expired sessions deleted.
     pub sessions: u64,
+    /// Records of expired `private_key_jwt` client assertions deleted.
+    pub client_assertions: u64,
 }
 
 /// Deletes expired tokens and sessions once.
@@ -21,10 +23,17 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, gatehouse_core::S
     let now = Utc::now();
     let tokens = services.store.delete_expired_tokens(now).await?;
     let sessions = services.store.delete_expired_sessions(now).await?;
+    let client_assertions = services.store.delete_expired_client_assertions(now).await?;
     metrics::counter!("gatehouse_worker_sweeps_total").increment(1);
     metrics::counter!("gatehouse_worker_swept_rows_total", "kind" => "token").increment(tokens);
     metrics::counter!("gatehouse_worker_swept_rows_total", "kind" => "session").increment(sessions);
-    Ok(SweepReport { tokens, sessions })
+    metrics::counter!("gatehouse_worker_swept_rows_total", "kind" => "client_assertion")
+        .increment(client_assertions);
+    Ok(SweepReport {
+        tokens,
+        sessions,
+        client_assertions,
+    })
 }
 
 /// Sweeps every `worker.sweep_interval_secs` until `shutdown` flips to true.
@@ -38,10 +47,11 @@ pub async fn run(services: Services, mut shutdown: watch::Receiver<bool>) {
     loop {
         if services.is_prepared() {
             match sweep(&services).await {
-                Ok(report) if report.tokens + report.sessions > 0 => {
+                Ok(report) if report.tokens + report.sessions + report.client_assertions > 0 => {
                     tracing::info!(
                         tokens = report.tokens,
                         sessions = report.sessions,
+                        client_assertions = report.client_assertions,
                         "swept expired rows"
                     );
                 }

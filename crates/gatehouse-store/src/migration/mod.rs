@@ -11,6 +11,7 @@ mod m20261129_000005_oauth2;
 mod m20261129_000006_flows;
 mod m20261129_000007_consents;
 mod m20261129_000008_end_session;
+mod m20261129_000020_private_key_jwt;
 
 /// Every migration, oldest first.
 pub(crate) struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_flows::Migration),
             Box::new(m20261129_000007_consents::Migration),
             Box::new(m20261129_000008_end_session::Migration),
+            Box::new(m20261129_000020_private_key_jwt::Migration),
         ]
     }
 
