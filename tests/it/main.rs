@@ -15,6 +15,7 @@ mod login;
 mod oidc;
 mod oidc_authlib;
 mod oidc_consent;
+mod oidc_keys;
 mod oidc_private_key_jwt;
 mod oidc_store;
 mod outage;

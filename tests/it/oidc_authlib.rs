@@ -18,7 +18,7 @@ const BYE: &str = "https://rp.example/signed-out";
 
 /// An installation with a confidential client `grafana` (redirect and post-logout URIs
 /// registered) and a second client `other`; returns the server and grafana's secret.
-async fn installation(backend: Backend) -> (Installation, Server, String) {
+pub(crate) async fn installation(backend: Backend) -> (Installation, Server, String) {
     let gh = Installation::new(backend).await;
     let created: Value = serde_json::from_str(&gh.cli_ok(
         &[
@@ -64,7 +64,7 @@ async fn installation(backend: Backend) -> (Installation, Server, String) {
 }
 
 /// Signs `browser` in through the code flow and returns the ID token it earned.
-async fn id_token(server: &Server, browser: &reqwest::Client, secret: &str) -> String {
+pub(crate) async fn id_token(server: &Server, browser: &reqwest::Client, secret: &str) -> String {
     let url = server.url(&format!(
         "/application/o/authorize/?response_type=code&client_id=grafana&redirect_uri={}&scope=openid%20profile&state=s&nonce=n",
         gatehouse_oidc::authorize::form_encode(REDIRECT)
@@ -86,7 +86,7 @@ async fn id_token(server: &Server, browser: &reqwest::Client, secret: &str) -> S
     body["id_token"].as_str().expect("id_token").to_owned()
 }
 
-fn authlib(args: &[&str]) -> Value {
+pub(crate) fn authlib(args: &[&str]) -> Value {
     serde_json::from_str(&authlib_script("client.py", args)).expect("client.py prints JSON")
 }
 

@@ -262,6 +262,17 @@ pub trait KeyStore: Send + Sync {
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKey>>;
     /// Looks a key up by id.
     async fn signing_key(&self, id: KeyId) -> StoreResult<Option<SigningKey>>;
+    /// In one transaction: retires every active key of `key`'s algorithm, to stay published
+    /// until `verify_until`, and stores `key` as the new active one. Returns the new key and
+    /// the retired ones; each is an audit event.
+    async fn rotate_signing_key(
+        &self,
+        key: NewSigningKey,
+        verify_until: DateTime<Utc>,
+        audit: &AuditContext,
+    ) -> StoreResult<(SigningKey, Vec<SigningKey>)>;
+    /// Deletes retired keys whose `verify_until` passed before `now`; returns how many.
+    async fn delete_unverifiable_signing_keys(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// Applications and their OAuth2 providers.

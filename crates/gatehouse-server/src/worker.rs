@@ -1,4 +1,5 @@
-//! Background work: periodic sweeps of expired tokens, sessions and client-assertion records, and email delivery (see
+//! Background work: periodic sweeps of expired tokens, sessions, client-assertion records and
+//! retired signing keys no token needs any more (key rotation's end of overlap), and email delivery (see
 //! [`crate::mail`]). Runs embedded in `serve` or alone as `gatehouse worker`; sweeps are
 //! idempotent deletes and deliveries are leased, so several workers are safe.
 
@@ -16,6 +17,8 @@ pub struct SweepReport {
     pub sessions: u64,
     /// Records of expired `private_key_jwt` client assertions deleted.
     pub client_assertions: u64,
+    /// Retired signing keys deleted because no token they signed is still valid.
+    pub signing_keys: u64,
 }
 
 /// Deletes expired tokens and sessions once.
@@ -24,15 +27,19 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, gatehouse_core::S
     let tokens = services.store.delete_expired_tokens(now).await?;
     let sessions = services.store.delete_expired_sessions(now).await?;
     let client_assertions = services.store.delete_expired_client_assertions(now).await?;
+    let signing_keys = services.store.delete_unverifiable_signing_keys(now).await?;
     metrics::counter!("gatehouse_worker_sweeps_total").increment(1);
     metrics::counter!("gatehouse_worker_swept_rows_total", "kind" => "token").increment(tokens);
     metrics::counter!("gatehouse_worker_swept_rows_total", "kind" => "session").increment(sessions);
     metrics::counter!("gatehouse_worker_swept_rows_total", "kind" => "client_assertion")
         .increment(client_assertions);
+    metrics::counter!("gatehouse_worker_swept_rows_total", "kind" => "signing_key")
+        .increment(signing_keys);
     Ok(SweepReport {
         tokens,
         sessions,
         client_assertions,
+        signing_keys,
     })
 }
 
@@ -47,11 +54,18 @@ pub async fn run(services: Services, mut shutdown: watch::Receiver<bool>) {
     loop {
         if services.is_prepared() {
             match sweep(&services).await {
-                Ok(report) if report.tokens + report.sessions + report.client_assertions > 0 => {
+                Ok(report)
+                    if report.tokens
+                        + report.sessions
+                        + report.client_assertions
+                        + report.signing_keys
+                        > 0 =>
+                {
                     tracing::info!(
                         tokens = report.tokens,
                         sessions = report.sessions,
                         client_assertions = report.client_assertions,
+                        signing_keys = report.signing_keys,
                         "swept expired rows"
                     );
                 }

@@ -12,6 +12,7 @@ mod m20261129_000006_flows;
 mod m20261129_000007_consents;
 mod m20261129_000008_end_session;
 mod m20261129_000020_private_key_jwt;
+mod m20261129_000021_key_rotation;
 
 /// Every migration, oldest first.
 pub(crate) struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000007_consents::Migration),
             Box::new(m20261129_000008_end_session::Migration),
             Box::new(m20261129_000020_private_key_jwt::Migration),
+            Box::new(m20261129_000021_key_rotation::Migration),
         ]
     }
 
