@@ -18,6 +18,8 @@ mod oidc_authlib;
 mod oidc_browser;
 mod oidc_consent;
 mod oidc_device;
+mod oidc_keys;
+mod oidc_private_key_jwt;
 mod oidc_reauth;
 mod oidc_store;
 mod outage;

@@ -18,7 +18,7 @@ const BYE: &str = "https://rp.example/signed-out";
 
 /// An installation with a confidential client `grafana` (redirect and post-logout URIs
 /// registered) and a second client `other`; returns the server and grafana's secret.
-async fn installation(backend: Backend) -> (Installation, Server, String) {
+pub(crate) async fn installation(backend: Backend) -> (Installation, Server, String) {
     let gh = Installation::new(backend).await;
     let created: Value = serde_json::from_str(&gh.cli_ok(
         &[
@@ -64,7 +64,7 @@ async fn installation(backend: Backend) -> (Installation, Server, String) {
 }
 
 /// Signs `browser` in through the code flow and returns the ID token it earned.
-async fn id_token(server: &Server, browser: &reqwest::Client, secret: &str) -> String {
+pub(crate) async fn id_token(server: &Server, browser: &reqwest::Client, secret: &str) -> String {
     let url = server.url(&format!(
         "/application/o/authorize/?response_type=code&client_id=grafana&redirect_uri={}&scope=openid%20profile&state=s&nonce=n",
         gatehouse_oidc::authorize::form_encode(REDIRECT)
@@ -86,24 +86,30 @@ async fn id_token(server: &Server, browser: &reqwest::Client, secret: &str) -> S
     body["id_token"].as_str().expect("id_token").to_owned()
 }
 
-fn authlib(args: &[&str]) -> Value {
+pub(crate) fn authlib(args: &[&str]) -> Value {
+    serde_json::from_str(&authlib_script("client.py", args)).expect("client.py prints JSON")
+}
+
+/// Runs `tests/interop/authlib/<script>` with the Authlib virtualenv's interpreter and
+/// returns what it printed; fails the test if it fails.
+pub(crate) fn authlib_script(script: &str, args: &[&str]) -> String {
     let python = std::env::var("GATEHOUSE_TEST_AUTHLIB_PYTHON").expect(
         "GATEHOUSE_TEST_AUTHLIB_PYTHON: run scripts/test, which installs Authlib into a virtualenv",
     );
     let output = std::process::Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/interop/authlib/client.py"
+        .arg(format!(
+            "{}/../../tests/interop/authlib/{script}",
+            env!("CARGO_MANIFEST_DIR")
         ))
         .args(args)
         .output()
         .expect("run python");
     assert!(
         output.status.success(),
-        "Authlib failed:\n{}",
+        "Authlib ({script}) failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).expect("client.py prints JSON")
+    String::from_utf8(output.stdout).expect("utf-8")
 }
 
 async fn authlib_interop(backend: Backend) {

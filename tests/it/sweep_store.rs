@@ -242,6 +242,8 @@ async fn sweep_deletes_what_outlived_its_use_and_keeps_the_rest(store: SqlStore)
             oauth2_tokens: 1,
             consents: 2,
             device_authorizations: 0,
+            client_assertions: 0,
+            signing_keys: 0,
         }
     );
     assert_eq!(

@@ -115,6 +115,27 @@ str_enum!(SubjectMode {
     Username => "username",
     Email => "email",
 });
+/// How a client authenticates at the token, introspection and revocation endpoints (the
+/// registered names of OIDC Core §9 and RFC 7591 §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenEndpointAuthMethod {
+    /// The client secret in HTTP Basic.
+    ClientSecretBasic,
+    /// The client secret in the form body.
+    ClientSecretPost,
+    /// A JWT signed with one of the client's registered keys (RFC 7523 §2.2).
+    PrivateKeyJwt,
+    /// No authentication (public clients).
+    None,
+}
+
+str_enum!(TokenEndpointAuthMethod {
+    ClientSecretBasic => "client_secret_basic",
+    ClientSecretPost => "client_secret_post",
+    PrivateKeyJwt => "private_key_jwt",
+    None => "none",
+});
 str_enum!(ConsentMode { Implicit => "implicit", Explicit => "explicit", Remembered => "remembered" });
 
 /// Token lifetimes, in seconds.
@@ -167,6 +188,15 @@ pub struct OAuth2Provider {
     /// RP-Initiated Logout 1.0 §3), matched exactly; empty means never.
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
+    /// The client's public keys (a JWKS document, RFC 7517 §5) for `private_key_jwt`
+    /// client authentication; `None` means the client cannot use it.
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+    /// The one method the client must authenticate with; `None` accepts every method its
+    /// registration allows (the secret methods for a confidential client, plus
+    /// `private_key_jwt` when it has keys; `none` for a public client).
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
 }
 
 impl std::fmt::Debug for OAuth2Provider {
@@ -178,6 +208,10 @@ impl std::fmt::Debug for OAuth2Provider {
             .field("post_logout_redirect_uris", &self.post_logout_redirect_uris)
             .field("scopes", &self.scopes)
             .field("signing_alg", &self.signing_alg)
+            .field(
+                "token_endpoint_auth_method",
+                &self.token_endpoint_auth_method,
+            )
             .finish_non_exhaustive()
     }
 }
@@ -198,7 +232,29 @@ impl OAuth2Provider {
             consent_mode: ConsentMode::Implicit,
             require_pkce: client_type == ClientType::Public,
             post_logout_redirect_uris: Vec::new(),
+            jwks: None,
+            token_endpoint_auth_method: None,
         }
+    }
+
+    /// Whether the client may authenticate with `method`: the method must suit the client
+    /// type (and `private_key_jwt` needs registered keys), and must be the registered one
+    /// when a method is registered.
+    pub fn allows_auth_method(&self, method: TokenEndpointAuthMethod) -> bool {
+        let suits = match method {
+            TokenEndpointAuthMethod::ClientSecretBasic
+            | TokenEndpointAuthMethod::ClientSecretPost => {
+                self.client_type == ClientType::Confidential
+            }
+            TokenEndpointAuthMethod::PrivateKeyJwt => {
+                self.client_type == ClientType::Confidential && self.jwks.is_some()
+            }
+            TokenEndpointAuthMethod::None => self.client_type == ClientType::Public,
+        };
+        suits
+            && self
+                .token_endpoint_auth_method
+                .is_none_or(|only| only == method)
     }
 
     /// Whether PKCE is mandatory for this client.
@@ -232,6 +288,23 @@ impl OAuth2Provider {
             redirect_uri(uri).map_err(|m| {
                 ValidationError::new(format!("post_logout_redirect_uris[{index}]"), m.message)
             })?;
+        }
+        if let Some(jwks) = &self.jwks {
+            jwks_shape(jwks)?;
+        }
+        if let Some(method) = self.token_endpoint_auth_method
+            && !self.allows_auth_method(method)
+        {
+            return Err(ValidationError::new(
+                "token_endpoint_auth_method",
+                match method {
+                    TokenEndpointAuthMethod::PrivateKeyJwt => {
+                        "private_key_jwt needs a confidential client with jwks"
+                    }
+                    TokenEndpointAuthMethod::None => "none is only for public clients",
+                    _ => "client secrets are only for confidential clients",
+                },
+            ));
         }
         for (index, scope) in self.scopes.iter().enumerate() {
             scope_token(scope)
@@ -297,6 +370,28 @@ impl NewApplication {
             provider.validate()?;
         }
         Ok(())
+    }
+}
+
+/// The most keys a client may register, and the largest JWKS document, in bytes.
+const MAX_CLIENT_KEYS: usize = 16;
+const MAX_JWKS_BYTES: usize = 64 * 1024;
+
+/// A client's JWKS must be `{"keys": [...]}` with 1-16 JSON objects, at most 64 KiB. Whether
+/// each key is usable is checked by `gatehouse_oidc::client_assertion::client_keys`, which
+/// has the cryptography.
+pub fn jwks_shape(jwks: &serde_json::Value) -> Result<(), ValidationError> {
+    let keys = jwks.get("keys").and_then(serde_json::Value::as_array);
+    let ok = keys.is_some_and(|keys| {
+        (1..=MAX_CLIENT_KEYS).contains(&keys.len()) && keys.iter().all(|k| k.is_object())
+    }) && jwks.to_string().len() <= MAX_JWKS_BYTES;
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            "jwks",
+            "must be a JWKS document {\"keys\": [...]} with 1-16 keys, at most 64 KiB",
+        ))
     }
 }
 

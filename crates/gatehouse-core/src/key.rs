@@ -55,6 +55,16 @@ pub struct SigningKey {
     pub created_at: DateTime<Utc>,
     /// When it stopped being used for new signatures (kept for verification until expiry).
     pub retired_at: Option<DateTime<Utc>>,
+    /// For a retired key: when the last token it could have signed expires; it is published
+    /// until then and deleted afterwards.
+    pub verify_until: Option<DateTime<Utc>>,
+}
+
+impl SigningKey {
+    /// Whether tokens it signed may still be verified at `now` (published in JWKS).
+    pub fn verifiable_at(&self, now: DateTime<Utc>) -> bool {
+        self.verify_until.is_none_or(|until| until > now)
+    }
 }
 
 impl std::fmt::Debug for SigningKey {

@@ -26,7 +26,7 @@ pub mod validate;
 
 pub use application::{
     AllowedGroup, Application, ClientType, ConsentMode, Lifetimes, NewApplication, OAuth2Provider,
-    SubjectMode,
+    SubjectMode, TokenEndpointAuthMethod,
 };
 pub use application_patch::ApplicationPatch;
 pub use audit::{AuditContext, Event, EventAction, EventQuery, NewEvent};
@@ -53,8 +53,9 @@ pub use outbox::{
 pub use session::{AuthenticationMethod, Session};
 pub use static_codes::StaticCodeStore;
 pub use store::{
-    ApplicationStore, DeviceStore, EventStore, FirstAdmin, FlowStore, GroupStore, KeyStore,
-    OAuth2TokenStore, SessionStore, SettingStore, Store, StoreError, TokenStore, UserStore,
+    ApplicationStore, ClientAssertionStore, DeviceStore, EventStore, FirstAdmin, FlowStore,
+    GroupStore, KeyStore, OAuth2TokenStore, SessionStore, SettingStore, Store, StoreError,
+    TokenStore, UserStore,
 };
 pub use token::{NewToken, SpentLink, Token, TokenIntent};
 pub use user::{NewUser, User, UserPatch, UserType};

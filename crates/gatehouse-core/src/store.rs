@@ -272,6 +272,17 @@ pub trait KeyStore: Send + Sync {
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKey>>;
     /// Looks a key up by id.
     async fn signing_key(&self, id: KeyId) -> StoreResult<Option<SigningKey>>;
+    /// In one transaction: retires every active key of `key`'s algorithm, to stay published
+    /// until `verify_until`, and stores `key` as the new active one. Returns the new key and
+    /// the retired ones; each is an audit event.
+    async fn rotate_signing_key(
+        &self,
+        key: NewSigningKey,
+        verify_until: DateTime<Utc>,
+        audit: &AuditContext,
+    ) -> StoreResult<(SigningKey, Vec<SigningKey>)>;
+    /// Deletes retired keys whose `verify_until` passed before `now`; returns how many.
+    async fn delete_unverifiable_signing_keys(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// Applications and their OAuth2 providers.
@@ -343,6 +354,22 @@ pub trait OAuth2TokenStore: Send + Sync {
     async fn delete_expired_oauth2_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
+/// Single-use `private_key_jwt` client assertions (RFC 7523 §3 item 7).
+#[async_trait]
+pub trait ClientAssertionStore: Send + Sync {
+    /// Records an accepted assertion's `jti` for `client_id` until `expires_at`. Returns
+    /// `false` when the same client already used that `jti` in an unexpired assertion; of two
+    /// concurrent calls with the same pair exactly one gets `true`.
+    async fn record_client_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Deletes records of assertions that expired before `now`; returns how many.
+    async fn delete_expired_client_assertions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
 /// Small installation-wide values (schema facts, the secret-key check value).
 #[async_trait]
 pub trait SettingStore: Send + Sync {
@@ -400,6 +427,7 @@ pub trait Store:
     + OAuth2TokenStore
     + ConsentStore
     + DeviceAuthorizationStore
+    + ClientAssertionStore
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -284,6 +284,107 @@ pub fn public_jwk(alg: KeyAlgorithm, spki_der: &[u8], kid: &str) -> Result<Value
     Ok(jwk)
 }
 
+/// DER of the rsaEncryption AlgorithmIdentifier: SEQUENCE { OID 1.2.840.113549.1.1.1, NULL }
+/// (RFC 3279 §2.3.1).
+const RSA_ALGORITHM_IDENTIFIER: [u8; 15] = [
+    0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+];
+
+/// Reads a public JWK someone else published (a client's key for `private_key_jwt`, RFC 7523)
+/// into our form: its algorithm and SubjectPublicKeyInfo DER, fully validated (RSA 2048 to
+/// 8192 bits, P-256 points on the curve, 32-byte Ed25519 keys). The algorithm follows from
+/// `kty`/`crv`; an `alg` member, when present, must agree, and `use`, when present, must be
+/// `sig`. The inverse of [`public_jwk`].
+///
+/// # Errors
+/// [`CryptoError::InvalidPublicKey`] for anything else (private members are not an error:
+/// they are ignored, never read).
+pub fn spki_from_jwk(jwk: &Value) -> Result<(KeyAlgorithm, Vec<u8>)> {
+    let member = |name: &str| jwk.get(name).and_then(Value::as_str);
+    let bytes = |name: &str| member(name).and_then(|text| URL_SAFE_NO_PAD.decode(text).ok());
+    let invalid = |alg: &'static str| CryptoError::InvalidPublicKey { alg };
+    let (alg, der) = match (member("kty"), member("crv")) {
+        (Some("RSA"), _) => {
+            let (Some(n), Some(e)) = (bytes("n"), bytes("e")) else {
+                return Err(invalid("RS256"));
+            };
+            // 2048 to 8192 bits, as for verification: parsing alone does not check the size.
+            let modulus_len = n.iter().skip_while(|b| **b == 0).count();
+            if !(256..=1024).contains(&modulus_len) {
+                return Err(invalid("RS256"));
+            }
+            let mut integers = der_integer(&n);
+            integers.extend(der_integer(&e));
+            let mut bit_string = vec![0];
+            bit_string.extend(der_tlv(0x30, &integers));
+            let mut spki = RSA_ALGORITHM_IDENTIFIER.to_vec();
+            spki.extend(der_tlv(0x03, &bit_string));
+            (KeyAlgorithm::Rs256, der_tlv(0x30, &spki))
+        }
+        (Some("EC"), Some("P-256")) => {
+            let (Some(x), Some(y)) = (bytes("x"), bytes("y")) else {
+                return Err(invalid("ES256"));
+            };
+            if x.len() != P256_COORDINATE_LEN || y.len() != P256_COORDINATE_LEN {
+                return Err(invalid("ES256"));
+            }
+            let mut der = P256_SPKI_PREFIX.to_vec();
+            der.extend(x);
+            der.extend(y);
+            (KeyAlgorithm::Es256, der)
+        }
+        (Some("OKP"), Some("Ed25519")) => {
+            let x = bytes("x")
+                .filter(|x| x.len() == ED25519_KEY_LEN)
+                .ok_or_else(|| invalid("EdDSA"))?;
+            let mut der = ED25519_SPKI_PREFIX.to_vec();
+            der.extend(x);
+            (KeyAlgorithm::EdDsa, der)
+        }
+        _ => return Err(invalid("unsupported")),
+    };
+    let declared_alg = member("alg").is_none_or(|declared| declared == alg.as_str());
+    let for_signing = member("use").is_none_or(|usage| usage == "sig");
+    if !declared_alg || !for_signing {
+        return Err(invalid(alg.as_str()));
+    }
+    ParsedPublicKey::new(verification_algorithm(alg), &der).map_err(|_| invalid(alg.as_str()))?;
+    Ok((alg, der))
+}
+
+/// A DER INTEGER holding the unsigned big-endian `magnitude` (leading zeros dropped, one
+/// added back when the high bit is set).
+fn der_integer(magnitude: &[u8]) -> Vec<u8> {
+    let first = magnitude
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(magnitude.len());
+    let trimmed = &magnitude[first..];
+    let mut content = Vec::with_capacity(trimmed.len() + 1);
+    if trimmed.first().is_none_or(|b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend_from_slice(trimmed);
+    der_tlv(0x02, &content)
+}
+
+/// A DER tag-length-value with the definite length form (X.690 §8.1.3).
+fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let len = content.len();
+    let mut out = Vec::with_capacity(len + 6);
+    out.push(tag);
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let be = len.to_be_bytes();
+        let skip = be.iter().position(|b| *b != 0).unwrap_or(be.len() - 1);
+        out.push(0x80 | (be.len() - skip) as u8);
+        out.extend_from_slice(&be[skip..]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,5 +549,45 @@ mod tests {
             URL_SAFE_NO_PAD.encode(signature),
             "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg"
         );
+    }
+
+    #[test]
+    fn jwk_reads_back_into_the_same_spki() {
+        for alg in ALL {
+            let key = generate_signing_key(alg).expect("generate");
+            let jwk = public_jwk(alg, &key.public_key_der, "k").expect("jwk");
+            let (read_alg, der) = spki_from_jwk(&jwk).expect("read");
+            assert_eq!(read_alg, alg);
+            assert_eq!(der, key.public_key_der, "{alg:?}");
+            let signature = sign(alg, &key.pkcs8_der, MESSAGE).expect("sign");
+            assert!(verify(alg, &der, MESSAGE, &signature));
+        }
+    }
+
+    #[test]
+    fn jwk_reading_refuses_bad_keys() {
+        let key = generate_signing_key(KeyAlgorithm::Es256).expect("generate");
+        let jwk = public_jwk(KeyAlgorithm::Es256, &key.public_key_der, "k").expect("jwk");
+        let mut wrong_alg = jwk.clone();
+        wrong_alg["alg"] = Value::from("RS256");
+        let mut for_encryption = jwk.clone();
+        for_encryption["use"] = Value::from("enc");
+        let mut off_curve = jwk.clone();
+        off_curve["y"] = Value::from(URL_SAFE_NO_PAD.encode([7u8; 32]));
+        let small_rsa =
+            json!({"kty": "RSA", "n": URL_SAFE_NO_PAD.encode([0xc5u8; 128]), "e": "AQAB"});
+        for bad in [
+            wrong_alg,
+            for_encryption,
+            off_curve,
+            small_rsa,
+            json!({"kty": "oct", "k": "AAAA"}),
+            json!({"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"}),
+            json!({"kty": "OKP", "crv": "Ed25519", "x": "short"}),
+            json!({"kty": "RSA", "n": "!!", "e": "AQAB"}),
+            json!("not an object"),
+        ] {
+            assert!(spki_from_jwk(&bad).is_err(), "{bad}");
+        }
     }
 }

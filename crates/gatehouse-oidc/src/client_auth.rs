@@ -1,14 +1,20 @@
 //! Client authentication at the token, introspection and revocation endpoints (RFC 6749
-//! §2.3.1, OIDC Core §9): `client_secret_basic`, `client_secret_post`, and `none` for public
-//! clients (which identify themselves with `client_id` only). A request using more than one
-//! method is refused (RFC 6749 §2.3). The secret is checked against its keyed digest by the
-//! caller's `verify` function, in constant time.
+//! §2.3.1, OIDC Core §9): `client_secret_basic`, `client_secret_post`, `private_key_jwt`
+//! (RFC 7523 §2.2, see [`crate::client_assertion`]), and `none` for public clients (which
+//! identify themselves with `client_id` only). A request using more than one method is
+//! refused (RFC 6749 §2.3), as is a method the client's registration does not allow. The
+//! secret is checked against its keyed digest by the caller's `verify` function, in constant
+//! time; an assertion's `jti` is handed back for the caller to record as used.
 
+use crate::client_assertion::{self, AcceptedAssertion};
 use crate::error::TokenError;
 use crate::params::Params;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use gatehouse_core::{ClientType, OAuth2Provider};
+use chrono::{DateTime, Utc};
+use gatehouse_core::OAuth2Provider;
+/// Client authentication methods (the discovery document's names).
+pub use gatehouse_core::TokenEndpointAuthMethod as AuthMethod;
 
 /// How the client presented itself.
 #[derive(Clone, PartialEq, Eq)]
@@ -17,6 +23,8 @@ pub struct PresentedClient {
     pub client_id: String,
     /// The secret, if one was sent.
     pub secret: Option<String>,
+    /// The `client_assertion` JWT, for `private_key_jwt`.
+    pub assertion: Option<String>,
     /// The method used.
     pub method: AuthMethod,
 }
@@ -30,17 +38,6 @@ impl std::fmt::Debug for PresentedClient {
     }
 }
 
-/// Client authentication methods (the discovery document's names).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// HTTP Basic with form-encoded id and secret.
-    ClientSecretBasic,
-    /// `client_id` and `client_secret` in the form body.
-    ClientSecretPost,
-    /// `client_id` only (public clients).
-    None,
-}
-
 /// Reads the client's credentials from the `Authorization` header and the form body.
 pub fn presented_client(
     authorization: Option<&str>,
@@ -50,6 +47,9 @@ pub fn presented_client(
         Some(header) => Some(parse_basic(header)?),
         None => None,
     };
+    if params.get("client_assertion").is_some() || params.get("client_assertion_type").is_some() {
+        return presented_assertion(basic.is_some(), params);
+    }
     match (basic, params.get("client_id"), params.get("client_secret")) {
         (Some(_), _, Some(_)) => Err(TokenError::invalid_request(
             "use one client authentication method, not several",
@@ -63,21 +63,60 @@ pub fn presented_client(
             Ok(PresentedClient {
                 client_id: id,
                 secret: Some(secret),
+                assertion: None,
                 method: AuthMethod::ClientSecretBasic,
             })
         }
         (None, Some(id), Some(secret)) => Ok(PresentedClient {
             client_id: id.to_owned(),
             secret: Some(secret.to_owned()),
+            assertion: None,
             method: AuthMethod::ClientSecretPost,
         }),
         (None, Some(id), None) => Ok(PresentedClient {
             client_id: id.to_owned(),
             secret: None,
+            assertion: None,
             method: AuthMethod::None,
         }),
         (None, None, _) => Err(TokenError::invalid_client()),
     }
+}
+
+/// RFC 7521 §4.2: `client_assertion_type` and `client_assertion`, with `client_id` optional
+/// (taken from the assertion's `sub` when absent; the signature check comes later).
+fn presented_assertion(has_basic: bool, params: &Params) -> Result<PresentedClient, TokenError> {
+    if has_basic || params.get("client_secret").is_some() {
+        return Err(TokenError::invalid_request(
+            "use one client authentication method, not several",
+        ));
+    }
+    let (Some(kind), Some(assertion)) = (
+        params.get("client_assertion_type"),
+        params.get("client_assertion"),
+    ) else {
+        return Err(TokenError::invalid_request(
+            "client_assertion and client_assertion_type go together",
+        ));
+    };
+    if kind != client_assertion::JWT_BEARER {
+        return Err(TokenError::invalid_request(format!(
+            "client_assertion_type must be {}",
+            client_assertion::JWT_BEARER
+        )));
+    }
+    let client_id = match params.get("client_id") {
+        Some(id) => id.to_owned(),
+        None => {
+            client_assertion::claimed_client_id(assertion).ok_or_else(TokenError::invalid_client)?
+        }
+    };
+    Ok(PresentedClient {
+        client_id,
+        secret: None,
+        assertion: Some(assertion.to_owned()),
+        method: AuthMethod::PrivateKeyJwt,
+    })
 }
 
 /// RFC 7617 Basic credentials, each half form-urlencoded (RFC 6749 §2.3.1).
@@ -125,23 +164,52 @@ pub fn form_decode(text: &str) -> Option<String> {
 }
 
 /// Checks the presented credentials against the client's registration. `verify(secret,
-/// digest)` compares a secret with the stored keyed digest in constant time. Every failure
-/// is the same `invalid_client`, so callers learn nothing about which part was wrong.
+/// digest)` compares a secret with the stored keyed digest in constant time; `audiences` are
+/// what a client assertion's `aud` may name. Returns the assertion whose `jti` the caller
+/// must record (refusing the request if it was already recorded), for `private_key_jwt`.
+///
+/// # Errors
+/// `invalid_client` for every failure. Secret failures say nothing more, so callers learn
+/// nothing about which part was wrong; assertion failures describe the broken rule for the
+/// server's log.
 pub fn authenticate(
     presented: &PresentedClient,
     provider: &OAuth2Provider,
     verify: impl FnOnce(&str, &str) -> bool,
-) -> Result<(), TokenError> {
-    if presented.client_id != provider.client_id {
+    audiences: &[&str],
+    now: DateTime<Utc>,
+) -> Result<Option<AcceptedAssertion>, TokenError> {
+    if presented.client_id != provider.client_id || !provider.allows_auth_method(presented.method) {
         return Err(TokenError::invalid_client());
     }
-    match (
-        provider.client_type,
-        &presented.secret,
-        &provider.client_secret_digest,
-    ) {
-        (ClientType::Public, None, _) => Ok(()),
-        (ClientType::Confidential, Some(secret), Some(digest)) if verify(secret, digest) => Ok(()),
+    match (presented.method, &presented.secret, &presented.assertion) {
+        (AuthMethod::None, None, None) => Ok(None),
+        (AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost, Some(secret), None) => {
+            match &provider.client_secret_digest {
+                Some(digest) if verify(secret, digest) => Ok(None),
+                _ => Err(TokenError::invalid_client()),
+            }
+        }
+        (AuthMethod::PrivateKeyJwt, None, Some(assertion)) => {
+            let jwks = provider
+                .jwks
+                .as_ref()
+                .ok_or_else(TokenError::invalid_client)?;
+            let keys = client_assertion::client_keys(jwks).map_err(|reason| {
+                TokenError::new(
+                    crate::TokenErrorCode::InvalidClient,
+                    format!("the registered jwks is unusable: {reason}"),
+                )
+            })?;
+            client_assertion::verify_assertion(
+                assertion,
+                &provider.client_id,
+                &keys,
+                audiences,
+                now,
+            )
+            .map(Some)
+        }
         _ => Err(TokenError::invalid_client()),
     }
 }
@@ -150,6 +218,7 @@ pub fn authenticate(
 mod tests {
     use super::*;
     use crate::error::TokenErrorCode;
+    use gatehouse_core::ClientType;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
         Params::from_pairs(pairs.iter().copied()).expect("params")
@@ -205,6 +274,60 @@ mod tests {
     }
 
     #[test]
+    fn reads_client_assertions() {
+        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"sub":"app"}"#);
+        let jwt = format!("e30.{claims}.c2ln");
+        let typed = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![
+                ("client_assertion_type", client_assertion::JWT_BEARER),
+                ("client_assertion", jwt.as_str()),
+            ];
+            pairs.extend_from_slice(extra);
+            params(&pairs)
+        };
+        let found = presented_client(None, &typed(&[])).expect("assertion");
+        assert_eq!(found.client_id, "app");
+        assert_eq!(found.method, AuthMethod::PrivateKeyJwt);
+        assert_eq!(found.assertion.as_deref(), Some(jwt.as_str()));
+        let named = presented_client(None, &typed(&[("client_id", "named")])).expect("named");
+        assert_eq!(named.client_id, "named");
+        for (header, extra, code) in [
+            (
+                Some(basic("app", "s")),
+                vec![],
+                TokenErrorCode::InvalidRequest,
+            ),
+            (
+                None,
+                vec![("client_secret", "s")],
+                TokenErrorCode::InvalidRequest,
+            ),
+        ] {
+            let result = presented_client(header.as_deref(), &typed(&extra));
+            assert_eq!(result.map_err(|e| e.code), Err(code));
+        }
+        let wrong_type = params(&[
+            ("client_assertion_type", "urn:other"),
+            ("client_assertion", jwt.as_str()),
+        ]);
+        let lone = params(&[("client_assertion", jwt.as_str())]);
+        let unnamed = params(&[
+            ("client_assertion_type", client_assertion::JWT_BEARER),
+            ("client_assertion", "e30.e30.c2ln"),
+        ]);
+        for bad in [wrong_type, lone] {
+            assert_eq!(
+                presented_client(None, &bad).map_err(|e| e.code),
+                Err(TokenErrorCode::InvalidRequest)
+            );
+        }
+        assert_eq!(
+            presented_client(None, &unnamed).map_err(|e| e.code),
+            Err(TokenErrorCode::InvalidClient)
+        );
+    }
+
+    #[test]
     fn authenticates_by_client_type() {
         let mut confidential = OAuth2Provider::new(ClientType::Confidential, "c");
         confidential.client_secret_digest = Some("digest-of-right".into());
@@ -212,14 +335,34 @@ mod tests {
         let presented = |id: &str, secret: Option<&str>| PresentedClient {
             client_id: id.into(),
             secret: secret.map(Into::into),
-            method: AuthMethod::ClientSecretPost,
+            assertion: None,
+            method: if secret.is_some() {
+                AuthMethod::ClientSecretPost
+            } else {
+                AuthMethod::None
+            },
         };
-        assert!(authenticate(&presented("c", Some("right")), &confidential, verify).is_ok());
-        assert!(authenticate(&presented("c", Some("wrong")), &confidential, verify).is_err());
-        assert!(authenticate(&presented("c", None), &confidential, verify).is_err());
-        assert!(authenticate(&presented("x", Some("right")), &confidential, verify).is_err());
+        let check = |p: &PresentedClient, provider: &OAuth2Provider| {
+            authenticate(p, provider, verify, &[], Utc::now()).is_ok()
+        };
+        assert!(check(&presented("c", Some("right")), &confidential));
+        assert!(!check(&presented("c", Some("wrong")), &confidential));
+        assert!(!check(&presented("c", None), &confidential));
+        assert!(!check(&presented("x", Some("right")), &confidential));
         let public = OAuth2Provider::new(ClientType::Public, "p");
-        assert!(authenticate(&presented("p", None), &public, verify).is_ok());
-        assert!(authenticate(&presented("p", Some("x")), &public, verify).is_err());
+        assert!(check(&presented("p", None), &public));
+        assert!(!check(&presented("p", Some("x")), &public));
+        // A registered method excludes the others.
+        confidential.token_endpoint_auth_method = Some(AuthMethod::ClientSecretBasic);
+        assert!(!check(&presented("c", Some("right")), &confidential));
+        // private_key_jwt needs registered keys.
+        let assertion = PresentedClient {
+            client_id: "c".into(),
+            secret: None,
+            assertion: Some("a.b.c".into()),
+            method: AuthMethod::PrivateKeyJwt,
+        };
+        confidential.token_endpoint_auth_method = None;
+        assert!(!check(&assertion, &confidential));
     }
 }

@@ -2,6 +2,7 @@
 //! application as authentik publishes it: the issuer is `<base>/application/o/<slug>/` and
 //! the shared endpoints live under `<base>/application/o/`.
 
+use crate::client_assertion::SIGNING_ALGS;
 use gatehouse_core::KeyAlgorithm;
 use serde_json::{Value, json};
 
@@ -37,9 +38,15 @@ pub fn document(base_url: &str, slug: &str, alg: KeyAlgorithm, scopes: &[String]
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash",
             "name", "preferred_username", "nickname", "groups", "email", "email_verified",
         ],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
+        "introspection_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
+        "revocation_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent"],
         "acr_values_supported": crate::authn_context::ACR_VALUES_SUPPORTED,

@@ -21,6 +21,7 @@
 pub mod authn_context;
 pub mod authorize;
 pub mod claims;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod consent;
 pub mod device;

@@ -25,6 +25,10 @@ pub struct SweepReport {
     pub consents: u64,
     /// Expired RFC 8628 device authorizations.
     pub device_authorizations: u64,
+    /// Spent `private_key_jwt` assertion ids past their expiry (replay can no longer matter).
+    pub client_assertions: u64,
+    /// Retired signing keys no unexpired token can have been signed with (end of overlap).
+    pub signing_keys: u64,
 }
 
 impl SweepReport {
@@ -37,6 +41,8 @@ impl SweepReport {
             + self.oauth2_tokens
             + self.consents
             + self.device_authorizations
+            + self.client_assertions
+            + self.signing_keys
     }
 }
 
@@ -59,6 +65,8 @@ pub async fn sweep(
         oauth2_tokens: store.delete_expired_oauth2_tokens(now).await?,
         consents: store.delete_expired_consents(now).await?,
         device_authorizations: store.delete_expired_device_authorizations(now).await?,
+        client_assertions: store.delete_expired_client_assertions(now).await?,
+        signing_keys: store.delete_unverifiable_signing_keys(now).await?,
     };
     metrics::counter!("gatehouse_worker_sweeps_total").increment(1);
     for (kind, rows) in [
@@ -69,6 +77,8 @@ pub async fn sweep(
         ("oauth2_token", report.oauth2_tokens),
         ("consent", report.consents),
         ("device_authorization", report.device_authorizations),
+        ("client_assertion", report.client_assertions),
+        ("signing_key", report.signing_keys),
     ] {
         metrics::counter!("gatehouse_worker_swept_rows_total", "kind" => kind).increment(rows);
     }

@@ -28,6 +28,8 @@ pub async fn run(services: Services, mut shutdown: watch::Receiver<bool>) {
                         oauth2_tokens = report.oauth2_tokens,
                         consents = report.consents,
                         device_authorizations = report.device_authorizations,
+                        client_assertions = report.client_assertions,
+                        signing_keys = report.signing_keys,
                         "swept expired rows"
                     );
                 }

@@ -10,6 +10,7 @@
 //! # Ok(()) }
 //! ```
 
+mod assertion_store;
 mod connect;
 mod consent_store;
 mod device_authorization_store;

@@ -447,6 +447,22 @@ impl KeyStore for SqlStore {
     async fn signing_key(&self, id: KeyId) -> StoreResult<Option<SigningKey>> {
         keys::by_id(&self.db, id).await
     }
+
+    async fn rotate_signing_key(
+        &self,
+        key: NewSigningKey,
+        verify_until: DateTime<Utc>,
+        audit: &AuditContext,
+    ) -> StoreResult<(SigningKey, Vec<SigningKey>)> {
+        let txn = self.begin_write().await?;
+        let rotated = keys::rotate(&txn, key, verify_until, audit).await?;
+        commit(txn).await?;
+        Ok(rotated)
+    }
+
+    async fn delete_unverifiable_signing_keys(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        keys::delete_unverifiable(&self.db, now).await
+    }
 }
 
 #[async_trait]

@@ -45,6 +45,9 @@ pub(crate) enum Command {
     /// Manage applications and their OAuth2/OIDC providers.
     #[command(subcommand)]
     App(crate::commands::app::AppCommand),
+    /// Manage the signing keys of ID tokens and access tokens (rotation).
+    #[command(subcommand)]
+    Key(crate::commands::key::KeyCommand),
     /// Make users and groups match a YAML document.
     Apply {
         /// The document (`-` for standard input).

@@ -26,6 +26,10 @@ pub(super) fn application_spec(app: &Application) -> ApplicationSpec {
             access_token_lifetime: Some(p.lifetimes.access_token),
             refresh_token_lifetime: Some(p.lifetimes.refresh_token),
             code_lifetime: Some(p.lifetimes.authorization_code),
+            jwks: Some(p.jwks.clone()),
+            token_endpoint_auth_method: Some(
+                p.token_endpoint_auth_method.map(|m| m.as_str().to_owned()),
+            ),
         }),
     }
 }

@@ -9,7 +9,7 @@ use super::snapshot::Snapshot;
 use crate::oidc::secrets;
 use gatehouse_core::{
     Application, ApplicationPatch, Change, ChangeSet, ClientType, ConsentMode, KeyAlgorithm,
-    NewApplication, OAuth2Provider, SubjectMode, ValidationError,
+    NewApplication, OAuth2Provider, SubjectMode, TokenEndpointAuthMethod, ValidationError,
 };
 use gatehouse_crypto::TokenDigester;
 use std::collections::{BTreeMap, BTreeSet};
@@ -239,6 +239,26 @@ fn merge_provider(
     if let Some(require) = oidc.require_pkce {
         provider.require_pkce = require;
     }
+    if let Some(jwks) = &oidc.jwks {
+        provider.jwks = jwks
+            .clone()
+            .map(gatehouse_oidc::client_assertion::registered_jwks)
+            .transpose()
+            .map_err(|message| error(at("jwks"), message))?;
+    }
+    if let Some(method) = &oidc.token_endpoint_auth_method {
+        provider.token_endpoint_auth_method = method
+            .as_deref()
+            .map(|m| {
+                TokenEndpointAuthMethod::parse(m).ok_or_else(|| {
+                    error(
+                        at("token_endpoint_auth_method"),
+                        "must be client_secret_basic, client_secret_post, private_key_jwt or none",
+                    )
+                })
+            })
+            .transpose()?;
+    }
     match provider.client_type {
         ClientType::Public => {
             if oidc.client_secret.is_some() {
@@ -289,6 +309,11 @@ fn provider_differences(old: &OAuth2Provider, new: &OAuth2Provider) -> Vec<&'sta
         ("subject_mode", old.subject_mode != new.subject_mode),
         ("consent", old.consent_mode != new.consent_mode),
         ("require_pkce", old.require_pkce != new.require_pkce),
+        ("jwks", old.jwks != new.jwks),
+        (
+            "token_endpoint_auth_method",
+            old.token_endpoint_auth_method != new.token_endpoint_auth_method,
+        ),
         (
             "access_token_lifetime",
             old.lifetimes.access_token != new.lifetimes.access_token,
@@ -414,5 +439,56 @@ mod tests {
         let err = plan_applications(&[spec], &Snapshot::default(), &BTreeSet::new(), &digester)
             .expect_err("public with secret");
         assert_eq!(err.path, "applications[0].oidc.client_secret");
+    }
+
+    #[test]
+    fn jwks_text_is_read_checked_and_planned() {
+        let digester = digester();
+        let key = gatehouse_crypto::generate_signing_key(KeyAlgorithm::EdDsa).expect("key");
+        let jwk = gatehouse_crypto::public_jwk(KeyAlgorithm::EdDsa, &key.public_key_der, "k")
+            .expect("jwk");
+        let jwks = serde_json::json!({ "keys": [jwk] });
+        let spec = grafana();
+        let current = created(&spec, &digester);
+        let mut with_keys = spec.clone();
+        if let Some(oidc) = &mut with_keys.oidc {
+            // As `file:///path` leaves it: JSON text.
+            oidc.jwks = Some(Some(serde_json::Value::from(jwks.to_string())));
+            oidc.token_endpoint_auth_method = Some(Some("private_key_jwt".into()));
+        }
+        let changes =
+            plan_applications(&[with_keys], &current, &BTreeSet::new(), &digester).expect("plan");
+        assert_eq!(
+            changes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["~ application grafana: jwks, token_endpoint_auth_method"]
+        );
+        let Some(Change::UpdateApplication { patch, .. }) = changes.into_iter().next() else {
+            panic!("an update");
+        };
+        assert_eq!(patch.oauth2.and_then(|p| p.jwks), Some(jwks));
+
+        for (jwks, method, path) in [
+            (
+                Some(serde_json::json!({"keys": [{"kty": "oct"}]})),
+                None,
+                "jwks",
+            ),
+            (Some(serde_json::json!("{not json")), None, "jwks"),
+            (None, Some("private_key_jwt"), "token_endpoint_auth_method"),
+            (
+                None,
+                Some("client_secret_jwt"),
+                "token_endpoint_auth_method",
+            ),
+        ] {
+            let mut bad = spec.clone();
+            if let Some(oidc) = &mut bad.oidc {
+                oidc.jwks = jwks.map(Some);
+                oidc.token_endpoint_auth_method = method.map(|m| Some(m.to_owned()));
+            }
+            let err = plan_applications(&[bad], &current, &BTreeSet::new(), &digester)
+                .expect_err("refused");
+            assert_eq!(err.path, format!("applications[0].oidc.{path}"));
+        }
     }
 }

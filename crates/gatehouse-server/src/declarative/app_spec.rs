@@ -70,6 +70,23 @@ pub struct OidcSpec {
     /// Authorization code lifetime, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_lifetime: Option<i64>,
+    /// The client's public keys for `private_key_jwt`: a JWKS mapping, or its JSON text
+    /// (`file:///path/jwks.json`); `null` removes them.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::document::double_option"
+    )]
+    pub jwks: Option<Option<serde_json::Value>>,
+    /// The one client authentication method allowed (`client_secret_basic`,
+    /// `client_secret_post`, `private_key_jwt`, `none`); `null` allows every method the
+    /// client type permits.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::document::double_option"
+    )]
+    pub token_endpoint_auth_method: Option<Option<String>>,
 }
 
 impl std::fmt::Debug for OidcSpec {

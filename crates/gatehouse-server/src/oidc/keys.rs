@@ -1,13 +1,17 @@
 //! Signing keys for OIDC: the newest unretired key of the algorithm a client asks for,
 //! created on first need (RS256 exists from first start; ES256 and EdDSA keys are made when
 //! an application first uses them), parsed once and cached, since parsing an RSA key costs
-//! far more than a signature.
+//! far more than a signature. Rotation (`gatehouse key rotate`) makes a new active key and
+//! keeps the previous one published until every token it could have signed has expired.
 
 use crate::prepare::SIGNING_KEY_CONTEXT;
 use crate::services::Services;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use gatehouse_core::{AuditContext, KeyAlgorithm, NewSigningKey, StoreError};
+use chrono::{Duration, Utc};
+use gatehouse_core::{
+    AuditContext, KeyAlgorithm, Lifetimes, NewSigningKey, SigningKey as StoredKey, StoreError,
+};
 use gatehouse_crypto::keys::SigningKey as Signer;
 use gatehouse_oidc::jwt::VerificationKey;
 use std::collections::HashMap;
@@ -106,22 +110,12 @@ pub async fn ensure_key(services: &Services, alg: KeyAlgorithm) -> Result<(), Ke
     if newest(services, alg).await?.is_some() {
         return Ok(());
     }
-    let generated =
-        tokio::task::spawn_blocking(move || gatehouse_crypto::generate_signing_key(alg))
-            .await
-            .map_err(|_| KeyError::Unusable)?
-            .map_err(|e| {
-                tracing::error!(error = %e, "key generation failed");
-                KeyError::Unusable
-            })?;
-    let key = NewSigningKey {
-        name: format!("gatehouse-{}", alg.as_str().to_ascii_lowercase()),
-        algorithm: alg,
-        private_key_sealed: services
-            .secret_box
-            .seal(&generated.pkcs8_der, SIGNING_KEY_CONTEXT),
-        public_key_der: STANDARD.encode(&generated.public_key_der),
-    };
+    let key = new_key(
+        services,
+        alg,
+        format!("gatehouse-{}", alg.as_str().to_ascii_lowercase()),
+    )
+    .await?;
     match services
         .store
         .create_signing_key(key, &AuditContext::system())
@@ -133,6 +127,66 @@ pub async fn ensure_key(services: &Services, alg: KeyAlgorithm) -> Result<(), Ke
     }
 }
 
+/// Generates a key pair of `alg` (off the async threads) and seals its private half.
+async fn new_key(
+    services: &Services,
+    alg: KeyAlgorithm,
+    name: String,
+) -> Result<NewSigningKey, KeyError> {
+    let generated =
+        tokio::task::spawn_blocking(move || gatehouse_crypto::generate_signing_key(alg))
+            .await
+            .map_err(|_| KeyError::Unusable)?
+            .map_err(|e| {
+                tracing::error!(error = %e, "key generation failed");
+                KeyError::Unusable
+            })?;
+    Ok(NewSigningKey {
+        name,
+        algorithm: alg,
+        private_key_sealed: services
+            .secret_box
+            .seal(&generated.pkcs8_der, SIGNING_KEY_CONTEXT),
+        public_key_der: STANDARD.encode(&generated.public_key_der),
+    })
+}
+
+/// The longest any token signed now could live: the largest access/ID token lifetime of any
+/// application (refresh tokens and codes are opaque, not signed), at least the default.
+pub async fn longest_signed_lifetime(services: &Services) -> Result<Duration, StoreError> {
+    let longest = services
+        .store
+        .list_applications()
+        .await?
+        .iter()
+        .filter_map(|app| app.oauth2.as_ref())
+        .map(|p| p.lifetimes.access_token)
+        .fold(Lifetimes::default().access_token, i64::max);
+    Ok(Duration::seconds(longest))
+}
+
+/// Makes a new active key of `alg` and retires the current one, which stays published
+/// until [`longest_signed_lifetime`] from now has passed. Returns the new key and the
+/// retired ones.
+pub async fn rotate(
+    services: &Services,
+    alg: KeyAlgorithm,
+    audit: &AuditContext,
+) -> Result<(StoredKey, Vec<StoredKey>), KeyError> {
+    let now = Utc::now();
+    let name = format!(
+        "gatehouse-{}-{}",
+        alg.as_str().to_ascii_lowercase(),
+        now.format("%Y%m%dT%H%M%S%.6fZ")
+    );
+    let key = new_key(services, alg, name).await?;
+    let verify_until = now + longest_signed_lifetime(services).await?;
+    Ok(services
+        .store
+        .rotate_signing_key(key, verify_until, audit)
+        .await?)
+}
+
 /// Every key (retired ones too, until their tokens expire) as verification keys and as
 /// public JWKs, for the JWKS document and for checking our own access tokens.
 pub async fn published_keys(
@@ -140,7 +194,11 @@ pub async fn published_keys(
 ) -> Result<(Vec<VerificationKey>, Vec<serde_json::Value>), StoreError> {
     let mut verification = Vec::new();
     let mut jwks = Vec::new();
+    let now = Utc::now();
     for key in services.store.signing_keys().await? {
+        if !key.verifiable_at(now) {
+            continue;
+        }
         let Ok(der) = STANDARD.decode(&key.public_key_der) else {
             tracing::error!(kid = %key.id, "stored public key is not base64");
             continue;

@@ -6,3 +6,6 @@ pub mod device;
 pub mod grants;
 pub mod keys;
 pub mod secrets;
+
+/// Checks a client's JWKS for `private_key_jwt` as the CLI and `apply` register it.
+pub use gatehouse_oidc::client_assertion::registered_jwks;

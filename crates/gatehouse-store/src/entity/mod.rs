@@ -11,6 +11,7 @@ pub(crate) mod flow;
 pub(crate) mod group;
 pub(crate) mod group_member;
 pub(crate) mod invitation;
+pub(crate) mod oauth2_client_assertion;
 pub(crate) mod oauth2_provider;
 pub(crate) mod oauth2_token;
 pub(crate) mod session;

@@ -22,6 +22,8 @@ pub(crate) struct Model {
     pub consent_mode: String,
     pub require_pkce: bool,
     pub post_logout_redirect_uris: Json,
+    pub jwks: Option<Json>,
+    pub token_endpoint_auth_method: Option<String>,
 }
 
 impl std::fmt::Debug for Model {

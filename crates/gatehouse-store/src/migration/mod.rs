@@ -13,8 +13,10 @@ mod m20261129_000007_consents;
 mod m20261129_000008_end_session;
 mod m20261129_000009_token_state;
 mod m20261129_000010_spent_nonces;
-mod m20261129_000020_session_authentication;
-mod m20261129_000021_device_authorizations;
+mod m20261129_000011_session_authentication;
+mod m20261129_000012_device_authorizations;
+mod m20261129_000013_private_key_jwt;
+mod m20261129_000014_key_rotation;
 
 /// Every migration, oldest first.
 pub(crate) struct Migrator;
@@ -33,8 +35,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_end_session::Migration),
             Box::new(m20261129_000009_token_state::Migration),
             Box::new(m20261129_000010_spent_nonces::Migration),
-            Box::new(m20261129_000020_session_authentication::Migration),
-            Box::new(m20261129_000021_device_authorizations::Migration),
+            Box::new(m20261129_000011_session_authentication::Migration),
+            Box::new(m20261129_000012_device_authorizations::Migration),
+            Box::new(m20261129_000013_private_key_jwt::Migration),
+            Box::new(m20261129_000014_key_rotation::Migration),
         ]
     }
 

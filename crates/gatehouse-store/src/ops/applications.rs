@@ -10,7 +10,7 @@ use gatehouse_core::store::StoreResult;
 use gatehouse_core::{
     AllowedGroup, Application, ApplicationId, AuditContext, ClientType, ConsentMode, EventAction,
     GroupId, KeyAlgorithm, Lifetimes, NewApplication, NewEvent, OAuth2Provider, StoreError,
-    SubjectMode,
+    SubjectMode, TokenEndpointAuthMethod,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -251,6 +251,8 @@ pub(crate) fn provider_to_row(application_id: Uuid, p: &OAuth2Provider) -> oauth
         consent_mode: p.consent_mode.as_str().to_owned(),
         require_pkce: p.require_pkce,
         post_logout_redirect_uris: Value::from(p.post_logout_redirect_uris.clone()),
+        jwks: p.jwks.clone(),
+        token_endpoint_auth_method: p.token_endpoint_auth_method.map(|m| m.as_str().to_owned()),
     }
 }
 
@@ -280,6 +282,14 @@ fn provider_from_row(row: oauth2_provider::Model) -> StoreResult<OAuth2Provider>
             TABLE,
             "post_logout_redirect_uris",
         )?,
+        jwks: row.jwks,
+        token_endpoint_auth_method: row
+            .token_endpoint_auth_method
+            .map(|m| {
+                TokenEndpointAuthMethod::parse(&m)
+                    .ok_or_else(|| corrupt(TABLE, "token_endpoint_auth_method", &m))
+            })
+            .transpose()?,
     })
 }
 

@@ -5,6 +5,7 @@
 pub(crate) mod application_update;
 pub(crate) mod applications;
 pub(crate) mod changes;
+pub(crate) mod client_assertions;
 pub(crate) mod consents;
 pub(crate) mod device_authorizations;
 pub(crate) mod devices;

@@ -6,7 +6,7 @@ use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use gatehouse_core::{
     Application, AuditContext, ClientType, ConsentMode, KeyAlgorithm, NewApplication,
-    OAuth2Provider, SubjectMode,
+    OAuth2Provider, SubjectMode, TokenEndpointAuthMethod,
 };
 use gatehouse_server::Services;
 use gatehouse_server::oidc::{keys, secrets};
@@ -96,6 +96,13 @@ pub(crate) struct AppCreate {
     /// Require PKCE from a confidential client too.
     #[arg(long)]
     require_pkce: bool,
+    /// A JSON file with the client's public keys (JWKS), for `private_key_jwt`.
+    #[arg(long)]
+    jwks_file: Option<std::path::PathBuf>,
+    /// The one client authentication method allowed: client_secret_basic,
+    /// client_secret_post, private_key_jwt or none (default: any the client type permits).
+    #[arg(long)]
+    token_endpoint_auth_method: Option<String>,
     /// Access and ID token lifetime in seconds.
     #[arg(long)]
     access_token_lifetime: Option<i64>,
@@ -186,6 +193,8 @@ async fn create(args: AppCreate, services: &Services, audit: &AuditContext) -> a
                 || args.client_secret_stdin
                 || !args.redirect_uris.is_empty()
                 || !args.post_logout_redirect_uris.is_empty()
+                || args.jwks_file.is_some()
+                || args.token_endpoint_auth_method.is_some()
             {
                 bail!("OAuth2 options need --client-id");
             }
@@ -211,6 +220,23 @@ async fn create(args: AppCreate, services: &Services, audit: &AuditContext) -> a
             provider.consent_mode = ConsentMode::parse(&args.consent)
                 .ok_or_else(|| anyhow!("consent: must be implicit, explicit or remembered"))?;
             provider.require_pkce = args.require_pkce || args.public;
+            if let Some(path) = &args.jwks_file {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                provider.jwks = Some(
+                    gatehouse_server::oidc::registered_jwks(json!(text))
+                        .map_err(|message| anyhow!("jwks: {message}"))?,
+                );
+            }
+            if let Some(method) = &args.token_endpoint_auth_method {
+                provider.token_endpoint_auth_method =
+                    Some(TokenEndpointAuthMethod::parse(method).ok_or_else(|| {
+                        anyhow!(
+                            "token_endpoint_auth_method: must be client_secret_basic, \
+                             client_secret_post, private_key_jwt or none"
+                        )
+                    })?);
+            }
             if let Some(secs) = args.access_token_lifetime {
                 provider.lifetimes.access_token = secs;
             }
@@ -318,6 +344,8 @@ fn describe(services: &Services, app: &Application) -> serde_json::Value {
             "subject_mode": provider.subject_mode.as_str(),
             "consent": provider.consent_mode.as_str(),
             "require_pkce": provider.pkce_required(),
+            "jwks": provider.jwks,
+            "token_endpoint_auth_method": provider.token_endpoint_auth_method.map(|m| m.as_str()),
             "access_token_lifetime": provider.lifetimes.access_token,
             "refresh_token_lifetime": provider.lifetimes.refresh_token,
             "code_lifetime": provider.lifetimes.authorization_code,

@@ -6,6 +6,7 @@ mod flow;
 mod group;
 mod healthcheck;
 mod invitation;
+pub(crate) mod key;
 mod user;
 
 use crate::cli::Command;
@@ -52,6 +53,7 @@ pub(crate) async fn run(command: Command, config: Config) -> anyhow::Result<Exit
             invitation::run(command, admin_services(config).await?).await
         }
         Command::App(command) => app::run(command, admin_services(config).await?).await,
+        Command::Key(command) => key::run(command, admin_services(config).await?).await,
         Command::Apply { file, dry_run } => {
             apply::apply(&file, dry_run, admin_services(config).await?).await
         }

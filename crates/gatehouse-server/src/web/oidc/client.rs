@@ -1,18 +1,21 @@
 //! Reading the form body and authenticating the client, shared by the token, introspection
-//! and revocation endpoints.
+//! and revocation endpoints; for `private_key_jwt`, recording the assertion's `jti` so it
+//! is good for one request only.
 
 use super::responses::{store_failure, token_error};
 use crate::services::Services;
 use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::response::Response;
+use chrono::Utc;
 use gatehouse_core::{Application, OAuth2Provider};
 use gatehouse_oidc::TokenError;
 use gatehouse_oidc::client_auth::{authenticate, presented_client};
+use gatehouse_oidc::discovery;
 use gatehouse_oidc::params::Params;
 
 /// Parses an `application/x-www-form-urlencoded` body; anything else is `invalid_request`.
-pub(super) fn form(headers: &HeaderMap, body: &[u8]) -> Result<Params, TokenError> {
+fn form(headers: &HeaderMap, body: &[u8]) -> Result<Params, TokenError> {
     let is_form = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -32,11 +35,29 @@ pub(super) fn form(headers: &HeaderMap, body: &[u8]) -> Result<Params, TokenErro
     Params::parse_form(text).map_err(|e| TokenError::invalid_request(e.to_string()))
 }
 
-/// Authenticates the client of a token-endpoint-style request.
-pub(super) async fn authenticated_client(
+/// A form request from an authenticated client: its parameters, application and provider.
+pub(super) type ClientRequest = (Params, Application, OAuth2Provider);
+
+/// Reads the form body of a request received at `endpoint` and authenticates its client;
+/// every failure is already the RFC 6749 §5.2 response.
+pub(super) async fn client_request(
+    services: &Services,
+    headers: &HeaderMap,
+    body: &[u8],
+    endpoint: &str,
+) -> Result<ClientRequest, Response> {
+    let params = form(headers, body).map_err(|e| token_error(&e))?;
+    let (app, provider) = authenticated_client(services, headers, &params, endpoint).await?;
+    Ok((params, app, provider))
+}
+
+/// Authenticates the client of a token-endpoint-style request received at `endpoint` (the
+/// path under `/application/o/`, e.g. `token/`), which a client assertion's `aud` may name.
+async fn authenticated_client(
     services: &Services,
     headers: &HeaderMap,
     params: &Params,
+    endpoint: &str,
 ) -> Result<(Application, OAuth2Provider), Response> {
     let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
     let presented = presented_client(authorization, params).map_err(|e| token_error(&e))?;
@@ -52,12 +73,37 @@ pub(super) async fn authenticated_client(
     let Some(provider) = app.oauth2.clone() else {
         return Err(token_error(&TokenError::invalid_client()));
     };
-    authenticate(&presented, &provider, |secret, digest| {
-        services.digester.verify(secret, digest)
-    })
-    .map_err(|e| {
-        tracing::info!(client_id = %provider.client_id, "client authentication failed");
-        token_error(&e)
-    })?;
+    let base = services.config.base_url();
+    let base = base.trim_end_matches('/');
+    let token_endpoint = format!("{base}/application/o/token/");
+    let this_endpoint = format!("{base}/application/o/{endpoint}");
+    let issuer = discovery::issuer(base, &app.slug);
+    let audiences = [
+        token_endpoint.as_str(),
+        issuer.as_str(),
+        this_endpoint.as_str(),
+    ];
+    let refuse = |reason: &str| {
+        tracing::info!(client_id = %provider.client_id, method = presented.method.as_str(), reason, "client authentication failed");
+        token_error(&TokenError::invalid_client())
+    };
+    let accepted = authenticate(
+        &presented,
+        &provider,
+        |secret, digest| services.digester.verify(secret, digest),
+        &audiences,
+        Utc::now(),
+    )
+    .map_err(|e| refuse(&e.description))?;
+    if let Some(assertion) = accepted {
+        let first_use = services
+            .store
+            .record_client_assertion(&provider.client_id, &assertion.jti, assertion.expires_at)
+            .await
+            .map_err(|e| store_failure(&e))?;
+        if !first_use {
+            return Err(refuse("the client assertion's jti was already used"));
+        }
+    }
     Ok((app, provider))
 }

@@ -7,7 +7,7 @@
 //! authorization endpoint does. Rules live in `gatehouse_oidc::device`, storage in
 //! `crate::oidc::device`.
 
-use super::client::{authenticated_client, form};
+use super::client::client_request;
 use super::responses::{audit, error_page, no_store_json, see_other, store_failure, token_error};
 use crate::config::BrandingConfig;
 use crate::oidc::device;
@@ -41,11 +41,8 @@ pub(super) async fn device_authorization(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params = match form(&headers, &body) {
-        Ok(params) => params,
-        Err(error) => return token_error(&error),
-    };
-    let (app, provider) = match authenticated_client(&services, &headers, &params).await {
+    let (params, app, provider) = match client_request(&services, &headers, &body, "device/").await
+    {
         Ok(found) => found,
         Err(response) => return response,
     };

@@ -1,7 +1,7 @@
 //! `POST /application/o/introspect/` (RFC 7662) and `POST /application/o/revoke/`
 //! (RFC 7009). Both authenticate the client and only ever act on its own tokens.
 
-use super::client::{authenticated_client, form};
+use super::client::client_request;
 use super::responses::{audit, no_store_json, store_failure, token_error};
 use crate::oidc::grants;
 use crate::services::Services;
@@ -19,14 +19,11 @@ pub(super) async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params = match form(&headers, &body) {
-        Ok(params) => params,
-        Err(error) => return token_error(&error),
-    };
-    let (app, provider) = match authenticated_client(&services, &headers, &params).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (params, app, provider) =
+        match client_request(&services, &headers, &body, "introspect/").await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
     if provider.client_type != ClientType::Confidential {
         return token_error(&TokenError::invalid_client());
     }
@@ -46,11 +43,8 @@ pub(super) async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params = match form(&headers, &body) {
-        Ok(params) => params,
-        Err(error) => return token_error(&error),
-    };
-    let (app, provider) = match authenticated_client(&services, &headers, &params).await {
+    let (params, app, provider) = match client_request(&services, &headers, &body, "revoke/").await
+    {
         Ok(found) => found,
         Err(response) => return response,
     };

@@ -1,6 +1,6 @@
 //! `POST /application/o/token/` (RFC 6749 §3.2).
 
-use super::client::{authenticated_client, form};
+use super::client::client_request;
 use super::responses::{audit, no_store_json, store_failure, token_error};
 use crate::oidc::grants::{self, GrantError};
 use crate::services::Services;
@@ -17,11 +17,7 @@ pub(super) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params = match form(&headers, &body) {
-        Ok(params) => params,
-        Err(error) => return token_error(&error),
-    };
-    let (app, provider) = match authenticated_client(&services, &headers, &params).await {
+    let (params, app, provider) = match client_request(&services, &headers, &body, "token/").await {
         Ok(found) => found,
         Err(response) => return response,
     };
