@@ -2,6 +2,8 @@
 //! store and the web layer: signing keys per algorithm, client secrets, token minting and
 //! the grant services the endpoints call. No axum types here; `web::oidc` is the HTTP edge.
 
+pub mod cache;
 pub mod grants;
 pub mod keys;
 pub mod secrets;
+pub mod token_writer;
