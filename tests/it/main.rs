@@ -14,6 +14,7 @@ mod invitation_store;
 mod login;
 mod oidc;
 mod oidc_authlib;
+mod oidc_concurrent;
 mod oidc_consent;
 mod oidc_store;
 mod outage;
