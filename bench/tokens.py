@@ -102,10 +102,14 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def refresh_tokens(base, basic, count):
-    """`count` refresh tokens, each from its own authorization code flow of one signed-in user."""
+def signed_in(base):
+    """An opener holding a signed-in session that does not follow redirects."""
     jar = next(h.cookiejar for h in login.sign_in(base).handlers if isinstance(h, urllib.request.HTTPCookieProcessor))
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect())
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect())
+
+
+def refresh_tokens(opener, base, basic, count):
+    """`count` refresh tokens, each from its own authorization code flow of the signed-in user."""
     tokens = []
     for i in range(count):
         query = urllib.parse.urlencode({"response_type": "code", "client_id": "web", "redirect_uri": REDIRECT,
@@ -217,10 +221,12 @@ def main():
                     rows.append(summarise(slug, runs, c))
             if want("refresh"):
                 basic = base64.b64encode(f"web:{secret}".encode()).decode()
+                # One password sign-in (its Argon2 work area shows in this case's peak RSS).
+                session = signed_in(base)
                 for c in conns:
                     runs = []
                     for _ in range(a.rounds):
-                        tokens = refresh_tokens(base, "Basic " + basic, c + 8)
+                        tokens = refresh_tokens(session, base, "Basic " + basic, c + 8)
                         with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
                             f.write("\n".join(tokens) + "\n")
                             f.flush()
