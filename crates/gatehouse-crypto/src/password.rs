@@ -6,9 +6,9 @@
 //! Each hashing thread keeps its Argon2 work area between hashes and drops it after a minute
 //! without work: a fresh 19 MiB area per hash costs thousands of page faults (several
 //! milliseconds per sign-in), while a kept one costs nothing after the first hash. Measured
-//! trade-off (bench/README.md): mimalloc keeps an idle thread's freed segments, so an idle
-//! hashing thread drops its area and then exits, replaced by a fresh thread; the exiting
-//! thread's heap is collected and the memory goes back to the operating system.
+//! trade-off (bench/README.md): the dropped area goes back to the allocator, but mimalloc keeps
+//! an idle thread's freed segments, so resident memory stays about one area per hashing thread
+//! higher after the first burst of sign-ins.
 //!
 //! Verification also accepts Argon2i/Argon2d and bcrypt (`$2a$`, `$2b$`, `$2y$`, as
 //! exported by Dex and authentik) and reports that such hashes need rehashing, so imported
@@ -170,7 +170,19 @@ impl HashPool {
         let (sender, receiver) = flume::unbounded::<HashJob>();
         let mut started = 0;
         for index in 0..threads.max(1) {
-            if spawn_hashing_thread(index, receiver.clone()).is_ok() {
+            let receiver = receiver.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("gatehouse-hash-{index}"))
+                .spawn(move || {
+                    loop {
+                        match receiver.recv_timeout(WORK_AREA_IDLE) {
+                            Ok(job) => job(),
+                            Err(flume::RecvTimeoutError::Timeout) => release_work_area(),
+                            Err(flume::RecvTimeoutError::Disconnected) => return,
+                        }
+                    }
+                });
+            if spawned.is_ok() {
                 started += 1;
             }
         }
@@ -179,42 +191,6 @@ impl HashPool {
             jobs: (started > 0).then_some(sender),
         }
     }
-}
-
-/// Starts hashing thread `index`, taking jobs from `jobs` until the pool is dropped.
-///
-/// After [`WORK_AREA_IDLE`] without a job, a thread that has hashed hands its place to a fresh
-/// thread and exits. Dropping the work area alone is not enough: mimalloc keeps the freed
-/// segments of a thread that allocates nothing more, so they stayed resident; a thread that
-/// exits has its heap collected and the segments go back to the operating system (measured in
-/// bench/README.md). A thread that has not hashed since it started holds nothing and waits on.
-fn spawn_hashing_thread(
-    index: usize,
-    jobs: flume::Receiver<HashJob>,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name(format!("gatehouse-hash-{index}"))
-        .spawn(move || {
-            let mut hashed = false;
-            loop {
-                match jobs.recv_timeout(WORK_AREA_IDLE) {
-                    Ok(job) => {
-                        job();
-                        hashed = true;
-                    }
-                    Err(flume::RecvTimeoutError::Timeout) if hashed => {
-                        release_work_area();
-                        // If no successor can be started, this thread carries on instead.
-                        if spawn_hashing_thread(index, jobs.clone()).is_ok() {
-                            return;
-                        }
-                        hashed = false;
-                    }
-                    Err(flume::RecvTimeoutError::Timeout) => {}
-                    Err(flume::RecvTimeoutError::Disconnected) => return,
-                }
-            }
-        })
 }
 
 impl PasswordHasher {
