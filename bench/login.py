@@ -2,10 +2,12 @@
 """Password sign-ins end to end, and the sign-in page's render time, against a release
 `gatehouse serve` on SQLite with production Argon2id parameters.
 
-Usage: bench/login.py [--binary target/release/gatehouse] [--logins 200] [--threads 1,2,4] [--pages 2000] [--cheap-hash]
+Usage: bench/login.py [--binary target/release/gatehouse] [--logins 200] [--threads 1,2,4] [--pages 2000] [--cheap-hash] [--idle 70]
 
 --cheap-hash runs the same journey with Argon2id cut to m=8 KiB, t=1, so the server CPU per
 sign-in is (almost) only Gatehouse's own overhead: routing, flow state, store writes, pages.
+--idle N waits N seconds after the run and reads the server's resident memory again: the
+hashing threads give their Argon2 work areas back after 60 s without work.
 
 One sign-in is what a browser does: GET the sign-in page, POST the username, follow the 303 to
 the password page, POST the password, follow the redirects through the user-login stage to
@@ -21,6 +23,11 @@ def free_port():
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+def rss_mib(pid):
+    """Resident memory of process `pid` in MiB, from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
+
 def csrf(html):
     m = re.search(r'name="csrf" value="([^"]+)"', html)
     if not m:
@@ -28,6 +35,7 @@ def csrf(html):
     return m.group(1)
 
 def sign_in(base):
+    """Signs the benchmark user in with fresh cookies; returns the opener holding the session."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     page = opener.open(base + "/if/flow/default-authentication-flow/").read().decode()
     data = urllib.parse.urlencode({"csrf": csrf(page), "uid": "bench"}).encode()
@@ -37,6 +45,7 @@ def sign_in(base):
     body = response.read().decode()
     if "Hello," not in body:
         sys.exit("sign-in failed: " + body[:300])
+    return opener
 
 def main():
     ap = argparse.ArgumentParser()
@@ -45,6 +54,7 @@ def main():
     ap.add_argument("--threads", default="1,2,4")
     ap.add_argument("--pages", type=int, default=2000)
     ap.add_argument("--cheap-hash", action="store_true", help="m=8 KiB, t=1: measure the overhead alone")
+    ap.add_argument("--idle", type=int, default=0, help="seconds to wait before reading RSS again")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         port, mport = free_port(), free_port()
@@ -64,6 +74,8 @@ def main():
                         break
                 except OSError:
                     time.sleep(0.05)
+            time.sleep(1)
+            print(f"server RSS idle after start: {rss_mib(server.pid):.1f} MiB")
             sign_in(base)  # warm up
 
             latencies = []
@@ -100,9 +112,10 @@ def main():
                 renders.append((time.perf_counter() - t0) * 1000)
             renders.sort()
             print(f"sign-in page (plan + render + encrypted state cookie), client-measured: p50 {statistics.median(renders):.2f} ms, p99 {renders[int(len(renders)*0.99)-1]:.2f} ms (n={len(renders)})")
-            with open(f"/proc/{server.pid}/status") as f:
-                rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
-            print(f"server RSS after the run: {rss:.1f} MiB")
+            print(f"server RSS after the run: {rss_mib(server.pid):.1f} MiB")
+            if a.idle:
+                time.sleep(a.idle)
+                print(f"server RSS after {a.idle} s idle: {rss_mib(server.pid):.1f} MiB")
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -119,7 +119,8 @@ async fn applied_application_works_and_reapplies_as_no_change(backend: Backend) 
         serde_json::json!(["https://grafana.example.com/login/oauth2"])
     );
 
-    // A new secret is detected and the old one stops working.
+    // A new secret is detected and the old one stops working: the server reads the
+    // application again once its cached copy is older than the cache TTL (5 s).
     gh.env
         .insert("GRAFANA_SECRET".into(), "a-rotated-grafana-secret".into());
     let rotated = gh.cli_ok(&["apply", "-f", &changed_path], None);
@@ -127,8 +128,20 @@ async fn applied_application_works_and_reapplies_as_no_change(backend: Backend) 
         rotated.contains("~ application grafana: client_secret"),
         "{rotated}"
     );
-    let (status, _) = client_credentials(&server, "grafana", SECRET).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let applied_at = std::time::Instant::now();
+    loop {
+        let (status, _) = client_credentials(&server, "grafana", SECRET).await;
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            applied_at.elapsed()
+                < gatehouse_server::oidc::cache::OIDC_CACHE_TTL + std::time::Duration::from_secs(2),
+            "the old secret still works after the cache TTL"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
     let (status, _) = client_credentials(&server, "grafana", "a-rotated-grafana-secret").await;
     assert_eq!(status, StatusCode::OK);
     server.terminate();

@@ -16,6 +16,7 @@ mod login;
 mod oidc;
 mod oidc_authlib;
 mod oidc_browser;
+mod oidc_concurrent;
 mod oidc_consent;
 mod oidc_device;
 mod oidc_keys;

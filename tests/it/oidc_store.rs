@@ -1,12 +1,13 @@
 //! The OAuth2 parts of the store suite on both backends: applications with their providers
 //! (uniqueness, group resolution, secret replacement, cascading deletion) and grant
-//! artefacts (single-use exchange by compare-and-set, family revocation, expiry sweep).
+//! artefacts (single-use exchange by compare-and-set, family revocation, expiry sweep,
+//! batched issuing).
 
 use chrono::{Duration, Utc};
 use gatehouse_core::{
     ApplicationStore, AuditContext, ClientType, EventAction, EventQuery, EventStore, GrantFamilyId,
-    GroupStore, NewApplication, NewEvent, NewGroup, NewOAuth2Token, NewUser, OAuth2Provider,
-    OAuth2TokenKind, OAuth2TokenStore, StoreError, UserStore,
+    GroupStore, IssuedGrant, NewApplication, NewEvent, NewGroup, NewOAuth2Token, NewUser,
+    OAuth2Provider, OAuth2TokenKind, OAuth2TokenStore, StoreError, UserStore,
 };
 use gatehouse_store::SqlStore;
 use serde_json::Map;
@@ -14,6 +15,7 @@ use serde_json::Map;
 crate::on_both_stores! {
     applications_round_trip_and_refuse_duplicates,
     grant_artefacts_are_single_use_and_revoked_by_family,
+    batched_grants_are_stored_together_or_not_at_all,
 }
 
 fn app(slug: &str, client_id: &str) -> NewApplication {
@@ -267,4 +269,84 @@ async fn grant_artefacts_are_single_use_and_revoked_by_family(store: SqlStore) {
         store.oauth2_token_by_digest("code").await.expect("read"),
         None
     );
+}
+
+/// The token endpoint's group commit: many grants, each with its own event and actor, in one
+/// transaction; a batch with one bad record writes nothing at all.
+async fn batched_grants_are_stored_together_or_not_at_all(store: SqlStore) {
+    let audit = AuditContext::system();
+    let app = store
+        .create_application(app("machine", "machine"), &audit)
+        .await
+        .expect("app");
+    let grant = |digest: &str, actor: &str| IssuedGrant {
+        tokens: vec![NewOAuth2Token {
+            kind: OAuth2TokenKind::AccessToken,
+            application_id: app.id,
+            user_id: None,
+            family: GrantFamilyId::new(),
+            digest: digest.into(),
+            scopes: vec!["api".into()],
+            data: Map::new(),
+            expires_at: Utc::now() + Duration::seconds(300),
+        }],
+        event: NewEvent::about_model(EventAction::TokenIssued, "application", app.id, "machine")
+            .with("grant_type", "client_credentials"),
+        audit: AuditContext {
+            actor: actor.into(),
+            ..AuditContext::default()
+        },
+    };
+    let token_events = || async {
+        store
+            .list_events(&EventQuery {
+                action: Some(EventAction::TokenIssued),
+                limit: 500,
+                ..EventQuery::default()
+            })
+            .await
+            .expect("events")
+            .items
+    };
+    let batch: Vec<_> = (0..40)
+        .map(|i| grant(&format!("jti-{i}"), &format!("client:{i}")))
+        .collect();
+    store.issue_oauth2_token_batch(batch).await.expect("batch");
+    for i in 0..40 {
+        let stored = store
+            .oauth2_token_by_digest(&format!("jti-{i}"))
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(stored.kind, OAuth2TokenKind::AccessToken);
+        assert!(stored.is_active_at(Utc::now()));
+    }
+    let events = token_events().await;
+    assert_eq!(events.len(), 40);
+    for i in 0..40 {
+        let actor = format!("client:{i}");
+        assert_eq!(
+            events.iter().filter(|e| e.actor == actor).count(),
+            1,
+            "one event per grant, each with its own actor"
+        );
+    }
+    // A repeated digest in the batch: the whole transaction is refused.
+    let refused = store
+        .issue_oauth2_token_batch(vec![grant("fresh", "client:a"), grant("jti-3", "client:b")])
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.oauth2_token_by_digest("fresh").await.expect("read"),
+        None,
+        "nothing of a failed batch is written"
+    );
+    assert_eq!(token_events().await.len(), 40);
+    store
+        .issue_oauth2_token_batch(Vec::new())
+        .await
+        .expect("an empty batch is a no-op");
 }

@@ -46,7 +46,7 @@ pub use ids::{
 pub use invitation::{Enrollment, Invitation, InvitationStatus, InvitationStore, NewInvitation};
 pub use key::{KeyAlgorithm, NewSigningKey, SigningKey};
 pub use list::{ListQuery, Page};
-pub use oauth2_token::{NewOAuth2Token, OAuth2Token, OAuth2TokenKind};
+pub use oauth2_token::{IssuedGrant, NewOAuth2Token, OAuth2Token, OAuth2TokenKind};
 pub use outbox::{
     EmailRequest, EmailStatus, NewEmail, OutboxStore, QueuedEmail, RetryDecision, RetryPolicy,
 };

@@ -3,6 +3,7 @@
 //! a grant family so that a replayed code or a reused rotated refresh token revokes
 //! everything issued from the same authorization (RFC 6749 §4.1.2, RFC 9700 §4.14.2).
 
+use crate::audit::{AuditContext, NewEvent};
 use crate::ids::{ApplicationId, GrantFamilyId, OAuth2TokenId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -74,6 +75,18 @@ impl OAuth2Token {
     pub fn is_active_at(&self, now: DateTime<Utc>) -> bool {
         self.expires_at > now && self.used_at.is_none() && self.revoked_at.is_none()
     }
+}
+
+/// One grant's artefacts with its audit event, for
+/// [`crate::store::OAuth2TokenStore::issue_oauth2_token_batch`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssuedGrant {
+    /// The artefacts to store.
+    pub tokens: Vec<NewOAuth2Token>,
+    /// The grant's event.
+    pub event: NewEvent,
+    /// Who asked, from where.
+    pub audit: AuditContext,
 }
 
 /// An artefact about to be stored.

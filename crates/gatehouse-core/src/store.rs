@@ -16,7 +16,7 @@ use crate::ids::{
 use crate::invitation::InvitationStore;
 use crate::key::{NewSigningKey, SigningKey};
 use crate::list::{ListQuery, Page};
-use crate::oauth2_token::{NewOAuth2Token, OAuth2Token};
+use crate::oauth2_token::{IssuedGrant, NewOAuth2Token, OAuth2Token};
 use crate::outbox::OutboxStore;
 use crate::session::Session;
 use crate::static_codes::StaticCodeStore;
@@ -325,6 +325,10 @@ pub trait OAuth2TokenStore: Send + Sync {
         event: NewEvent,
         audit: &AuditContext,
     ) -> StoreResult<()>;
+    /// Stores several independent grants, each with its event, in one transaction: all or
+    /// nothing. The token endpoint gathers concurrent client_credentials grants this way, so
+    /// a burst of tokens costs one commit instead of one each.
+    async fn issue_oauth2_token_batch(&self, grants: Vec<IssuedGrant>) -> StoreResult<()>;
     /// Spends `spent` (compare-and-set: only if unspent and unrevoked) and, in the same
     /// transaction, stores `tokens` and `event`. Returns `false`, writing nothing, when
     /// `spent` was already spent or revoked, so of two concurrent redemptions one wins.

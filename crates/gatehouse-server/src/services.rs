@@ -41,6 +41,10 @@ pub struct Services {
     pub flows: Arc<crate::flow_catalog::FlowCatalog>,
     /// Parsed OIDC signing keys.
     pub oidc_keys: crate::oidc::keys::KeyCache,
+    /// Applications, documents and keys the OIDC endpoints read on every request.
+    pub oidc_cache: Arc<crate::oidc::cache::OidcCache>,
+    /// Writes issued client_credentials tokens in shared transactions.
+    pub token_writer: Arc<crate::oidc::token_writer::TokenWriter>,
 }
 
 /// Why the services could not be assembled.
@@ -117,6 +121,8 @@ impl Services {
             config: Arc::new(config),
             prepared: Arc::new(AtomicBool::new(false)),
             oidc_keys: crate::oidc::keys::KeyCache::default(),
+            oidc_cache: Arc::default(),
+            token_writer: Arc::default(),
         })
     }
 

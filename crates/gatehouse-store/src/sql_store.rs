@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{
-    Application, ApplicationId, ApplicationStore, GrantFamilyId, NewApplication, NewOAuth2Token,
-    OAuth2Token, OAuth2TokenId, OAuth2TokenStore,
+    Application, ApplicationId, ApplicationStore, GrantFamilyId, IssuedGrant, NewApplication,
+    NewOAuth2Token, OAuth2Token, OAuth2TokenId, OAuth2TokenStore,
 };
 use gatehouse_core::{
     AuditContext, ChangeSet, Device, DeviceId, DeviceStore, EmailId, EmailRequest, Event,
@@ -522,6 +522,15 @@ impl OAuth2TokenStore for SqlStore {
     ) -> StoreResult<()> {
         let txn = self.begin_write().await?;
         oauth2_tokens::issue(&txn, tokens, event, audit).await?;
+        commit(txn).await
+    }
+
+    async fn issue_oauth2_token_batch(&self, grants: Vec<IssuedGrant>) -> StoreResult<()> {
+        if grants.is_empty() {
+            return Ok(());
+        }
+        let txn = self.begin_write().await?;
+        oauth2_tokens::issue_batch(&txn, grants).await?;
         commit(txn).await
     }
 

@@ -10,8 +10,8 @@ use crate::services::Services;
 use chrono::{DateTime, Duration, Utc};
 use gatehouse_core::AuthenticationMethod;
 use gatehouse_core::{
-    Application, AuditContext, ClientType, EventAction, GrantFamilyId, NewEvent, NewOAuth2Token,
-    OAuth2Provider, OAuth2Token, OAuth2TokenKind, Session, StoreError, User,
+    Application, AuditContext, ClientType, EventAction, GrantFamilyId, IssuedGrant, NewEvent,
+    NewOAuth2Token, OAuth2Provider, OAuth2Token, OAuth2TokenKind, Session, StoreError, User,
 };
 use gatehouse_oidc::authorize::AuthorizationRequest;
 use gatehouse_oidc::jwt::{self, AccessTokenInput, IdTokenInput};
@@ -430,11 +430,12 @@ async fn client_credentials(
         None,
     )
     .await?;
-    let event = token_event(app, "client_credentials", None, &scopes);
-    services
-        .store
-        .issue_oauth2_tokens(minted.records, event, audit)
-        .await?;
+    let grant = IssuedGrant {
+        tokens: minted.records,
+        event: token_event(app, "client_credentials", None, &scopes),
+        audit: audit.clone(),
+    };
+    services.token_writer.issue(&services.store, grant).await?;
     Ok(minted.response)
 }
 
@@ -644,8 +645,10 @@ pub async fn lookup_token(
 ) -> Result<Option<TokenInfo>, StoreError> {
     let now = Utc::now();
     if token.contains('.') {
-        let (verification, _) = keys::published_keys(services).await?;
-        let Ok(claims) = jwt::verify_token(token, jwt::ACCESS_TOKEN_TYP, &verification, now) else {
+        let published = crate::oidc::cache::published_keys(services).await?;
+        let Ok(claims) =
+            jwt::verify_token(token, jwt::ACCESS_TOKEN_TYP, &published.verification, now)
+        else {
             return Ok(None);
         };
         let Some(jti) = claims.get("jti").and_then(Value::as_str) else {

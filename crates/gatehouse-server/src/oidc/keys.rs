@@ -26,6 +26,14 @@ pub struct ActiveKey {
     pub signer: Arc<Signer>,
 }
 
+impl std::fmt::Debug for ActiveKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActiveKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Parsed signing keys, by stored key id.
 #[derive(Clone, Default)]
 pub struct KeyCache {
@@ -49,8 +57,18 @@ pub enum KeyError {
     Unusable,
 }
 
-/// The newest unretired key for `alg`, creating one if there is none.
+/// The newest unretired key for `alg`, creating one if there is none. Served from
+/// [`crate::oidc::cache`] for a few seconds after it was read.
 pub async fn active_key(services: &Services, alg: KeyAlgorithm) -> Result<ActiveKey, KeyError> {
+    if let Some(key) = services.oidc_cache.signing_key(alg) {
+        return Ok(key);
+    }
+    let key = load_active_key(services, alg).await?;
+    services.oidc_cache.remember_signing_key(alg, key.clone());
+    Ok(key)
+}
+
+async fn load_active_key(services: &Services, alg: KeyAlgorithm) -> Result<ActiveKey, KeyError> {
     let stored = match newest(services, alg).await? {
         Some(key) => key,
         None => {

@@ -23,7 +23,34 @@ pub(crate) async fn record<C: ConnectionTrait>(
     event: NewEvent,
     audit: &AuditContext,
 ) -> StoreResult<()> {
-    let row = event::Model {
+    event::Entity::insert(row(event, audit, timestamp::now()).into_active_model())
+        .exec_without_returning(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Appends several events, each with its own actor, in one statement.
+pub(crate) async fn record_many<C: ConnectionTrait>(
+    conn: &C,
+    events: Vec<(NewEvent, AuditContext)>,
+) -> StoreResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let now = timestamp::now();
+    let rows = events
+        .into_iter()
+        .map(|(event, audit)| row(event, &audit, now).into_active_model());
+    event::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+fn row(event: NewEvent, audit: &AuditContext, at: chrono::DateTime<chrono::Utc>) -> event::Model {
+    event::Model {
         id: EventId::new().0,
         action: event.action.as_str().to_owned(),
         actor_id: audit.actor_id.map(|id| id.0),
@@ -31,13 +58,8 @@ pub(crate) async fn record<C: ConnectionTrait>(
         client_ip: audit.client_ip.clone(),
         user_agent: audit.user_agent.clone(),
         context: Value::Object(event.context),
-        created_at: timestamp::now(),
-    };
-    event::Entity::insert(row.into_active_model())
-        .exec_without_returning(conn)
-        .await
-        .map_err(db_err)?;
-    Ok(())
+        created_at: at,
+    }
 }
 
 /// Events matching `query`, newest first.

@@ -11,7 +11,7 @@ use crate::timestamp;
 use chrono::{DateTime, Utc};
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{
-    ApplicationId, AuditContext, GrantFamilyId, NewEvent, NewOAuth2Token, OAuth2Token,
+    ApplicationId, AuditContext, GrantFamilyId, IssuedGrant, NewEvent, NewOAuth2Token, OAuth2Token,
     OAuth2TokenId, OAuth2TokenKind, UserId,
 };
 use sea_orm::sea_query::Expr;
@@ -62,6 +62,22 @@ pub(crate) async fn issue<C: ConnectionTrait>(
 ) -> StoreResult<()> {
     insert(conn, tokens).await?;
     events::record(conn, event, audit).await
+}
+
+/// Stores several grants' artefacts and events: one multi-row `INSERT` for the artefacts and
+/// one for the events, whatever the number of grants.
+pub(crate) async fn issue_batch<C: ConnectionTrait>(
+    conn: &C,
+    grants: Vec<IssuedGrant>,
+) -> StoreResult<()> {
+    let mut tokens = Vec::new();
+    let mut recorded = Vec::with_capacity(grants.len());
+    for grant in grants {
+        tokens.extend(grant.tokens);
+        recorded.push((grant.event, grant.audit));
+    }
+    insert(conn, tokens).await?;
+    events::record_many(conn, recorded).await
 }
 
 /// Spends `spent` if it is unspent and unrevoked (one conditional `UPDATE`), then stores

@@ -61,15 +61,12 @@ async fn authenticated_client(
 ) -> Result<(Application, OAuth2Provider), Response> {
     let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
     let presented = presented_client(authorization, params).map_err(|e| token_error(&e))?;
-    let app = match services
-        .store
-        .application_by_client_id(&presented.client_id)
-        .await
-    {
-        Ok(Some(app)) => app,
-        Ok(None) => return Err(token_error(&TokenError::invalid_client())),
-        Err(error) => return Err(store_failure(&error)),
-    };
+    let app =
+        match crate::oidc::cache::application_by_client_id(services, &presented.client_id).await {
+            Ok(Some(app)) => app,
+            Ok(None) => return Err(token_error(&TokenError::invalid_client())),
+            Err(error) => return Err(store_failure(&error)),
+        };
     let Some(provider) = app.oauth2.clone() else {
         return Err(token_error(&TokenError::invalid_client()));
     };

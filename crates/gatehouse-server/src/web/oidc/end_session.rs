@@ -6,7 +6,7 @@
 //! no session skips the question. An invalid request gets an error page, never a redirect.
 
 use super::responses::see_other;
-use crate::oidc::{grants, keys};
+use crate::oidc::grants;
 use crate::services::Services;
 use crate::web::client::ClientIp;
 use crate::web::{cookies, csrf, pages, session};
@@ -116,15 +116,16 @@ impl Request<'_> {
                 "The application is not known to Gatehouse.",
             ));
         };
-        let (verification, _) = keys::published_keys(self.services).await?;
+        let published = crate::oidc::cache::published_keys(self.services).await?;
         let issuer = grants::issuer(self.services, &app);
-        let logout = match end_session::validate(&params, &issuer, &provider, &verification) {
-            Ok(logout) => logout,
-            Err(error) => {
-                tracing::info!(application = %app.slug, %error, "end-session request refused");
-                return Ok(self.refuse(StatusCode::BAD_REQUEST, &format!("{error}.")));
-            }
-        };
+        let logout =
+            match end_session::validate(&params, &issuer, &provider, &published.verification) {
+                Ok(logout) => logout,
+                Err(error) => {
+                    tracing::info!(application = %app.slug, %error, "end-session request refused");
+                    return Ok(self.refuse(StatusCode::BAD_REQUEST, &format!("{error}.")));
+                }
+            };
         let Some((_, user)) = session::current(self.services, self.headers).await? else {
             return Ok(self.finish(&logout, None));
         };
