@@ -9,6 +9,7 @@ mod apply_apps;
 mod authn;
 mod cli;
 mod device_store;
+mod dex_import;
 mod enrollment;
 mod flows;
 mod invitation_store;

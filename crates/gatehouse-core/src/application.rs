@@ -78,6 +78,9 @@ pub enum SubjectMode {
     Username,
     /// The email address.
     Email,
+    /// The `sub` Dex gave the user (its user id and connector, encoded as Dex does), so
+    /// applications migrated from Dex keep their users; see `gatehouse_oidc::dex`.
+    Dex,
 }
 
 /// Whether users are asked before an application receives their data.
@@ -114,6 +117,7 @@ str_enum!(SubjectMode {
     UserId => "user_id",
     Username => "username",
     Email => "email",
+    Dex => "dex",
 });
 /// How a client authenticates at the token, introspection and revocation endpoints (the
 /// registered names of OIDC Core §9 and RFC 7591 §2).
@@ -590,6 +594,7 @@ mod tests {
             SubjectMode::UserId,
             SubjectMode::Username,
             SubjectMode::Email,
+            SubjectMode::Dex,
         ] {
             assert_eq!(SubjectMode::parse(mode.as_str()), Some(mode));
         }

@@ -1,7 +1,9 @@
 //! The claims a relying party receives about a user, by scope (OIDC Core §5.4): `profile`
 //! gives `name`, `preferred_username`, `nickname` and (as authentik does) `groups`; `email`
-//! gives `email` and `email_verified`. The same function feeds the ID token and userinfo,
-//! so they never disagree. `sub` depends on the client's subject mode.
+//! gives `email` and `email_verified`; `groups` alone gives `groups`, as Dex's `groups`
+//! scope does, so clients migrated from Dex get the claim they asked for. The same function
+//! feeds the ID token and userinfo, so they never disagree. `sub` depends on the client's
+//! subject mode.
 
 use gatehouse_core::{SubjectMode, User};
 use serde_json::{Map, Value};
@@ -9,14 +11,35 @@ use serde_json::{Map, Value};
 /// The `sub` value for `user` under `mode`. `hashed` computes the pairwise hashed id (a
 /// keyed hash of the user id and the application, supplied by the caller, which holds the
 /// key). A user without an email under `Email` mode falls back to the hashed id, so `sub`
-/// is never empty.
+/// is never empty. Under `Dex` mode a user imported from Dex gets the `sub` Dex gave them
+/// (from the attributes `gatehouse import dex` sets); any other user gets one built the same
+/// way from their Gatehouse id and the connector name `gatehouse`, so it can never equal
+/// a Dex-issued one.
 pub fn subject(mode: SubjectMode, user: &User, hashed: impl FnOnce() -> String) -> String {
     match mode {
         SubjectMode::HashedUserId => hashed(),
         SubjectMode::UserId => user.id.to_string(),
         SubjectMode::Username => user.username.clone(),
         SubjectMode::Email => user.email.clone().unwrap_or_else(hashed),
+        SubjectMode::Dex => dex_identity(user).map_or_else(
+            || crate::dex::subject(&user.id.to_string(), "gatehouse"),
+            |(user_id, connector)| crate::dex::subject(user_id, connector),
+        ),
     }
+}
+
+/// The Dex user id and connector recorded on `user`, when both are non-empty strings.
+fn dex_identity(user: &User) -> Option<(&str, &str)> {
+    let text = |key: &str| {
+        user.attributes
+            .get(key)
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    Some((
+        text(crate::dex::USER_ID_ATTRIBUTE)?,
+        text(crate::dex::CONNECTOR_ID_ATTRIBUTE)?,
+    ))
 }
 
 /// The user claims granted by `scopes` (without `sub`).
@@ -30,6 +53,8 @@ pub fn user_claims(scopes: &[String], user: &User, groups: &[String]) -> Map<Str
             Value::from(user.username.as_str()),
         );
         claims.insert("nickname".into(), Value::from(user.username.as_str()));
+    }
+    if has("profile") || has("groups") {
         claims.insert("groups".into(), Value::from(groups.to_vec()));
     }
     if has("email")
@@ -80,6 +105,10 @@ mod tests {
         assert_eq!(email["email"], "alice@example.com");
         assert_eq!(email["email_verified"], true);
         assert!(!email.contains_key("name"));
+        assert!(!email.contains_key("groups"));
+        let groups_only = user_claims(&scopes(&["openid", "groups"]), &user, &groups);
+        assert_eq!(groups_only["groups"], serde_json::json!(["grafana-admins"]));
+        assert!(!groups_only.contains_key("name"));
     }
 
     #[test]
@@ -98,5 +127,30 @@ mod tests {
         );
         user.email = None;
         assert_eq!(subject(SubjectMode::Email, &user, hashed), "h");
+    }
+
+    #[test]
+    fn dex_subjects_come_from_the_imported_identity_or_the_gatehouse_id() {
+        let mut user = alice();
+        let hashed = || "h".to_owned();
+        assert_eq!(
+            subject(SubjectMode::Dex, &user, hashed),
+            crate::dex::subject(&user.id.to_string(), "gatehouse")
+        );
+        user.attributes.insert(
+            crate::dex::USER_ID_ATTRIBUTE.into(),
+            "08a8684b-db88-4b73-90a9-3cd1661f5466".into(),
+        );
+        // Half an identity is no identity.
+        assert_eq!(
+            subject(SubjectMode::Dex, &user, hashed),
+            crate::dex::subject(&user.id.to_string(), "gatehouse")
+        );
+        user.attributes
+            .insert(crate::dex::CONNECTOR_ID_ATTRIBUTE.into(), "local".into());
+        assert_eq!(
+            subject(SubjectMode::Dex, &user, hashed),
+            "CiQwOGE4Njg0Yi1kYjg4LTRiNzMtOTBhOS0zY2QxNjYxZjU0NjYSBWxvY2Fs"
+        );
     }
 }

@@ -66,6 +66,7 @@ pub fn describe(scope: &str) -> String {
         "openid" => "know who you are (your account identifier)".to_owned(),
         "profile" => "your name, your username and your groups".to_owned(),
         "email" => "your email address".to_owned(),
+        "groups" => "the groups you belong to".to_owned(),
         "offline_access" => "stay signed in to the app (offline access)".to_owned(),
         other => format!("the permission \u{201c}{other}\u{201d}"),
     }

@@ -15,6 +15,7 @@
 //! - [`service_account`]: service accounts with app passwords in client_credentials.
 //! - [`token_request`]: token request validation (RFC 6749 §4.1.3, §6, §4.4).
 //! - [`claims`]: standard claims by scope (OIDC Core §5.4).
+//! - [`dex`]: Dex-compatible `sub` values for applications migrated from Dex.
 //! - [`jwt`]: JWS compact serialization of ID tokens and JWT access tokens (RFC 9068).
 //! - [`discovery`]: the provider metadata document (OIDC Discovery 1.0 §3).
 //! - [`end_session`]: RP-Initiated Logout 1.0 request validation.
@@ -26,6 +27,7 @@ pub mod client_assertion;
 pub mod client_auth;
 pub mod consent;
 pub mod device;
+pub mod dex;
 pub mod discovery;
 pub mod end_session;
 mod error;

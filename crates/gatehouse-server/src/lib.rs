@@ -8,6 +8,7 @@ pub mod config;
 pub mod declarative;
 pub mod flow_catalog;
 pub mod https;
+pub mod import;
 pub mod invitations;
 pub mod lifecycle;
 pub mod mail;

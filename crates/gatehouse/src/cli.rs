@@ -57,11 +57,29 @@ pub(crate) enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Import another identity provider's configuration (see docs/migrating-from-dex.md).
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Print users and groups as a document `apply` accepts (includes password hashes).
     Export {
         /// Write to this file (mode 0600) instead of standard output.
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+}
+
+/// `gatehouse import …`: configurations of other identity providers.
+#[derive(Subcommand, Debug)]
+pub(crate) enum ImportCommand {
+    /// Import a Dex configuration file: static clients, static passwords, expiry and
+    /// approval settings; prints a report. Running it twice changes nothing.
+    Dex {
+        /// Dex's config.yaml; `$VAR`, `idEnv`, `secretEnv` and `hashFromEnv` are read from
+        /// this process's environment.
+        file: PathBuf,
+        /// Print the report and the changes without making them.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

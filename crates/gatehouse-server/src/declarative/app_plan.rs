@@ -219,7 +219,7 @@ fn merge_provider(
         provider.subject_mode = SubjectMode::parse(mode).ok_or_else(|| {
             error(
                 at("subject_mode"),
-                "must be hashed_user_id, user_id, username or email",
+                "must be hashed_user_id, user_id, username, email or dex",
             )
         })?;
     }

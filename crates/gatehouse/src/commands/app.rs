@@ -87,7 +87,7 @@ pub(crate) struct AppCreate {
     /// RS256, ES256 or EdDSA.
     #[arg(long, default_value = "RS256")]
     signing_alg: String,
-    /// hashed_user_id, user_id, username or email.
+    /// hashed_user_id, user_id, username, email or dex (the `sub` Dex gave imported users).
     #[arg(long, default_value = "hashed_user_id")]
     subject_mode: String,
     /// implicit, explicit or remembered.
@@ -215,7 +215,7 @@ async fn create(args: AppCreate, services: &Services, audit: &AuditContext) -> a
             provider.signing_alg = KeyAlgorithm::parse(&args.signing_alg)
                 .ok_or_else(|| anyhow!("signing_alg: must be RS256, ES256 or EdDSA"))?;
             provider.subject_mode = SubjectMode::parse(&args.subject_mode).ok_or_else(|| {
-                anyhow!("subject_mode: must be hashed_user_id, user_id, username or email")
+                anyhow!("subject_mode: must be hashed_user_id, user_id, username, email or dex")
             })?;
             provider.consent_mode = ConsentMode::parse(&args.consent)
                 .ok_or_else(|| anyhow!("consent: must be implicit, explicit or remembered"))?;

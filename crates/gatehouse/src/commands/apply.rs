@@ -28,11 +28,31 @@ pub(crate) async fn apply(
         }
     };
     let snapshot = Snapshot::read(services.store.as_ref()).await?;
+    apply_document(
+        &document,
+        &snapshot,
+        &file.display().to_string(),
+        dry_run,
+        &services,
+    )
+    .await
+}
+
+/// Plans `document` against `snapshot`, prints the changes and, unless `dry_run`, applies
+/// them in one transaction; `origin` names the document in error messages. Shared by
+/// `apply` and the importers, so an import is exactly an apply of what it translated.
+pub(crate) async fn apply_document(
+    document: &Document,
+    snapshot: &Snapshot,
+    origin: &str,
+    dry_run: bool,
+    services: &Services,
+) -> anyhow::Result<ExitCode> {
     let changes =
-        match declarative::plan(&document, &snapshot, &services.hasher, &services.digester).await {
+        match declarative::plan(document, snapshot, &services.hasher, &services.digester).await {
             Ok(changes) => changes,
             Err(error) => {
-                eprintln!("gatehouse: {}: {error}", file.display());
+                eprintln!("gatehouse: {origin}: {error}");
                 eprintln!("nothing was changed");
                 return Ok(ExitCode::from(2));
             }
@@ -57,7 +77,7 @@ pub(crate) async fn apply(
         .await
         .map_err(|e| anyhow!("{e}; nothing was changed"))?;
     println!("{} change(s) applied", changes.len());
-    ensure_signing_keys(&changes, &services).await?;
+    ensure_signing_keys(&changes, services).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,6 +6,7 @@ mod apply;
 mod flow;
 mod group;
 mod healthcheck;
+mod import;
 mod invitation;
 pub(crate) mod key;
 mod user;
@@ -57,6 +58,9 @@ pub(crate) async fn run(command: Command, config: Config) -> anyhow::Result<Exit
         Command::Key(command) => key::run(command, admin_services(config).await?).await,
         Command::Apply { file, dry_run } => {
             apply::apply(&file, dry_run, admin_services(config).await?).await
+        }
+        Command::Import(crate::cli::ImportCommand::Dex { file, dry_run }) => {
+            import::dex(&file, dry_run, admin_services(config).await?).await
         }
         Command::Export { output } => {
             apply::export(output.as_deref(), admin_services(config).await?).await
