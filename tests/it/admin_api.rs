@@ -120,8 +120,13 @@ async fn roles_are_enforced_on_every_call(backend: Backend) {
     let anonymous = Api::new(&server, None);
     let (status, body) = anonymous.get("/core/users/").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    assert!(body["detail"].is_string() && body["fields"].is_object(), "{body}");
-    let (status, _) = Api::new(&server, Some("not-a-token")).get("/core/users/").await;
+    assert!(
+        body["detail"].is_string() && body["fields"].is_object(),
+        "{body}"
+    );
+    let (status, _) = Api::new(&server, Some("not-a-token"))
+        .get("/core/users/")
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let basic = reqwest::Client::new()
         .get(server.url("/api/v3/core/users/"))
@@ -196,22 +201,53 @@ async fn roles_are_enforced_on_every_call(backend: Backend) {
     let events_before = root.get("/events/?page_size=1").await.1["pagination"]["count"].clone();
     let staff_path = format!("/core/groups/{}/", id(&staff));
     let writes: Vec<(Method, String, Option<Value>)> = vec![
-        (Method::POST, "/core/users/".into(), Some(json!({"username": "sneaky"}))),
-        (Method::PATCH, format!("/core/users/{manager_id}/"), Some(json!({"name": "x"}))),
+        (
+            Method::POST,
+            "/core/users/".into(),
+            Some(json!({"username": "sneaky"})),
+        ),
+        (
+            Method::PATCH,
+            format!("/core/users/{manager_id}/"),
+            Some(json!({"name": "x"})),
+        ),
         (Method::DELETE, format!("/core/users/{manager_id}/"), None),
-        (Method::POST, "/core/groups/".into(), Some(json!({"name": "sneaky"}))),
+        (
+            Method::POST,
+            "/core/groups/".into(),
+            Some(json!({"name": "sneaky"})),
+        ),
         (Method::DELETE, staff_path.clone(), None),
-        (Method::POST, "/core/applications/".into(), Some(json!({"slug": "x", "name": "x"}))),
+        (
+            Method::POST,
+            "/core/applications/".into(),
+            Some(json!({"slug": "x", "name": "x"})),
+        ),
         (Method::DELETE, "/core/applications/wiki/".into(), None),
-        (Method::POST, "/core/applications/wiki/rotate_secret/".into(), None),
-        (Method::POST, "/crypto/keys/rotate/".into(), Some(json!({"alg": "RS256"}))),
+        (
+            Method::POST,
+            "/core/applications/wiki/rotate_secret/".into(),
+            None,
+        ),
+        (
+            Method::POST,
+            "/crypto/keys/rotate/".into(),
+            Some(json!({"alg": "RS256"})),
+        ),
         (Method::POST, "/core/invitations/".into(), Some(json!({}))),
-        (Method::POST, "/core/tokens/".into(),
-            Some(json!({"user": manager_id, "description": "x"}))),
+        (
+            Method::POST,
+            "/core/tokens/".into(),
+            Some(json!({"user": manager_id, "description": "x"})),
+        ),
     ];
     for (method, path, body) in &writes {
         let (status, answer) = auditor.call(method.clone(), path, body.clone()).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "auditor {method} {path}: {answer}");
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "auditor {method} {path}: {answer}"
+        );
     }
     let events_after = root.get("/events/?page_size=1").await.1["pagination"]["count"].clone();
     assert_eq!(events_before, events_after, "a refused call wrote nothing");
@@ -247,7 +283,12 @@ async fn roles_are_enforced_on_every_call(backend: Backend) {
         )
         .await;
     let members = manager
-        .expect(StatusCode::OK, Method::GET, &format!("{staff_path}members/"), None)
+        .expect(
+            StatusCode::OK,
+            Method::GET,
+            &format!("{staff_path}members/"),
+            None,
+        )
         .await;
     assert!(members.to_string().contains("carol"), "{members}");
     // ...but not applications, keys or flows,
@@ -257,30 +298,72 @@ async fn roles_are_enforced_on_every_call(backend: Backend) {
     }
     for (method, path, body) in writes.iter().skip(5).take(4) {
         let (status, answer) = manager.call(method.clone(), path, body.clone()).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "manager {method} {path}: {answer}");
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "manager {method} {path}: {answer}"
+        );
     }
     // ...and cannot make anyone (itself included) an administrator or take one over.
     let escalations: Vec<(Method, String, Option<Value>)> = vec![
-        (Method::POST, format!("/core/groups/{admins_group}/members/"),
-            Some(json!({"user": manager_id}))),
-        (Method::PATCH, staff_path.clone(), Some(json!({"is_superuser": true}))),
-        (Method::PATCH, staff_path.clone(),
-            Some(json!({"attributes": {"gatehouse_admin_roles": ["user_manager"]}}))),
-        (Method::PATCH, staff_path.clone(), Some(json!({"parent": "gatehouse-admins"}))),
-        (Method::POST, "/core/groups/".into(),
-            Some(json!({"name": "root2", "is_superuser": true}))),
-        (Method::POST, "/core/users/".into(),
-            Some(json!({"username": "mallory", "groups": ["gatehouse-admins"]}))),
-        (Method::POST, format!("/core/users/{admin_id}/set_password/"),
-            Some(json!({"password": "taken over passphrase"}))),
-        (Method::PATCH, format!("/core/users/{admin_id}/"), Some(json!({"active": false}))),
-        (Method::POST, "/core/tokens/".into(),
-            Some(json!({"user": admin_id, "description": "x"}))),
-        (Method::POST, "/core/invitations/".into(), Some(json!({"groups": ["managers"]}))),
+        (
+            Method::POST,
+            format!("/core/groups/{admins_group}/members/"),
+            Some(json!({"user": manager_id})),
+        ),
+        (
+            Method::PATCH,
+            staff_path.clone(),
+            Some(json!({"is_superuser": true})),
+        ),
+        (
+            Method::PATCH,
+            staff_path.clone(),
+            Some(json!({"attributes": {"gatehouse_admin_roles": ["user_manager"]}})),
+        ),
+        (
+            Method::PATCH,
+            staff_path.clone(),
+            Some(json!({"parent": "gatehouse-admins"})),
+        ),
+        (
+            Method::POST,
+            "/core/groups/".into(),
+            Some(json!({"name": "root2", "is_superuser": true})),
+        ),
+        (
+            Method::POST,
+            "/core/users/".into(),
+            Some(json!({"username": "mallory", "groups": ["gatehouse-admins"]})),
+        ),
+        (
+            Method::POST,
+            format!("/core/users/{admin_id}/set_password/"),
+            Some(json!({"password": "taken over passphrase"})),
+        ),
+        (
+            Method::PATCH,
+            format!("/core/users/{admin_id}/"),
+            Some(json!({"active": false})),
+        ),
+        (
+            Method::POST,
+            "/core/tokens/".into(),
+            Some(json!({"user": admin_id, "description": "x"})),
+        ),
+        (
+            Method::POST,
+            "/core/invitations/".into(),
+            Some(json!({"groups": ["managers"]})),
+        ),
     ];
     for (method, path, body) in &escalations {
         let (status, answer) = manager.call(method.clone(), path, body.clone()).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "manager {method} {path}: {answer}");
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "manager {method} {path}: {answer}"
+        );
     }
     let (_, admin) = root.get(&format!("/core/users/{admin_id}/")).await;
     assert_eq!(admin["active"], true);
@@ -289,7 +372,9 @@ async fn roles_are_enforced_on_every_call(backend: Backend) {
     let (status, body) = root.post("/core/users/", json!({"username": ""})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["fields"]["username"].is_array(), "{body}");
-    let (status, body) = root.post("/core/users/", json!({"username": "carol"})).await;
+    let (status, body) = root
+        .post("/core/users/", json!({"username": "carol"}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["fields"]["username"][0], "already taken");
     let (status, body) = root.post("/core/users/", json!({"username": 7})).await;
@@ -309,7 +394,9 @@ async fn roles_are_enforced_on_every_call(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, _) = root.get("/core/users/00000000-0000-0000-0000-000000000000/").await;
+    let (status, _) = root
+        .get("/core/users/00000000-0000-0000-0000-000000000000/")
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = root.get("/core/users/not-a-uuid/").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -331,7 +418,10 @@ async fn roles_are_enforced_on_every_call(backend: Backend) {
     assert_eq!(page["results"].as_array().map(Vec::len), Some(2));
     assert_eq!(page["pagination"]["previous"], 1);
     let (_, found) = root.get("/core/users/?search=CAROL@example").await;
-    assert_eq!(found["pagination"]["count"], 0, "email was cleared: {found}");
+    assert_eq!(
+        found["pagination"]["count"], 0,
+        "email was cleared: {found}"
+    );
     let (_, found) = root.get("/core/users/?search=aud").await;
     assert_eq!(found["results"][0]["username"], "audrey", "{found}");
     let (_, ascending) = root.get("/core/users/?ordering=username").await;
@@ -349,21 +439,44 @@ async fn roles_are_enforced_on_every_call(backend: Backend) {
     assert_eq!(names(&ascending), reversed);
 
     // Applications: the secret is shown once, rotation replaces it.
-    let (status, rotated) = root.post("/core/applications/wiki/rotate_secret/", json!({})).await;
+    let (status, rotated) = root
+        .post("/core/applications/wiki/rotate_secret/", json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
-    assert!(rotated["client_secret"].as_str().is_some_and(|s| s.len() >= 32));
+    assert!(
+        rotated["client_secret"]
+            .as_str()
+            .is_some_and(|s| s.len() >= 32)
+    );
     let (_, shown) = root.get("/core/applications/wiki/").await;
-    assert!(!shown.to_string().contains(rotated["client_secret"].as_str().expect("secret")));
+    assert!(
+        !shown
+            .to_string()
+            .contains(rotated["client_secret"].as_str().expect("secret"))
+    );
 
     // Every write left its audit event, naming the actor; filters narrow the log.
     let (_, events) = root
-        .get(&format!("/events/?action=model_created&user={manager_id}&page_size=500"))
+        .get(&format!(
+            "/events/?action=model_created&user={manager_id}&page_size=500"
+        ))
         .await;
     let text = events.to_string();
     assert!(text.contains("carol"), "{text}");
-    assert!(events["results"].as_array().expect("results").iter().all(|e| e["actor"] == "manny"));
-    let (_, passwords) = root.get(&format!("/events/?action=password_set&user={manager_id}")).await;
-    assert!(passwords["pagination"]["count"].as_u64() >= Some(1), "{passwords}");
+    assert!(
+        events["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .all(|e| e["actor"] == "manny")
+    );
+    let (_, passwords) = root
+        .get(&format!("/events/?action=password_set&user={manager_id}"))
+        .await;
+    assert!(
+        passwords["pagination"]["count"].as_u64() >= Some(1),
+        "{passwords}"
+    );
     let (_, local) = root.get("/events/?client_ip=127.0.0.1&page_size=1").await;
     assert!(local["pagination"]["count"].as_u64() > Some(0), "{local}");
     let (_, none) = root.get("/events/?client_ip=192.0.2.1").await;
@@ -375,7 +488,10 @@ async fn roles_are_enforced_on_every_call(backend: Backend) {
     root.expect(
         StatusCode::OK,
         Method::PATCH,
-        &format!("/core/groups/{}/", id(&root.get("/core/groups/?search=managers").await.1["results"][0])),
+        &format!(
+            "/core/groups/{}/",
+            id(&root.get("/core/groups/?search=managers").await.1["results"][0])
+        ),
         Some(json!({"attributes": {}})),
     )
     .await;
@@ -436,9 +552,18 @@ async fn schema_and_docs_are_served() {
         .await
         .expect("JSON");
     let committed: Value = serde_json::from_str(include_str!("../../openapi.json")).expect("JSON");
-    assert_eq!(served, committed, "the served schema is the committed openapi.json");
-    assert!(served["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
-    let docs = reqwest::get(server.url("/api/v3/docs/")).await.expect("GET");
+    assert_eq!(
+        served, committed,
+        "the served schema is the committed openapi.json"
+    );
+    assert!(
+        served["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3."))
+    );
+    let docs = reqwest::get(server.url("/api/v3/docs/"))
+        .await
+        .expect("GET");
     assert_eq!(docs.status(), StatusCode::OK);
     assert!(docs.text().await.expect("body").contains("swagger-ui"));
     // The CLI prints the same document.

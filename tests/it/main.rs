@@ -6,6 +6,7 @@
 #![allow(unreachable_pub)]
 
 mod admin_api;
+mod admin_api_fuzz;
 mod apply_apps;
 mod authn;
 mod cli;

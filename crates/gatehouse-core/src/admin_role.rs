@@ -207,7 +207,10 @@ mod tests {
             assert!(rights.can_read(area) && rights.can_write(area), "{area:?}");
         }
         for area in [AdminArea::Applications, AdminArea::Keys, AdminArea::Flows] {
-            assert!(!rights.can_read(area) && !rights.can_write(area), "{area:?}");
+            assert!(
+                !rights.can_read(area) && !rights.can_write(area),
+                "{area:?}"
+            );
         }
         assert!(rights.can_read(AdminArea::Events) && !rights.can_write(AdminArea::Events));
         assert!(!rights.can_manage_privileged());

@@ -44,7 +44,12 @@ pub async fn create(
         secret = Some(generated);
     }
     app.validate()?;
-    if services.store.application_by_slug(&app.slug).await?.is_some() {
+    if services
+        .store
+        .application_by_slug(&app.slug)
+        .await?
+        .is_some()
+    {
         return Err(AdminError::field("slug", "already taken"));
     }
     if let Some(provider) = &app.oauth2
@@ -56,12 +61,19 @@ pub async fn create(
     {
         return Err(AdminError::field("oauth2.client_id", "already taken"));
     }
-    let created = services.store.create_application(app, &caller.audit).await?;
+    let created = services
+        .store
+        .create_application(app, &caller.audit)
+        .await?;
     Ok((created, secret))
 }
 
 /// Replaces a confidential client's secret with a generated one, returned once.
-pub async fn rotate_secret(services: &Services, caller: &Caller, slug: &str) -> AdminResult<String> {
+pub async fn rotate_secret(
+    services: &Services,
+    caller: &Caller,
+    slug: &str,
+) -> AdminResult<String> {
     caller.require_write(AdminArea::Applications)?;
     let app = find(services, slug).await?;
     match &app.oauth2 {

@@ -39,16 +39,15 @@ pub async fn create(services: &Services, caller: &Caller, group: NewGroup) -> Ad
     if let Some(roles) = group.attributes.get(ROLES_ATTRIBUTE) {
         validate_roles_attribute(roles)?;
     }
-    let parent = match &group.parent {
-        Some(name) => Some(
-            services
-                .store
-                .group_by_name(name)
-                .await?
-                .ok_or_else(|| AdminError::field("parent", format!("no group named {name:?}")))?,
-        ),
-        None => None,
-    };
+    let parent =
+        match &group.parent {
+            Some(name) => {
+                Some(services.store.group_by_name(name).await?.ok_or_else(|| {
+                    AdminError::field("parent", format!("no group named {name:?}"))
+                })?)
+            }
+            None => None,
+        };
     let mut privileged = group.is_superuser || group.attributes.contains_key(ROLES_ATTRIBUTE);
     if let Some(parent) = &parent {
         privileged |= group_is_privileged(services, parent).await?;

@@ -2,7 +2,7 @@
 //! email address and groups the new account joins. Inviting into a group that grants
 //! administrative rights is reserved to superusers.
 
-use super::{AdminError, AdminResult, Caller, group_is_privileged, page_in_memory};
+use super::{AdminError, AdminResult, Caller, page_in_memory, require_joinable};
 use crate::invitations::{InvitationRequest, IssuedInvitation, issue_invitation};
 use crate::services::Services;
 use gatehouse_core::{AdminArea, Invitation, ListQuery, Page, TokenId};
@@ -16,7 +16,11 @@ pub async fn list(
     caller.require_read(AdminArea::Invitations)?;
     let all = services.store.list_invitations().await?;
     Ok(page_in_memory(all, query, |i| {
-        let email = i.fixed_data.get("email").and_then(|v| v.as_str()).unwrap_or("");
+        let email = i
+            .fixed_data
+            .get("email")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
         format!("{} {email} {}", i.flow_slug, i.created_by_name)
     }))
 }
@@ -38,16 +42,7 @@ pub async fn create(
     if services.store.flow_definition(&flow).await?.is_none() {
         return Err(AdminError::field("flow", format!("no flow named {flow:?}")));
     }
-    for name in &request.groups {
-        let group = services
-            .store
-            .group_by_name(name)
-            .await?
-            .ok_or_else(|| AdminError::field("groups", format!("no group named {name:?}")))?;
-        if group_is_privileged(services, &group).await? {
-            caller.require_privileged("invite into groups that grant administrative rights")?;
-        }
-    }
+    require_joinable(services, caller, &request.groups, "invite into").await?;
     if request
         .expires_at
         .is_some_and(|at| at <= chrono::Utc::now())

@@ -94,7 +94,11 @@ pub struct Caller {
 
 impl Caller {
     /// Resolves `user`'s rights; a user without any administrative right is refused (403).
-    pub async fn resolve(services: &Services, user: User, audit: AuditContext) -> AdminResult<Self> {
+    pub async fn resolve(
+        services: &Services,
+        user: User,
+        audit: AuditContext,
+    ) -> AdminResult<Self> {
         let groups = services.store.effective_groups(user.id).await?;
         let rights = AdminRights::from_groups(&groups);
         if !rights.is_admin() {
@@ -139,9 +143,7 @@ impl Caller {
         if self.rights.can_manage_privileged() {
             Ok(())
         } else {
-            Err(AdminError::Forbidden(format!(
-                "only superusers may {what}"
-            )))
+            Err(AdminError::Forbidden(format!("only superusers may {what}")))
         }
     }
 }
@@ -183,6 +185,29 @@ pub(crate) async fn group_is_privileged(services: &Services, group: &Group) -> A
         };
     }
     Ok(false)
+}
+
+/// Checks that each named group exists (a 400 on `groups` otherwise) and, when one grants
+/// administrative rights, that the caller is a superuser: `action` ("add users to", "invite
+/// into") completes the refusal.
+pub(crate) async fn require_joinable(
+    services: &Services,
+    caller: &Caller,
+    names: &[String],
+    action: &str,
+) -> AdminResult<()> {
+    for name in names {
+        let group = services
+            .store
+            .group_by_name(name)
+            .await?
+            .ok_or_else(|| AdminError::field("groups", format!("no group named {name:?}")))?;
+        if group_is_privileged(services, &group).await? {
+            caller
+                .require_privileged(&format!("{action} groups that grant administrative rights"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Pages a small list held in memory (applications, keys, tokens, invitations, flows) the

@@ -2,7 +2,7 @@
 //! and look after their sessions and MFA devices. Changing a user who holds administrative
 //! rights is reserved to superusers, so a user manager cannot take over an administrator.
 
-use super::{AdminError, AdminResult, Caller, group_is_privileged, user_is_privileged};
+use super::{AdminError, AdminResult, Caller, require_joinable, user_is_privileged};
 use crate::services::Services;
 use gatehouse_core::{
     AdminArea, Change, Device, DeviceId, EventAction, Group, ListQuery, NewEvent, NewUser, Page,
@@ -37,7 +37,11 @@ pub struct UserDraft {
 }
 
 /// A page of users.
-pub async fn list(services: &Services, caller: &Caller, query: &ListQuery) -> AdminResult<Page<User>> {
+pub async fn list(
+    services: &Services,
+    caller: &Caller,
+    query: &ListQuery,
+) -> AdminResult<Page<User>> {
     caller.require_read(AdminArea::Users)?;
     Ok(services.store.list_users(query).await?)
 }
@@ -70,22 +74,19 @@ pub async fn create(services: &Services, caller: &Caller, draft: UserDraft) -> A
         groups: draft.groups,
     }
     .validate()?;
-    for name in &new.groups {
-        let group = services
-            .store
-            .group_by_name(name)
-            .await?
-            .ok_or_else(|| AdminError::field("groups", format!("no group named {name:?}")))?;
-        if group_is_privileged(services, &group).await? {
-            caller.require_privileged("add users to groups that grant administrative rights")?;
-        }
-    }
-    if services.store.user_by_username(&new.username).await?.is_some() {
+    require_joinable(services, caller, &new.groups, "add users to").await?;
+    if services
+        .store
+        .user_by_username(&new.username)
+        .await?
+        .is_some()
+    {
         return Err(AdminError::field("username", "already taken"));
     }
     let mut new = new;
     if let Some(password) = draft.password {
-        new.password_hash = Some(hash_checked(services, &new.username, new.email.as_deref(), password).await?);
+        new.password_hash =
+            Some(hash_checked(services, &new.username, new.email.as_deref(), password).await?);
     }
     Ok(services.store.create_user(new, &caller.audit).await?)
 }
@@ -102,14 +103,19 @@ pub async fn update(
     if patch.is_empty() {
         return Ok(user);
     }
-    Ok(services.store.update_user(user.id, patch, &caller.audit).await?)
+    Ok(services
+        .store
+        .update_user(user.id, patch, &caller.audit)
+        .await?)
 }
 
 /// Deletes a user with its memberships, tokens and sessions. Nobody deletes themselves here.
 pub async fn delete(services: &Services, caller: &Caller, id: UserId) -> AdminResult<()> {
     let user = writable(services, caller, id).await?;
     if user.id == caller.user.id {
-        return Err(AdminError::Conflict("you cannot delete your own account".into()));
+        return Err(AdminError::Conflict(
+            "you cannot delete your own account".into(),
+        ));
     }
     Ok(services.store.delete_user(user.id, &caller.audit).await?)
 }
@@ -152,7 +158,11 @@ pub async fn send_recovery(services: &Services, caller: &Caller, id: UserId) -> 
 }
 
 /// A user's live sessions.
-pub async fn sessions(services: &Services, caller: &Caller, id: UserId) -> AdminResult<Vec<Session>> {
+pub async fn sessions(
+    services: &Services,
+    caller: &Caller,
+    id: UserId,
+) -> AdminResult<Vec<Session>> {
     caller.require_read(AdminArea::Users)?;
     let user = find(services, id).await?;
     Ok(services.store.sessions_of(user.id).await?)
@@ -178,7 +188,10 @@ pub async fn revoke_session(
     let event = NewEvent::about_model(EventAction::ModelDeleted, "session", session, "session")
         .with("user_id", user.id.to_string());
     let changes = vec![Change::EndSession(session), Change::RecordEvent(event)];
-    Ok(services.store.apply_changes(&changes, &caller.audit).await?)
+    Ok(services
+        .store
+        .apply_changes(&changes, &caller.audit)
+        .await?)
 }
 
 /// A user's MFA devices (never their secrets).

@@ -1,8 +1,8 @@
 //! The HTTP surface: a thin axum layer that parses requests, calls services and renders
 //! responses. Routes follow the authentik-compatible layout in DESIGN.md.
 
-mod client;
 mod api;
+mod client;
 mod cookies;
 mod csrf;
 mod enrollment;

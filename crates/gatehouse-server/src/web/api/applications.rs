@@ -207,7 +207,9 @@ impl OAuth2ProviderCreate {
                 .authorization_code_lifetime
                 .unwrap_or(defaults.authorization_code),
             access_token: self.access_token_lifetime.unwrap_or(defaults.access_token),
-            refresh_token: self.refresh_token_lifetime.unwrap_or(defaults.refresh_token),
+            refresh_token: self
+                .refresh_token_lifetime
+                .unwrap_or(defaults.refresh_token),
         };
         Ok(provider)
     }
@@ -261,7 +263,10 @@ pub(crate) async fn create(
         name: body.name,
         launch_url: body.launch_url,
         allowed_groups: body.allowed_groups,
-        oauth2: body.oauth2.map(OAuth2ProviderCreate::into_provider).transpose()?,
+        oauth2: body
+            .oauth2
+            .map(OAuth2ProviderCreate::into_provider)
+            .transpose()?,
     };
     let (app, client_secret) = service::create(&services, &caller, app).await?;
     let created = ApplicationCreated {
@@ -282,7 +287,11 @@ pub(crate) async fn get(
     Admin(caller): Admin,
     Path(slug): Path<String>,
 ) -> ApiResult<Json<ApplicationOut>> {
-    Ok(Json(service::get(&services, &caller, path_slug(&slug, "application")?).await?.into()))
+    Ok(Json(
+        service::get(&services, &caller, path_slug(&slug, "application")?)
+            .await?
+            .into(),
+    ))
 }
 
 /// Deletes an application with its provider and every token issued to it.
@@ -313,6 +322,7 @@ pub(crate) async fn rotate_secret(
     Admin(caller): Admin,
     Path(slug): Path<String>,
 ) -> ApiResult<Json<ClientSecret>> {
-    let client_secret = service::rotate_secret(&services, &caller, path_slug(&slug, "application")?).await?;
+    let client_secret =
+        service::rotate_secret(&services, &caller, path_slug(&slug, "application")?).await?;
     Ok(Json(ClientSecret { client_secret }))
 }

@@ -60,5 +60,9 @@ pub(crate) async fn get(
     Admin(caller): Admin,
     Path(slug): Path<String>,
 ) -> ApiResult<Json<FlowOut>> {
-    Ok(Json(service::get(&services, &caller, path_slug(&slug, "flow")?).await?.into()))
+    Ok(Json(
+        service::get(&services, &caller, path_slug(&slug, "flow")?)
+            .await?
+            .into(),
+    ))
 }

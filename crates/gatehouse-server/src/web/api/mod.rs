@@ -107,9 +107,7 @@ fn api_parts() -> (axum::Router<Services>, utoipa::openapi::OpenApi) {
 
 /// Prefixes each operation id (the handler's name, `list`, `get`...) with its tag, so ids
 /// are unique across resources as OpenAPI requires (`users_list`, `groups_list`...).
-fn with_unique_operation_ids(
-    mut document: utoipa::openapi::OpenApi,
-) -> utoipa::openapi::OpenApi {
+fn with_unique_operation_ids(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     for item in document.paths.paths.values_mut() {
         for operation in [
             &mut item.get,
@@ -550,7 +548,10 @@ mod tests {
             ordering: Some("-username".into()),
         };
         let query = params.query("username").expect("valid");
-        assert_eq!((query.offset, query.limit, query.descending), (20, 10, true));
+        assert_eq!(
+            (query.offset, query.limit, query.descending),
+            (20, 10, true)
+        );
         assert_eq!(query.search.as_deref(), Some("al"));
         for bad in [
             ListParams {
@@ -621,7 +622,10 @@ mod tests {
     fn only_bearer_authorization_is_accepted() {
         let mut headers = HeaderMap::new();
         assert_eq!(bearer(&headers), Ok(None));
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
         assert_eq!(bearer(&headers), Ok(Some("abc")));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
         assert_eq!(bearer(&headers), Err(AdminError::Unauthenticated));

@@ -165,7 +165,11 @@ impl From<Session> for SessionOut {
             client_ip: s.client_ip,
             user_agent: s.user_agent,
             auth_time: s.auth_time,
-            auth_methods: s.auth_methods.iter().map(|m| m.as_str().to_owned()).collect(),
+            auth_methods: s
+                .auth_methods
+                .iter()
+                .map(|m| m.as_str().to_owned())
+                .collect(),
         }
     }
 }
