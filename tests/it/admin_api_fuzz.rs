@@ -22,7 +22,9 @@ async fn schemathesis_finds_no_server_error_or_schema_violation(backend: Backend
         .args(["--url", &server.url("")])
         .args(["--header", &format!("Authorization: Bearer {TOKEN}")])
         .args(["--checks", "not_a_server_error,response_schema_conformance"])
-        .args(["--max-examples", "12", "--max-time", "90", "--workers", "2"])
+        // One worker: with several, CPython 3.11's `ast.parse` in Hypothesis's lambda
+        // descriptions occasionally fails across threads (a schemathesis runtime error).
+        .args(["--max-examples", "12", "--max-time", "90", "--workers", "1"])
         .args([
             "--seed",
             "20261129",
