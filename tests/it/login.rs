@@ -67,6 +67,16 @@ impl Visitor {
     pub(crate) async fn password(&self, password: &str) -> String {
         self.post(&[("password", password)]).await.1
     }
+
+    /// The visitor's HTTP client, with its cookies (session and CSRF).
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// A CSRF token valid for this visitor's CSRF cookie.
+    pub(crate) fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

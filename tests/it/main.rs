@@ -5,6 +5,8 @@
 // The harness is shared between the modules of this one binary; `pub` there is crate-wide.
 #![allow(unreachable_pub)]
 
+mod admin_api;
+mod admin_api_fuzz;
 mod apply_apps;
 mod authn;
 mod cli;

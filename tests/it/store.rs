@@ -244,16 +244,29 @@ async fn lists_searches_and_pages_users(store: SqlStore) {
             search: None,
             limit: 2,
             offset: 2,
+            ..ListQuery::default()
         })
         .await
         .expect("page");
     assert_eq!(page.total, 5);
     assert_eq!(names(&page.items, |u| &u.username), ["axb", "bob"]);
+    // Descending order pages from the other end.
+    let reversed = store
+        .list_users(&ListQuery {
+            limit: 2,
+            descending: true,
+            ..ListQuery::default()
+        })
+        .await
+        .expect("page");
+    assert_eq!(names(&reversed.items, |u| &u.username), ["carol", "bob"]);
+    assert_eq!(reversed.total, 5);
     let clamped = store
         .list_users(&ListQuery {
             search: None,
             limit: 0,
             offset: 0,
+            ..ListQuery::default()
         })
         .await
         .expect("page");

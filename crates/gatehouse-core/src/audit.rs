@@ -177,4 +177,6 @@ pub struct EventQuery {
     pub limit: u64,
     /// Rows to skip.
     pub offset: u64,
+    /// Oldest first instead of newest first.
+    pub oldest_first: bool,
 }

@@ -1,6 +1,7 @@
 //! Gatehouse's domain: the types every crate agrees on, the rules that keep them valid, and the
 //! ports (traits) through which protocol and web code reach storage without knowing SQL.
 
+pub mod admin_role;
 pub mod application;
 pub mod application_patch;
 pub mod audit;
@@ -24,6 +25,7 @@ pub mod token;
 pub mod user;
 pub mod validate;
 
+pub use admin_role::{AdminArea, AdminRights, AdminRole};
 pub use application::{
     AllowedGroup, Application, ClientType, ConsentMode, Lifetimes, NewApplication, OAuth2Provider,
     SubjectMode, TokenEndpointAuthMethod,

@@ -16,6 +16,9 @@ pub struct ListQuery {
     pub limit: u64,
     /// Rows to skip.
     pub offset: u64,
+    /// Reverse the natural order (name descending; for events, oldest first).
+    #[serde(default)]
+    pub descending: bool,
 }
 
 impl Default for ListQuery {
@@ -24,6 +27,7 @@ impl Default for ListQuery {
             search: None,
             limit: DEFAULT_PAGE,
             offset: 0,
+            descending: false,
         }
     }
 }

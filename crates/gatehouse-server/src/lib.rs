@@ -2,6 +2,7 @@
 //! preparation and the declarative `apply`/`export` document. The binary crate is a thin CLI
 //! over this library.
 
+pub mod admin;
 pub mod authn;
 pub mod client_addr;
 pub mod config;

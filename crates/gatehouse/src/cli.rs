@@ -30,6 +30,9 @@ pub(crate) enum Command {
     CheckConfig,
     /// Exit 0 when the local server reports ready (for container health checks).
     Healthcheck,
+    /// Print the admin API's OpenAPI 3 document (what `/api/v3/schema/` serves and
+    /// `openapi.json` holds).
+    Openapi,
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -122,25 +125,29 @@ pub(crate) enum UserCommand {
     },
     /// Manage a service account's app passwords (its client_credentials secrets).
     #[command(subcommand)]
-    AppPassword(AppPasswordCommand),
+    AppPassword(UserSecretCommand),
+    /// Manage a user's API tokens (bearer credentials for the admin API, /api/v3/).
+    #[command(subcommand)]
+    ApiToken(UserSecretCommand),
 }
 
-/// `gatehouse user app-password …`: the secrets a service account presents as `password`
-/// in the client_credentials grant.
+/// `gatehouse user app-password …` (the secrets a service account presents as `password`
+/// in the client_credentials grant) and `gatehouse user api-token …` (bearer tokens for the
+/// admin API): secrets stored as keyed digests, shown once.
 #[derive(Subcommand, Debug)]
-pub(crate) enum AppPasswordCommand {
-    /// Create an app password and print it (shown only once).
+pub(crate) enum UserSecretCommand {
+    /// Create one and print it (shown only once).
     Create {
-        /// The service account's username.
+        /// The username.
         username: String,
         /// What it is for, shown in listings.
-        #[arg(long, default_value = "app password")]
-        name: String,
+        #[arg(long)]
+        name: Option<String>,
         /// Lifetime: `30m`, `12h`, `7d`, `2w` or `never`.
         #[arg(long, default_value = "never")]
         expires: String,
     },
-    /// List a user's app passwords (never the secrets).
+    /// List them (never the secrets).
     List {
         /// Username.
         username: String,
@@ -148,11 +155,11 @@ pub(crate) enum AppPasswordCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Delete an app password; it stops working at once.
+    /// Delete one; it stops working at once.
     Delete {
         /// Username.
         username: String,
-        /// The app password's id (from `list`).
+        /// Its id (from `list`).
         id: String,
     },
 }

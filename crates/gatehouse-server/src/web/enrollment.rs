@@ -132,6 +132,7 @@ async fn is_taken(services: &Services, name: &str) -> Result<bool, StoreError> {
             search: Some(name.to_owned()),
             limit: 500,
             offset: 0,
+            ..gatehouse_core::ListQuery::default()
         })
         .await?;
     let lower = name.to_lowercase();

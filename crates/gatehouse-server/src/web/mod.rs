@@ -1,6 +1,7 @@
 //! The HTTP surface: a thin axum layer that parses requests, calls services and renders
 //! responses. Routes follow the authentik-compatible layout in DESIGN.md.
 
+mod api;
 mod client;
 mod cookies;
 mod csrf;
@@ -24,6 +25,7 @@ use axum::Router;
 use axum::routing::get;
 use std::sync::Arc;
 
+pub use api::openapi_document;
 pub use metrics_endpoint::metrics_router;
 
 /// The public router with every layer applied.
@@ -52,6 +54,7 @@ pub fn router(services: Services) -> Router {
             axum::routing::post(portal::rename_device),
         )
         .merge(oidc::routes())
+        .merge(api::router())
         .route("/", get(portal::root))
         .route("/static/gatehouse.css", get(pages::stylesheet))
         .route("/static/webauthn.js", get(pages::webauthn_script))

@@ -2,7 +2,7 @@
 
 use crate::entity::event;
 use crate::error::db_err;
-use crate::ops::rows::{corrupt, json_object, page_bounds};
+use crate::ops::rows::{corrupt, direction, json_object, page_bounds};
 use crate::timestamp;
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{
@@ -86,8 +86,8 @@ pub(crate) async fn list<C: ConnectionTrait>(
     let total = select.clone().count(conn).await.map_err(db_err)?;
     let (limit, offset) = page_bounds(query.limit.clamp(1, MAX_EVENTS), query.offset);
     let rows = select
-        .order_by_desc(event::Column::CreatedAt)
-        .order_by_desc(event::Column::Id)
+        .order_by(event::Column::CreatedAt, direction(!query.oldest_first))
+        .order_by(event::Column::Id, direction(!query.oldest_first))
         .limit(limit)
         .offset(offset)
         .all(conn)

@@ -4,7 +4,7 @@
 use crate::entity::{group, group_member, user};
 use crate::error::{conflict_or_db_err, db_err};
 use crate::ops::events;
-use crate::ops::rows::{json_object, page_bounds};
+use crate::ops::rows::{direction, json_object, page_bounds};
 use crate::search;
 use crate::timestamp;
 use gatehouse_core::group::parent_change_creates_cycle;
@@ -139,7 +139,7 @@ pub(crate) async fn list<C: ConnectionTrait>(
     let total = select.clone().count(conn).await.map_err(db_err)?;
     let (limit, offset) = page_bounds(query.clamped_limit(), query.offset);
     let rows = select
-        .order_by_asc(group::Column::Name)
+        .order_by(group::Column::Name, direction(query.descending))
         .limit(limit)
         .offset(offset)
         .all(conn)

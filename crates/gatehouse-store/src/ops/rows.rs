@@ -23,6 +23,15 @@ pub(crate) fn corrupt(table: &str, column: &str, value: &str) -> StoreError {
     StoreError::Internal
 }
 
+/// The SQL sort direction for a list asked for in natural (`false`) or reverse order.
+pub(crate) fn direction(descending: bool) -> sea_orm::Order {
+    if descending {
+        sea_orm::Order::Desc
+    } else {
+        sea_orm::Order::Asc
+    }
+}
+
 /// Clamps a page offset/limit to what SQL accepts.
 pub(crate) fn page_bounds(limit: u64, offset: u64) -> (u64, u64) {
     (limit, offset.min(i64::MAX as u64))

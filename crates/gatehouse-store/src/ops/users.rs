@@ -9,7 +9,7 @@
 
 use crate::entity::user;
 use crate::error::{conflict_or_db_err, db_err};
-use crate::ops::rows::{corrupt, json_object, page_bounds};
+use crate::ops::rows::{corrupt, direction, json_object, page_bounds};
 use crate::ops::{events, groups, memberships};
 use crate::search;
 use crate::timestamp;
@@ -166,7 +166,7 @@ pub(crate) async fn list<C: ConnectionTrait>(
     let total = select.clone().count(conn).await.map_err(db_err)?;
     let (limit, offset) = page_bounds(query.clamped_limit(), query.offset);
     let rows = select
-        .order_by_asc(user::Column::Username)
+        .order_by(user::Column::Username, direction(query.descending))
         .limit(limit)
         .offset(offset)
         .all(conn)

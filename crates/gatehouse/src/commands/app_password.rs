@@ -1,8 +1,9 @@
-//! `gatehouse user app-password …`: app passwords are the secrets a service account sends as
-//! `password` with `username` in the client_credentials grant. Only a keyed digest is
-//! stored, so the secret is printed once, at creation.
+//! `gatehouse user app-password …` and `gatehouse user api-token …`: app passwords are the
+//! secrets a service account sends as `password` with `username` in the client_credentials
+//! grant; API tokens are bearer credentials for the admin API. Only a keyed digest of either
+//! is stored, so the secret is printed once, at creation.
 
-use crate::cli::AppPasswordCommand;
+use crate::cli::UserSecretCommand;
 use crate::commands::invitation::expiry;
 use crate::commands::user::find;
 use anyhow::{Context, bail};
@@ -10,16 +11,24 @@ use chrono::Utc;
 use gatehouse_core::{AuditContext, NewToken, TokenId, TokenIntent, UserType};
 use gatehouse_server::Services;
 
-pub(crate) async fn run(command: AppPasswordCommand, services: &Services) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    command: UserSecretCommand,
+    services: &Services,
+    intent: TokenIntent,
+) -> anyhow::Result<()> {
     let audit = AuditContext::cli();
+    let label = match intent {
+        TokenIntent::Api => "API token",
+        _ => "app password",
+    };
     match command {
-        AppPasswordCommand::Create {
+        UserSecretCommand::Create {
             username,
             name,
             expires,
         } => {
             let user = find(services, &username).await?;
-            if user.user_type != UserType::ServiceAccount {
+            if intent == TokenIntent::AppPassword && user.user_type != UserType::ServiceAccount {
                 bail!(
                     "{username} is not a service account; app passwords only work for users created with --type service_account"
                 );
@@ -30,9 +39,9 @@ pub(crate) async fn run(command: AppPasswordCommand, services: &Services) -> any
                 .store
                 .create_token(
                     NewToken {
-                        intent: TokenIntent::AppPassword,
+                        intent,
                         user_id: Some(user.id),
-                        description: name,
+                        description: name.unwrap_or_else(|| label.to_owned()),
                         digest: services.digester.digest(&secret),
                         expires_at,
                         state: None,
@@ -41,7 +50,7 @@ pub(crate) async fn run(command: AppPasswordCommand, services: &Services) -> any
                 )
                 .await?;
             eprintln!(
-                "created app password {} for {username} ({}); it is shown only now:",
+                "created {label} {} for {username} ({}); it is shown only now:",
                 token.id,
                 token.expires_at.map_or("never expires".into(), |t| format!(
                     "expires {}",
@@ -50,8 +59,8 @@ pub(crate) async fn run(command: AppPasswordCommand, services: &Services) -> any
             );
             println!("{secret}");
         }
-        AppPasswordCommand::List { username, json } => {
-            let passwords = app_passwords(services, &username).await?;
+        UserSecretCommand::List { username, json } => {
+            let passwords = secrets_of(services, &username, intent).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&passwords)?);
                 return Ok(());
@@ -70,27 +79,28 @@ pub(crate) async fn run(command: AppPasswordCommand, services: &Services) -> any
                 );
             }
         }
-        AppPasswordCommand::Delete { username, id } => {
+        UserSecretCommand::Delete { username, id } => {
             let id: TokenId = id
                 .parse()
-                .with_context(|| format!("{id:?} is not an app password id"))?;
-            if !app_passwords(services, &username)
+                .with_context(|| format!("{id:?} is not an {label} id"))?;
+            if !secrets_of(services, &username, intent)
                 .await?
                 .iter()
                 .any(|t| t.id == id)
             {
-                bail!("{username} has no app password {id}");
+                bail!("{username} has no {label} {id}");
             }
             services.store.delete_token(id, &audit).await?;
-            println!("deleted app password {id}");
+            println!("deleted {label} {id}");
         }
     }
     Ok(())
 }
 
-async fn app_passwords(
+async fn secrets_of(
     services: &Services,
     username: &str,
+    intent: TokenIntent,
 ) -> anyhow::Result<Vec<gatehouse_core::Token>> {
     let user = find(services, username).await?;
     Ok(services
@@ -98,6 +108,6 @@ async fn app_passwords(
         .list_tokens(Some(user.id))
         .await?
         .into_iter()
-        .filter(|t| t.intent == TokenIntent::AppPassword)
+        .filter(|t| t.intent == intent)
         .collect())
 }

@@ -34,6 +34,7 @@ pub(crate) async fn run(command: GroupCommand, services: Services) -> anyhow::Re
                     search: args.search,
                     limit: args.limit,
                     offset: args.offset,
+                    ..ListQuery::default()
                 })
                 .await?;
             if args.json {

@@ -43,6 +43,11 @@ pub(crate) async fn run(command: Command, config: Config) -> anyhow::Result<Exit
             Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck => healthcheck::run(&config).await,
+        Command::Openapi => {
+            let document = gatehouse_server::web::openapi_document();
+            println!("{}", document.to_pretty_json()?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate => {
             let services = admin_services(config).await?;
             println!("migrations applied ({})", services.sql.backend());

@@ -3,7 +3,7 @@
 use crate::cli::{ListArgs, UserCommand, UserCreate};
 use anyhow::{Context, anyhow, bail};
 use gatehouse_core::{
-    AuditContext, ListQuery, NewUser, User, UserPatch, UserType, password_policy,
+    AuditContext, ListQuery, NewUser, TokenIntent, User, UserPatch, UserType, password_policy,
 };
 use gatehouse_server::Services;
 use std::io::{BufRead, IsTerminal};
@@ -87,7 +87,12 @@ pub(crate) async fn run(command: UserCommand, services: Services) -> anyhow::Res
             store.delete_user(user.id, &audit).await?;
             println!("deleted user {username}");
         }
-        UserCommand::AppPassword(command) => super::app_password::run(command, &services).await?,
+        UserCommand::AppPassword(command) => {
+            super::app_password::run(command, &services, TokenIntent::AppPassword).await?
+        }
+        UserCommand::ApiToken(command) => {
+            super::app_password::run(command, &services, TokenIntent::Api).await?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -126,6 +131,7 @@ async fn list(args: ListArgs, services: &Services) -> anyhow::Result<()> {
             search: args.search,
             limit: args.limit,
             offset: args.offset,
+            ..ListQuery::default()
         })
         .await?;
     if args.json {
