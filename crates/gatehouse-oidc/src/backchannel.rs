@@ -95,7 +95,7 @@ mod tests {
 
     #[test]
     fn claims_follow_section_2_4() {
-        let claims = logout_token_claims(&input(Some("u-sub"), Some("s-1"))).unwrap();
+        let claims = logout_token_claims(&input(Some("u-sub"), Some("s-1"))).expect("claims");
         assert_eq!(
             Value::Object(claims),
             json!({
@@ -113,10 +113,10 @@ mod tests {
 
     #[test]
     fn sub_or_sid_alone_and_never_nonce() {
-        let only_sid = logout_token_claims(&input(None, Some("s-1"))).unwrap();
+        let only_sid = logout_token_claims(&input(None, Some("s-1"))).expect("sid only");
         assert!(!only_sid.contains_key("sub"));
         assert!(!only_sid.contains_key("nonce"));
-        let only_sub = logout_token_claims(&input(Some("u"), None)).unwrap();
+        let only_sub = logout_token_claims(&input(Some("u"), None)).expect("sub only");
         assert!(!only_sub.contains_key("sid"));
         assert_eq!(
             logout_token_claims(&input(None, None)),
@@ -126,10 +126,10 @@ mod tests {
 
     #[test]
     fn signed_token_is_typed_and_not_an_id_token() {
-        let generated = generate_signing_key(KeyAlgorithm::Es256).unwrap();
-        let key = SigningKey::from_pkcs8(KeyAlgorithm::Es256, &generated.pkcs8_der).unwrap();
-        let claims = logout_token_claims(&input(Some("u"), Some("s"))).unwrap();
-        let token = jwt::sign(&key, "k1", LOGOUT_TOKEN_TYP, &claims).unwrap();
+        let generated = generate_signing_key(KeyAlgorithm::Es256).expect("generate");
+        let key = SigningKey::from_pkcs8(KeyAlgorithm::Es256, &generated.pkcs8_der).expect("parse");
+        let claims = logout_token_claims(&input(Some("u"), Some("s"))).expect("claims");
+        let token = jwt::sign(&key, "k1", LOGOUT_TOKEN_TYP, &claims).expect("sign");
         let keys = [VerificationKey {
             kid: "k1".into(),
             alg: KeyAlgorithm::Es256,
