@@ -163,6 +163,20 @@ pub fn form_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// Whether the request may name its client by `client_id` alone, without authenticating it:
+/// only a client_credentials request carrying a service account's `username` and `password`
+/// (authentik's form), where the app password is the credential and the client only says
+/// which application the token is for. A client that does send a secret or an assertion
+/// still has it checked.
+pub fn service_account_names_client(presented: &PresentedClient, params: &Params) -> bool {
+    presented.method == AuthMethod::None
+        && presented.secret.is_none()
+        && presented.assertion.is_none()
+        && params.get("grant_type") == Some("client_credentials")
+        && params.get("username").is_some()
+        && params.get("password").is_some()
+}
+
 /// Checks the presented credentials against the client's registration. `verify(secret,
 /// digest)` compares a secret with the stored keyed digest in constant time; `audiences` are
 /// what a client assertion's `aud` may name. Returns the assertion whose `jti` the caller
@@ -226,6 +240,40 @@ mod tests {
 
     fn basic(id: &str, secret: &str) -> String {
         format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
+    }
+
+    #[test]
+    fn only_a_service_account_request_names_its_client_alone() {
+        let form = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![("client_id", "app")];
+            pairs.extend_from_slice(extra);
+            params(&pairs)
+        };
+        let account = [
+            ("grant_type", "client_credentials"),
+            ("username", "robot"),
+            ("password", "p"),
+        ];
+        let named = |p: &Params, authorization: Option<&str>| {
+            let presented = presented_client(authorization, p).expect("presented");
+            service_account_names_client(&presented, p)
+        };
+        assert!(named(&form(&account), None));
+        // A secret sent along is checked as usual.
+        assert!(!named(&form(&account), Some(&basic("app", "s"))));
+        let mut with_secret = account.to_vec();
+        with_secret.push(("client_secret", "s"));
+        assert!(!named(&form(&with_secret), None));
+        // Other grants, or no account, need client authentication.
+        assert!(!named(&form(&[("grant_type", "client_credentials")]), None));
+        assert!(!named(
+            &form(&[
+                ("grant_type", "authorization_code"),
+                ("username", "robot"),
+                ("password", "p"),
+            ]),
+            None
+        ));
     }
 
     #[test]

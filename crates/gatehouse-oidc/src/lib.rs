@@ -12,6 +12,7 @@
 //! - [`device`]: RFC 8628 device authorization: user codes, scopes, poll answers.
 //! - [`pkce`]: RFC 7636 `S256` verification.
 //! - [`client_auth`]: `client_secret_basic`, `client_secret_post`, `none`.
+//! - [`service_account`]: service accounts with app passwords in client_credentials.
 //! - [`token_request`]: token request validation (RFC 6749 §4.1.3, §6, §4.4).
 //! - [`claims`]: standard claims by scope (OIDC Core §5.4).
 //! - [`jwt`]: JWS compact serialization of ID tokens and JWT access tokens (RFC 9068).
@@ -35,6 +36,7 @@ pub mod params;
 pub mod pkce;
 pub mod reauth;
 pub mod redirect;
+pub mod service_account;
 pub mod token_request;
 
 pub use error::{AuthorizeError, AuthorizeErrorCode, TokenError, TokenErrorCode};

@@ -150,6 +150,23 @@ pub async fn record_throttled(services: &Services, username: &str, audit: &Audit
     record_failure(services, username, "throttled", audit).await;
 }
 
+/// Records a refused service-account credential at the token endpoint (client_credentials
+/// with `username` and an app password).
+pub async fn record_service_account_failure(
+    services: &Services,
+    username: &str,
+    reason: &str,
+    audit: &AuditContext,
+) {
+    record_failure(
+        services,
+        username,
+        &format!("client_credentials: {reason}"),
+        audit,
+    )
+    .await;
+}
+
 /// Appends a `login_failed` event; failures to write it are logged, never shown to the client.
 async fn record_failure(services: &Services, username: &str, reason: &str, audit: &AuditContext) {
     metrics::counter!("gatehouse_logins_total", "result" => "failure").increment(1);

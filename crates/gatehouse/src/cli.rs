@@ -102,6 +102,41 @@ pub(crate) enum UserCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Manage a service account's app passwords (its client_credentials secrets).
+    #[command(subcommand)]
+    AppPassword(AppPasswordCommand),
+}
+
+/// `gatehouse user app-password …`: the secrets a service account presents as `password`
+/// in the client_credentials grant.
+#[derive(Subcommand, Debug)]
+pub(crate) enum AppPasswordCommand {
+    /// Create an app password and print it (shown only once).
+    Create {
+        /// The service account's username.
+        username: String,
+        /// What it is for, shown in listings.
+        #[arg(long, default_value = "app password")]
+        name: String,
+        /// Lifetime: `30m`, `12h`, `7d`, `2w` or `never`.
+        #[arg(long, default_value = "never")]
+        expires: String,
+    },
+    /// List a user's app passwords (never the secrets).
+    List {
+        /// Username.
+        username: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an app password; it stops working at once.
+    Delete {
+        /// Username.
+        username: String,
+        /// The app password's id (from `list`).
+        id: String,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -107,6 +107,23 @@ pub fn subject(
     })
 }
 
+/// Whether the application's group policy admits `user` (its effective groups, ancestors
+/// included).
+pub async fn admits_user(
+    services: &Services,
+    app: &Application,
+    user: &User,
+) -> Result<bool, StoreError> {
+    let groups: Vec<_> = services
+        .store
+        .effective_groups(user.id)
+        .await?
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    Ok(app.admits(&groups))
+}
+
 /// Issues a single-use authorization code for a validated request; records
 /// `authorize_application`.
 pub async fn issue_code(
@@ -233,9 +250,24 @@ pub async fn token(
             )
             .await
         }
-        TokenRequest::ClientCredentials { scope } => {
-            client_credentials(services, app, provider, scope.as_deref(), audit).await
+        TokenRequest::ClientCredentials {
+            scope,
+            service_account: Some(account),
+        } => {
+            crate::oidc::service_account::client_credentials(
+                services,
+                app,
+                provider,
+                &account,
+                scope.as_deref(),
+                audit,
+            )
+            .await
         }
+        TokenRequest::ClientCredentials {
+            scope,
+            service_account: None,
+        } => client_credentials(services, app, provider, scope.as_deref(), audit).await,
         TokenRequest::DeviceCode { device_code } => {
             crate::oidc::device::redeem(services, app, provider, &device_code, audit).await
         }
@@ -405,13 +437,40 @@ async fn client_credentials(
             .cloned()
             .collect(),
     };
-    let family = GrantFamilyId::new();
+    let event = token_event(app, "client_credentials", None, &scopes);
+    issue_direct(
+        services,
+        app,
+        provider,
+        None,
+        scopes,
+        &SignIn::default(),
+        event,
+        audit,
+    )
+    .await
+}
+
+/// Mints and records the tokens of a grant that redeems no earlier artefact
+/// (client_credentials, for the client itself or for a service account `user`), through the
+/// group-committing token writer.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn issue_direct(
+    services: &Services,
+    app: &Application,
+    provider: &OAuth2Provider,
+    user: Option<&User>,
+    scopes: Vec<String>,
+    sign_in: &SignIn,
+    event: NewEvent,
+    audit: &AuditContext,
+) -> Result<TokenResponse, GrantError> {
     let seed = OAuth2Token {
         id: gatehouse_core::OAuth2TokenId::new(),
         kind: OAuth2TokenKind::AccessToken,
         application_id: app.id,
-        user_id: None,
-        family,
+        user_id: user.map(|u| u.id),
+        family: GrantFamilyId::new(),
         scopes: scopes.clone(),
         data: Map::new(),
         expires_at: Utc::now(),
@@ -419,20 +478,10 @@ async fn client_credentials(
         revoked_at: None,
         created_at: Utc::now(),
     };
-    let minted = mint(
-        services,
-        app,
-        provider,
-        &seed,
-        None,
-        scopes.clone(),
-        &SignIn::default(),
-        None,
-    )
-    .await?;
+    let minted = mint(services, app, provider, &seed, user, scopes, sign_in, None).await?;
     let grant = IssuedGrant {
         tokens: minted.records,
-        event: token_event(app, "client_credentials", None, &scopes),
+        event,
         audit: audit.clone(),
     };
     services.token_writer.issue(&services.store, grant).await?;

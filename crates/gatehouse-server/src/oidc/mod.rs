@@ -7,6 +7,7 @@ pub mod device;
 pub mod grants;
 pub mod keys;
 pub mod secrets;
+pub mod service_account;
 pub mod token_writer;
 
 /// Checks a client's JWKS for `private_key_jwt` as the CLI and `apply` register it.

@@ -136,7 +136,7 @@ async fn create(
 }
 
 /// Parses `30m`, `12h`, `7d`, `2w` or `never` into an expiry time after `now`.
-fn expiry(text: &str, now: DateTime<Utc>) -> anyhow::Result<Option<DateTime<Utc>>> {
+pub(crate) fn expiry(text: &str, now: DateTime<Utc>) -> anyhow::Result<Option<DateTime<Utc>>> {
     let text = text.trim();
     if text == "never" {
         return Ok(None);

@@ -1,6 +1,7 @@
 //! One module per command family; each opens only what it needs.
 
 pub(crate) mod app;
+mod app_password;
 mod apply;
 mod flow;
 mod group;

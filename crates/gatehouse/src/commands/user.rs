@@ -87,6 +87,7 @@ pub(crate) async fn run(command: UserCommand, services: Services) -> anyhow::Res
             store.delete_user(user.id, &audit).await?;
             println!("deleted user {username}");
         }
+        UserCommand::AppPassword(command) => super::app_password::run(command, &services).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

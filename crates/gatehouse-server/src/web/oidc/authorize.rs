@@ -194,14 +194,7 @@ async fn decide(
             &issuer,
         ));
     }
-    let groups: Vec<_> = services
-        .store
-        .effective_groups(user.id)
-        .await?
-        .into_iter()
-        .map(|g| g.id)
-        .collect();
-    if !app.admits(&groups) {
+    if !grants::admits_user(services, &app, &user).await? {
         tracing::info!(application = %app.slug, user = %user.username, "access denied by the application's group policy");
         return Ok(crate::web::pages::message(
             StatusCode::FORBIDDEN,

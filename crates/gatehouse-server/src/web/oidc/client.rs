@@ -1,4 +1,5 @@
-//! Reading the form body and authenticating the client, shared by the token, introspection
+//! Reading the form body and authenticating the client (or, for a service account's
+//! client_credentials request, only identifying it), shared by the token, introspection
 //! and revocation endpoints; for `private_key_jwt`, recording the assertion's `jti` so it
 //! is good for one request only.
 
@@ -10,7 +11,7 @@ use axum::response::Response;
 use chrono::Utc;
 use gatehouse_core::{Application, OAuth2Provider};
 use gatehouse_oidc::TokenError;
-use gatehouse_oidc::client_auth::{authenticate, presented_client};
+use gatehouse_oidc::client_auth::{authenticate, presented_client, service_account_names_client};
 use gatehouse_oidc::discovery;
 use gatehouse_oidc::params::Params;
 
@@ -70,6 +71,11 @@ async fn authenticated_client(
     let Some(provider) = app.oauth2.clone() else {
         return Err(token_error(&TokenError::invalid_client()));
     };
+    if service_account_names_client(&presented, params) {
+        // The service account's app password authenticates this request (checked by the
+        // grant); the client id only names the application.
+        return Ok((app, provider));
+    }
     let base = services.config.base_url();
     let base = base.trim_end_matches('/');
     let token_endpoint = format!("{base}/application/o/token/");
