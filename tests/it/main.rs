@@ -7,6 +7,7 @@
 
 mod apply_apps;
 mod authn;
+mod backchannel_store;
 mod cli;
 mod device_store;
 mod enrollment;
@@ -15,6 +16,7 @@ mod invitation_store;
 mod login;
 mod oidc;
 mod oidc_authlib;
+mod oidc_backchannel;
 mod oidc_browser;
 mod oidc_concurrent;
 mod oidc_consent;

@@ -160,6 +160,7 @@ async fn grant_artefacts_are_single_use_and_revoked_by_family(store: SqlStore) {
         .expect("user");
     let family = GrantFamilyId::new();
     let artefact = |kind, digest: &str, expires_in: i64| NewOAuth2Token {
+        session_id: None,
         kind,
         application_id: app.id,
         user_id: Some(user.id),
@@ -293,6 +294,7 @@ async fn batched_grants_are_stored_together_or_not_at_all(store: SqlStore) {
         .expect("app");
     let grant = |digest: &str, actor: &str| IssuedGrant {
         tokens: vec![NewOAuth2Token {
+            session_id: None,
             kind: OAuth2TokenKind::AccessToken,
             application_id: app.id,
             user_id: None,

@@ -4,6 +4,7 @@
 
 pub(crate) mod application_update;
 pub(crate) mod applications;
+pub(crate) mod backchannel;
 pub(crate) mod changes;
 pub(crate) mod client_assertions;
 pub(crate) mod consents;
