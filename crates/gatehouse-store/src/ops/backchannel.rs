@@ -7,6 +7,7 @@
 use crate::entity::{backchannel_logout, oauth2_provider, oauth2_token};
 use crate::error::db_err;
 use crate::ops::events;
+use crate::ops::leased::{self, LeasedQueue};
 use crate::ops::rows::corrupt;
 use crate::timestamp;
 use chrono::{DateTime, Duration, Utc};
@@ -18,8 +19,8 @@ use gatehouse_core::{
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -122,24 +123,30 @@ pub(crate) async fn queue_for_sessions<C: ConnectionTrait>(
     Ok(queued)
 }
 
-/// Pending, due, and not held by a live lease at `now`.
-fn claimable(now: DateTime<Utc>) -> Condition {
-    Condition::all()
-        .add(backchannel_logout::Column::Status.eq(DeliveryStatus::Pending.as_str()))
-        .add(backchannel_logout::Column::NextAttemptAt.lte(now))
-        .add(
-            Condition::any()
-                .add(backchannel_logout::Column::LeaseUntil.is_null())
-                .add(backchannel_logout::Column::LeaseUntil.lte(now)),
-        )
+impl LeasedQueue for backchannel_logout::Entity {
+    fn id() -> backchannel_logout::Column {
+        backchannel_logout::Column::Id
+    }
+    fn status() -> backchannel_logout::Column {
+        backchannel_logout::Column::Status
+    }
+    fn attempts() -> backchannel_logout::Column {
+        backchannel_logout::Column::Attempts
+    }
+    fn next_attempt_at() -> backchannel_logout::Column {
+        backchannel_logout::Column::NextAttemptAt
+    }
+    fn lease_owner() -> backchannel_logout::Column {
+        backchannel_logout::Column::LeaseOwner
+    }
+    fn lease_until() -> backchannel_logout::Column {
+        backchannel_logout::Column::LeaseUntil
+    }
 }
 
 /// Held by `worker` and still pending.
 fn held_by(id: LogoutDeliveryId, worker: Uuid) -> Condition {
-    Condition::all()
-        .add(backchannel_logout::Column::Id.eq(id.0))
-        .add(backchannel_logout::Column::LeaseOwner.eq(worker))
-        .add(backchannel_logout::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+    leased::held::<backchannel_logout::Entity>(id.0, worker)
 }
 
 /// Claims up to `limit` due deliveries for `worker`; each claim is a compare-and-set.
@@ -150,38 +157,10 @@ pub(crate) async fn claim_due<C: ConnectionTrait>(
     lease: Duration,
     limit: u64,
 ) -> StoreResult<Vec<LogoutDelivery>> {
-    let now = timestamp::stored(now);
-    let candidates: Vec<Uuid> = backchannel_logout::Entity::find()
-        .select_only()
-        .column(backchannel_logout::Column::Id)
-        .filter(claimable(now))
-        .order_by_asc(backchannel_logout::Column::NextAttemptAt)
-        .order_by_asc(backchannel_logout::Column::Id)
-        .limit(limit)
-        .into_tuple()
-        .all(conn)
-        .await
-        .map_err(db_err)?;
     let mut claimed = Vec::new();
-    for id in candidates {
-        let result = backchannel_logout::Entity::update_many()
-            .col_expr(backchannel_logout::Column::LeaseOwner, Expr::value(worker))
-            .col_expr(
-                backchannel_logout::Column::LeaseUntil,
-                Expr::value(timestamp::stored(now + lease)),
-            )
-            .col_expr(
-                backchannel_logout::Column::Attempts,
-                Expr::col(backchannel_logout::Column::Attempts).add(1),
-            )
-            .filter(backchannel_logout::Column::Id.eq(id))
-            .filter(claimable(now))
-            .exec(conn)
-            .await
-            .map_err(db_err)?;
-        if result.rows_affected != 1 {
-            continue;
-        }
+    for id in
+        leased::claim::<backchannel_logout::Entity, _>(conn, worker, now, lease, limit).await?
+    {
         if let Some(row) = backchannel_logout::Entity::find()
             .filter(held_by(LogoutDeliveryId(id), worker))
             .one(conn)
