@@ -27,6 +27,7 @@ applications:
       scopes: [openid, profile, email, offline_access]
       signing_alg: RS256
       consent: implicit
+      backchannel_logout_uri: https://grafana.example.com/logout/backchannel
   - slug: kubectl
     oidc:
       client_id: kubernetes
@@ -227,7 +228,10 @@ async fn export_then_apply_round_trips_without_secrets(backend: Backend) {
     );
     let exported = source.cli_ok(&["export"], None);
     assert!(
-        exported.contains("applications:") && exported.contains("slug: grafana"),
+        exported.contains("applications:")
+            && exported.contains("slug: grafana")
+            && exported.contains("backchannel_logout_uri:")
+            && exported.contains("https://grafana.example.com/logout/backchannel"),
         "{exported}"
     );
     assert!(

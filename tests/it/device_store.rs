@@ -174,6 +174,7 @@ async fn device_authorizations_are_answered_once_and_redeemed_once(store: SqlSto
 
     // Redemption happens once and stores the tokens with it.
     let token = |digest: &str| NewOAuth2Token {
+        session_id: None,
         kind: OAuth2TokenKind::AccessToken,
         application_id: app.id,
         user_id: Some(alice.id),

@@ -23,6 +23,8 @@ fn app(slug: &str, client_id: &str) -> NewApplication {
     provider.client_secret_digest = Some("digest-never-shown".into());
     provider.redirect_uris = vec!["https://rp.example/cb".into()];
     provider.post_logout_redirect_uris = vec!["https://rp.example/bye".into()];
+    provider.backchannel_logout_uri = Some("https://rp.example/backchannel".into());
+    provider.backchannel_logout_session_required = true;
     NewApplication {
         slug: slug.into(),
         name: slug.to_uppercase(),
@@ -47,6 +49,16 @@ async fn applications_round_trip_and_refuse_duplicates(store: SqlStore) {
     assert_eq!(created.allowed_groups.len(), 1);
     assert_eq!(created.allowed_groups[0].id, staff.id);
     assert!(created.admits(&[staff.id]));
+    let stored = store.application_by_slug("grafana").await.expect("read");
+    let provider = stored.as_ref().and_then(|a| a.oauth2.as_ref());
+    assert_eq!(
+        provider.and_then(|p| p.backchannel_logout_uri.as_deref()),
+        Some("https://rp.example/backchannel")
+    );
+    assert_eq!(
+        provider.map(|p| p.backchannel_logout_session_required),
+        Some(true)
+    );
     assert_eq!(
         store.application_by_slug("grafana").await.expect("read"),
         Some(created.clone())
@@ -148,6 +160,7 @@ async fn grant_artefacts_are_single_use_and_revoked_by_family(store: SqlStore) {
         .expect("user");
     let family = GrantFamilyId::new();
     let artefact = |kind, digest: &str, expires_in: i64| NewOAuth2Token {
+        session_id: None,
         kind,
         application_id: app.id,
         user_id: Some(user.id),
@@ -281,6 +294,7 @@ async fn batched_grants_are_stored_together_or_not_at_all(store: SqlStore) {
         .expect("app");
     let grant = |digest: &str, actor: &str| IssuedGrant {
         tokens: vec![NewOAuth2Token {
+            session_id: None,
             kind: OAuth2TokenKind::AccessToken,
             application_id: app.id,
             user_id: None,

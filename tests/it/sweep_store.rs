@@ -178,6 +178,7 @@ async fn sweep_deletes_what_outlived_its_use_and_keeps_the_rest(store: SqlStore)
         .await
         .expect("app");
     let artefact = |digest: &str, expires_in: Duration| NewOAuth2Token {
+        session_id: None,
         kind: OAuth2TokenKind::RefreshToken,
         application_id: app.id,
         user_id: Some(alice.id),
@@ -244,6 +245,7 @@ async fn sweep_deletes_what_outlived_its_use_and_keeps_the_rest(store: SqlStore)
             device_authorizations: 0,
             client_assertions: 0,
             signing_keys: 0,
+            backchannel_logouts: 0,
         }
     );
     assert_eq!(

@@ -201,6 +201,15 @@ pub struct OAuth2Provider {
     /// `private_key_jwt` when it has keys; `none` for a public client).
     #[serde(default)]
     pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    /// Where the client receives OpenID Connect Back-Channel Logout 1.0 logout tokens when
+    /// a session it was issued tokens in ends; `None` means the client is not told.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether the client needs `sid` in logout tokens (Back-Channel Logout 1.0 §2.2
+    /// `backchannel_logout_session_required`). Gatehouse always sends `sid` and `sub`, so
+    /// this is recorded for the client's registration and export only.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
 }
 
 impl std::fmt::Debug for OAuth2Provider {
@@ -216,6 +225,7 @@ impl std::fmt::Debug for OAuth2Provider {
                 "token_endpoint_auth_method",
                 &self.token_endpoint_auth_method,
             )
+            .field("backchannel_logout_uri", &self.backchannel_logout_uri)
             .finish_non_exhaustive()
     }
 }
@@ -238,6 +248,8 @@ impl OAuth2Provider {
             post_logout_redirect_uris: Vec::new(),
             jwks: None,
             token_endpoint_auth_method: None,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         }
     }
 
@@ -292,6 +304,9 @@ impl OAuth2Provider {
             redirect_uri(uri).map_err(|m| {
                 ValidationError::new(format!("post_logout_redirect_uris[{index}]"), m.message)
             })?;
+        }
+        if let Some(uri) = &self.backchannel_logout_uri {
+            backchannel_logout_uri(uri)?;
         }
         if let Some(jwks) = &self.jwks {
             jwks_shape(jwks)?;
@@ -446,6 +461,46 @@ pub fn redirect_uri(value: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// A back-channel logout URI (Back-Channel Logout 1.0 §2.2): absolute, no fragment, and
+/// `https`, except plain `http` to a loopback host (127.0.0.0/8, `[::1]`, `localhost`) for
+/// clients on the same machine, since the logout token would otherwise cross the network in
+/// the clear.
+pub fn backchannel_logout_uri(value: &str) -> Result<(), ValidationError> {
+    const FIELD: &str = "backchannel_logout_uri";
+    absolute_uri(FIELD, value)?;
+    if value.contains('#') {
+        return Err(ValidationError::new(
+            FIELD,
+            "must not contain a fragment (#)",
+        ));
+    }
+    let lower = value.to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return Ok(());
+    }
+    let loopback = lower.strip_prefix("http://").is_some_and(|rest| {
+        let authority = rest.split(['/', '?']).next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        !authority.contains('@')
+            && (host == "localhost"
+                || host == "::1"
+                || host
+                    .parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| ip.is_loopback()))
+    });
+    if loopback {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            FIELD,
+            "must be an https URL (plain http only to a loopback host)",
+        ))
+    }
+}
+
 /// Scope tokens: RFC 6749 §3.3 `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
 pub fn scope_token(value: &str) -> Result<(), ValidationError> {
     let ok = !value.is_empty()
@@ -531,6 +586,39 @@ mod tests {
         ] {
             assert!(redirect_uri(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn backchannel_logout_uris() {
+        for ok in [
+            "https://grafana.example.com/logout/backchannel",
+            "HTTPS://a.example/bc?x=1",
+            "http://127.0.0.1:8080/bc",
+            "http://127.1.2.3/bc",
+            "http://[::1]:9000/bc",
+            "http://localhost/bc",
+        ] {
+            assert!(backchannel_logout_uri(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "/relative",
+            "http://grafana.example.com/bc",
+            "http://127.0.0.1.example.com/bc",
+            "http://127.0.0.1@evil.example/bc",
+            "http://localhost.evil.example/bc",
+            "https://a.example/bc#frag",
+            "com.example.app:/bc",
+            "ftp://127.0.0.1/bc",
+        ] {
+            assert!(backchannel_logout_uri(bad).is_err(), "{bad}");
+        }
+        let mut provider = OAuth2Provider::new(ClientType::Public, "cli");
+        provider.backchannel_logout_uri = Some("http://rp.example/bc".into());
+        assert_eq!(
+            provider.validate().map_err(|e| e.field),
+            Err("backchannel_logout_uri".into())
+        );
     }
 
     #[test]

@@ -66,9 +66,12 @@ pub enum Change {
     },
     /// Store a new session (a sign-in).
     StartSession(Session),
-    /// End a session; one already gone is not an error (sign-out is idempotent).
+    /// End a session; one already gone is not an error (sign-out is idempotent). Clients
+    /// holding grants from it that registered a back-channel logout URI get a delivery queued
+    /// and those grants revoked, in the same transaction (see [`crate::plan_logout`]).
     EndSession(SessionId),
-    /// End every session of a user except `keep` (after a password change).
+    /// End every session of a user except `keep` (after a password change), with the
+    /// back-channel logouts of each, as for [`Change::EndSession`].
     EndOtherSessions {
         /// Whose sessions.
         user: UserId,

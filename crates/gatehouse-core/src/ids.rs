@@ -73,6 +73,10 @@ id_type!(
     EmailId
 );
 id_type!(
+    /// Identifies a queued back-channel logout delivery ([`crate::LogoutDelivery`]).
+    LogoutDeliveryId
+);
+id_type!(
     /// Identifies a [`crate::Application`].
     ApplicationId
 );

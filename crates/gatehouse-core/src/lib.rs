@@ -5,6 +5,7 @@ pub mod admin_role;
 pub mod application;
 pub mod application_patch;
 pub mod audit;
+pub mod backchannel;
 pub mod change;
 pub mod consent;
 pub mod device;
@@ -32,6 +33,9 @@ pub use application::{
 };
 pub use application_patch::ApplicationPatch;
 pub use audit::{AuditContext, Event, EventAction, EventQuery, NewEvent};
+pub use backchannel::{
+    BackchannelLogoutStore, DeliveryStatus, LogoutDelivery, LogoutPlan, SessionGrant, plan_logout,
+};
 pub use change::{Change, ChangeSet};
 pub use consent::{Consent, ConsentStore};
 pub use device::{Device, DeviceKind, NewDevice};
@@ -42,8 +46,8 @@ pub use device_authorization::{
 pub use flow_definition::FlowDefinition;
 pub use group::{Group, GroupPatch, NewGroup};
 pub use ids::{
-    ApplicationId, DeviceId, EmailId, EventId, GrantFamilyId, GroupId, KeyId, OAuth2TokenId,
-    SessionId, TokenId, UserId,
+    ApplicationId, DeviceId, EmailId, EventId, GrantFamilyId, GroupId, KeyId, LogoutDeliveryId,
+    OAuth2TokenId, SessionId, TokenId, UserId,
 };
 pub use invitation::{Enrollment, Invitation, InvitationStatus, InvitationStore, NewInvitation};
 pub use key::{KeyAlgorithm, NewSigningKey, SigningKey};

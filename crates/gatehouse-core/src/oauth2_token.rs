@@ -4,7 +4,7 @@
 //! everything issued from the same authorization (RFC 6749 §4.1.2, RFC 9700 §4.14.2).
 
 use crate::audit::{AuditContext, NewEvent};
-use crate::ids::{ApplicationId, GrantFamilyId, OAuth2TokenId, UserId};
+use crate::ids::{ApplicationId, GrantFamilyId, OAuth2TokenId, SessionId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -56,6 +56,10 @@ pub struct OAuth2Token {
     pub user_id: Option<UserId>,
     /// The authorization it descends from.
     pub family: GrantFamilyId,
+    /// The browser session the grant was issued in (authorization code flow and the tokens
+    /// descending from it), so ending that session can reach the grant (Back-Channel Logout).
+    /// Not a foreign key: sessions may live outside the database.
+    pub session_id: Option<SessionId>,
     /// Granted scopes.
     pub scopes: Vec<String>,
     /// Grant details the next step needs (redirect URI, nonce, PKCE challenge, auth time).
@@ -100,6 +104,8 @@ pub struct NewOAuth2Token {
     pub user_id: Option<UserId>,
     /// The grant family.
     pub family: GrantFamilyId,
+    /// The browser session the grant was issued in, if any (see [`OAuth2Token::session_id`]).
+    pub session_id: Option<SessionId>,
     /// Keyed digest of the secret (for access tokens, of the `jti`).
     pub digest: String,
     /// Granted scopes.

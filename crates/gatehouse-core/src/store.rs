@@ -213,7 +213,8 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<Option<Session>>;
     /// Lists a user's sessions.
     async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<Session>>;
-    /// Ends a session.
+    /// Ends a session, queuing its back-channel logouts in the same transaction (as
+    /// [`crate::Change::EndSession`]).
     async fn delete_session(&self, id: SessionId) -> StoreResult<()>;
     /// Deletes sessions that expired before `now`; returns how many.
     async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
@@ -432,6 +433,7 @@ pub trait Store:
     + ConsentStore
     + DeviceAuthorizationStore
     + ClientAssertionStore
+    + crate::backchannel::BackchannelLogoutStore
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

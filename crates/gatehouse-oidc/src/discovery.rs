@@ -25,6 +25,8 @@ pub fn document(base_url: &str, slug: &str, alg: KeyAlgorithm, scopes: &[String]
         "revocation_endpoint": endpoint("revoke/"),
         "jwks_uri": endpoint(&format!("{slug}/jwks/")),
         "end_session_endpoint": endpoint(&format!("{slug}/end-session/")),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "device_authorization_endpoint": endpoint("device/"),
@@ -36,7 +38,7 @@ pub fn document(base_url: &str, slug: &str, alg: KeyAlgorithm, scopes: &[String]
         "scopes_supported": scopes,
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash",
-            "name", "preferred_username", "nickname", "groups", "email", "email_verified",
+            "sid", "name", "preferred_username", "nickname", "groups", "email", "email_verified",
         ],
         "token_endpoint_auth_methods_supported":
             ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],

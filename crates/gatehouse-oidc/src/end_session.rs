@@ -153,6 +153,7 @@ mod tests {
                 access_token: None,
                 amr: &[],
                 acr: None,
+                session_id: None,
                 user_claims: Map::new(),
             },
             KeyAlgorithm::Es256,

@@ -156,6 +156,9 @@ pub struct IdTokenInput<'a> {
     pub amr: &'a [String],
     /// The authentication context class achieved (see [`crate::authn_context`]).
     pub acr: Option<&'a str>,
+    /// `sid`: the opaque id of the browser session the grant was issued in, so the client
+    /// can match a back-channel logout token to it (Back-Channel Logout 1.0 §2.1).
+    pub session_id: Option<&'a str>,
     /// User claims granted by scope.
     pub user_claims: Map<String, Value>,
 }
@@ -187,6 +190,9 @@ pub fn id_token_claims(input: &IdTokenInput<'_>, alg: KeyAlgorithm) -> Map<Strin
     }
     if let Some(acr) = input.acr {
         claims.insert("acr".into(), Value::from(acr));
+    }
+    if let Some(sid) = input.session_id {
+        claims.insert("sid".into(), Value::from(sid));
     }
     claims
 }
@@ -335,6 +341,7 @@ mod tests {
                 access_token: Some("at"),
                 amr: &amr,
                 acr: Some(crate::authn_context::ACR_MFA),
+                session_id: Some("sid-1"),
                 user_claims: Map::new(),
             },
             KeyAlgorithm::Es256,
@@ -343,6 +350,7 @@ mod tests {
         assert_eq!(claims["nonce"], "n");
         assert_eq!(claims["at_hash"], token_hash(KeyAlgorithm::Es256, "at"));
         assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa"]));
+        assert_eq!(claims["sid"], "sid-1");
         assert_eq!(claims["acr"], "urn:gatehouse:acr:mfa");
         assert_eq!(claims["aud"], "app");
     }

@@ -19,9 +19,11 @@
 //! - [`jwt`]: JWS compact serialization of ID tokens and JWT access tokens (RFC 9068).
 //! - [`discovery`]: the provider metadata document (OIDC Discovery 1.0 §3).
 //! - [`end_session`]: RP-Initiated Logout 1.0 request validation.
+//! - [`backchannel`]: Back-Channel Logout 1.0 logout token claims.
 
 pub mod authn_context;
 pub mod authorize;
+pub mod backchannel;
 pub mod claims;
 pub mod client_assertion;
 pub mod client_auth;

@@ -358,6 +358,30 @@ pub struct WorkerConfig {
     pub invitation_grace_days: u32,
     /// Days a sent email's delivery record is kept before the sweep deletes it.
     pub sent_email_retention_days: u32,
+    /// Seconds a back-channel logout POST may take before it counts as failed.
+    pub backchannel_timeout_secs: u64,
+    /// Back-channel logout delivery attempts before giving up (with an audit event).
+    pub backchannel_max_attempts: u32,
+    /// Seconds to wait after the first failed back-channel delivery; doubles after each
+    /// further failure (capped at an hour).
+    pub backchannel_retry_base_secs: u64,
+    /// Milliseconds between checks of the back-channel logout queue.
+    pub backchannel_poll_interval_ms: u64,
+    /// Days a delivered or given-up back-channel logout is kept before the sweep deletes it.
+    pub backchannel_retention_days: u32,
+}
+
+impl WorkerConfig {
+    /// The retry policy for back-channel logout deliveries.
+    pub fn backchannel_retry_policy(&self) -> gatehouse_core::RetryPolicy {
+        gatehouse_core::RetryPolicy {
+            max_attempts: self.backchannel_max_attempts.max(1),
+            base_delay: chrono::Duration::seconds(
+                i64::try_from(self.backchannel_retry_base_secs.max(1)).unwrap_or(3_600),
+            ),
+            max_delay: chrono::Duration::hours(1),
+        }
+    }
 }
 
 impl Default for WorkerConfig {
@@ -366,6 +390,11 @@ impl Default for WorkerConfig {
             sweep_interval_secs: 60,
             invitation_grace_days: 30,
             sent_email_retention_days: 14,
+            backchannel_timeout_secs: 5,
+            backchannel_max_attempts: 8,
+            backchannel_retry_base_secs: 10,
+            backchannel_poll_interval_ms: 1000,
+            backchannel_retention_days: 7,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The worker's periodic clean-up: every kind of row that outlives its use is deleted here,
 //! one set-based `DELETE` per kind, so the tables stay small without anyone tidying by hand.
 //! Each delete is idempotent, so several workers (or replicas) sweeping at once is harmless.
-//! Rows kept for a while after they stop working (used invitations, sent emails) are kept
-//! for the periods in `worker.*` (see `docs/operations.md`).
+//! Rows kept for a while after they stop working (used invitations, sent emails, finished
+//! back-channel logouts) are kept for the periods in `worker.*` (see `docs/operations.md`).
 
 use crate::config::WorkerConfig;
 use chrono::{DateTime, Duration, Utc};
@@ -29,6 +29,8 @@ pub struct SweepReport {
     pub client_assertions: u64,
     /// Retired signing keys no unexpired token can have been signed with (end of overlap).
     pub signing_keys: u64,
+    /// Back-channel logout deliveries delivered or given up longer ago than the retention.
+    pub backchannel_logouts: u64,
 }
 
 impl SweepReport {
@@ -43,6 +45,7 @@ impl SweepReport {
             + self.device_authorizations
             + self.client_assertions
             + self.signing_keys
+            + self.backchannel_logouts
     }
 }
 
@@ -67,6 +70,9 @@ pub async fn sweep(
         device_authorizations: store.delete_expired_device_authorizations(now).await?,
         client_assertions: store.delete_expired_client_assertions(now).await?,
         signing_keys: store.delete_unverifiable_signing_keys(now).await?,
+        backchannel_logouts: store
+            .delete_finished_logouts(now - days(config.backchannel_retention_days))
+            .await?,
     };
     metrics::counter!("gatehouse_worker_sweeps_total").increment(1);
     for (kind, rows) in [
@@ -79,6 +85,7 @@ pub async fn sweep(
         ("device_authorization", report.device_authorizations),
         ("client_assertion", report.client_assertions),
         ("signing_key", report.signing_keys),
+        ("backchannel_logout", report.backchannel_logouts),
     ] {
         metrics::counter!("gatehouse_worker_swept_rows_total", "kind" => kind).increment(rows);
     }

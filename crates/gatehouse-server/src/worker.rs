@@ -1,5 +1,6 @@
-//! Background work: periodic sweeps of expired rows (see [`crate::sweep`]) and email
-//! delivery (see [`crate::mail`]). Runs embedded in `serve` or alone as `gatehouse worker`; sweeps are
+//! Background work: periodic sweeps of expired rows (see [`crate::sweep`]), email
+//! delivery (see [`crate::mail`]) and back-channel logout delivery (see
+//! [`crate::oidc::backchannel`]). Runs embedded in `serve` or alone as `gatehouse worker`; sweeps are
 //! idempotent deletes and deliveries are leased, so several workers are safe.
 
 use crate::services::Services;
@@ -13,6 +14,10 @@ pub async fn run(services: Services, mut shutdown: watch::Receiver<bool>) {
     let interval = Duration::from_secs(services.config.worker.sweep_interval_secs);
     tracing::info!(interval_secs = interval.as_secs(), "worker started");
     let delivery = tokio::spawn(crate::mail::run_delivery(
+        services.clone(),
+        shutdown.clone(),
+    ));
+    let logouts = tokio::spawn(crate::oidc::backchannel::run_delivery(
         services.clone(),
         shutdown.clone(),
     ));
@@ -30,6 +35,7 @@ pub async fn run(services: Services, mut shutdown: watch::Receiver<bool>) {
                         device_authorizations = report.device_authorizations,
                         client_assertions = report.client_assertions,
                         signing_keys = report.signing_keys,
+                        backchannel_logouts = report.backchannel_logouts,
                         "swept expired rows"
                     );
                 }
@@ -47,6 +53,9 @@ pub async fn run(services: Services, mut shutdown: watch::Receiver<bool>) {
     }
     if let Err(error) = delivery.await {
         tracing::error!(%error, "email delivery task failed");
+    }
+    if let Err(error) = logouts.await {
+        tracing::error!(%error, "back-channel logout delivery task failed");
     }
     tracing::info!("worker stopped");
 }

@@ -11,6 +11,7 @@
 //! ```
 
 mod assertion_store;
+mod backchannel_store;
 mod connect;
 mod consent_store;
 mod device_authorization_store;

@@ -309,7 +309,9 @@ impl SessionStore for SqlStore {
     }
 
     async fn delete_session(&self, id: SessionId) -> StoreResult<()> {
-        sessions::delete(&self.db, id).await
+        let txn = self.begin_write().await?;
+        sessions::delete(&txn, id).await?;
+        commit(txn).await
     }
 
     async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {

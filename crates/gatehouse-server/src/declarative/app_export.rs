@@ -30,6 +30,8 @@ pub(super) fn application_spec(app: &Application) -> ApplicationSpec {
             token_endpoint_auth_method: Some(
                 p.token_endpoint_auth_method.map(|m| m.as_str().to_owned()),
             ),
+            backchannel_logout_uri: Some(p.backchannel_logout_uri.clone()),
+            backchannel_logout_session_required: Some(p.backchannel_logout_session_required),
         }),
     }
 }

@@ -259,6 +259,12 @@ fn merge_provider(
             })
             .transpose()?;
     }
+    if let Some(uri) = &oidc.backchannel_logout_uri {
+        provider.backchannel_logout_uri.clone_from(uri);
+    }
+    if let Some(required) = oidc.backchannel_logout_session_required {
+        provider.backchannel_logout_session_required = required;
+    }
     match provider.client_type {
         ClientType::Public => {
             if oidc.client_secret.is_some() {
@@ -313,6 +319,14 @@ fn provider_differences(old: &OAuth2Provider, new: &OAuth2Provider) -> Vec<&'sta
         (
             "token_endpoint_auth_method",
             old.token_endpoint_auth_method != new.token_endpoint_auth_method,
+        ),
+        (
+            "backchannel_logout_uri",
+            old.backchannel_logout_uri != new.backchannel_logout_uri,
+        ),
+        (
+            "backchannel_logout_session_required",
+            old.backchannel_logout_session_required != new.backchannel_logout_session_required,
         ),
         (
             "access_token_lifetime",
@@ -439,6 +453,31 @@ mod tests {
         let err = plan_applications(&[spec], &Snapshot::default(), &BTreeSet::new(), &digester)
             .expect_err("public with secret");
         assert_eq!(err.path, "applications[0].oidc.client_secret");
+    }
+
+    #[test]
+    fn backchannel_logout_is_planned_and_checked() {
+        let digester = digester();
+        let spec = grafana();
+        let current = created(&spec, &digester);
+        let mut with_uri = spec.clone();
+        if let Some(oidc) = &mut with_uri.oidc {
+            oidc.backchannel_logout_uri = Some(Some("https://grafana.example/bc".into()));
+            oidc.backchannel_logout_session_required = Some(true);
+        }
+        let changes =
+            plan_applications(&[with_uri], &current, &BTreeSet::new(), &digester).expect("plan");
+        assert_eq!(
+            changes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["~ application grafana: backchannel_logout_uri, backchannel_logout_session_required"]
+        );
+        let mut plain_http = spec.clone();
+        if let Some(oidc) = &mut plain_http.oidc {
+            oidc.backchannel_logout_uri = Some(Some("http://grafana.example/bc".into()));
+        }
+        let err = plan_applications(&[plain_http], &current, &BTreeSet::new(), &digester)
+            .expect_err("http off loopback");
+        assert_eq!(err.path, "applications[0].oidc.backchannel_logout_uri");
     }
 
     #[test]

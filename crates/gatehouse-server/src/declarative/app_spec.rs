@@ -87,6 +87,17 @@ pub struct OidcSpec {
         with = "super::document::double_option"
     )]
     pub token_endpoint_auth_method: Option<Option<String>>,
+    /// Where the client receives back-channel logout tokens (OpenID Connect Back-Channel
+    /// Logout 1.0): an https URL, or http on a loopback host; `null` removes it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::document::double_option"
+    )]
+    pub backchannel_logout_uri: Option<Option<String>>,
+    /// Whether the client needs `sid` in logout tokens (Gatehouse always sends it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 impl std::fmt::Debug for OidcSpec {

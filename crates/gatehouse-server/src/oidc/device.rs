@@ -207,6 +207,8 @@ pub async fn redeem(
         application_id: app.id,
         user_id: Some(user.id),
         family: GrantFamilyId::new(),
+        // The approving browser session is not the device's: no sid, no back-channel link.
+        session_id: None,
         scopes: authorization.scopes.clone(),
         data: serde_json::Map::new(),
         expires_at: authorization.expires_at,

@@ -11,7 +11,8 @@ use chrono::{DateTime, Duration, Utc};
 use gatehouse_core::AuthenticationMethod;
 use gatehouse_core::{
     Application, AuditContext, ClientType, EventAction, GrantFamilyId, IssuedGrant, NewEvent,
-    NewOAuth2Token, OAuth2Provider, OAuth2Token, OAuth2TokenKind, Session, StoreError, User,
+    NewOAuth2Token, OAuth2Provider, OAuth2Token, OAuth2TokenKind, Session, SessionId, StoreError,
+    User,
 };
 use gatehouse_oidc::authorize::AuthorizationRequest;
 use gatehouse_oidc::jwt::{self, AccessTokenInput, IdTokenInput};
@@ -45,6 +46,10 @@ pub struct SignIn {
     pub auth_time: Option<DateTime<Utc>>,
     /// The methods used.
     pub methods: Vec<AuthenticationMethod>,
+    /// The browser session the grant is issued in, recorded on the authorization code (not
+    /// in `data`: the store finds grants by it when the session ends) and inherited by the
+    /// tokens descending from it.
+    pub session: Option<SessionId>,
 }
 
 impl SignIn {
@@ -53,6 +58,7 @@ impl SignIn {
         Self {
             auth_time: Some(session.auth_time),
             methods: session.auth_methods.clone(),
+            session: Some(session.id),
         }
     }
 
@@ -73,6 +79,7 @@ impl SignIn {
                         .collect()
                 })
                 .unwrap_or_default(),
+            session: None,
         }
     }
 
@@ -91,6 +98,13 @@ impl SignIn {
 /// The application's issuer URL.
 pub fn issuer(services: &Services, app: &Application) -> String {
     discovery::issuer(&services.config.base_url(), &app.slug)
+}
+
+/// The `sid` of a browser session in ID and logout tokens (Back-Channel Logout 1.0 §2.1):
+/// a keyed digest of the session's row id, so it is stable for the session's life, the same
+/// for every client, and reveals neither the row id nor the cookie secret.
+pub fn session_sid(services: &Services, session: SessionId) -> String {
+    services.digester.digest(&format!("oidc-sid:{session}"))
 }
 
 /// The subject of `user` for `app`.
@@ -157,6 +171,7 @@ pub async fn issue_code(
         application_id: app.id,
         user_id: Some(user.id),
         family: GrantFamilyId::new(),
+        session_id: sign_in.session,
         digest: services.digester.digest(&code),
         scopes: request.scopes.clone(),
         data,
@@ -471,6 +486,7 @@ pub(crate) async fn issue_direct(
         application_id: app.id,
         user_id: user.map(|u| u.id),
         family: GrantFamilyId::new(),
+        session_id: None,
         scopes: scopes.clone(),
         data: Map::new(),
         expires_at: Utc::now(),
@@ -537,6 +553,7 @@ pub(crate) async fn mint(
         application_id: app.id,
         user_id: parent.user_id,
         family: parent.family,
+        session_id: parent.session_id,
         digest: services.digester.digest(&jti),
         scopes: scopes.clone(),
         data: Map::new(),
@@ -554,6 +571,7 @@ pub(crate) async fn mint(
             .map(|g| g.name)
             .collect();
         let context = authn_context::authentication_context(&sign_in.methods);
+        let sid = parent.session_id.map(|id| session_sid(services, id));
         let claims = jwt::id_token_claims(
             &IdTokenInput {
                 issuer: &issuer,
@@ -566,6 +584,7 @@ pub(crate) async fn mint(
                 access_token: Some(&access_token),
                 amr: &context.amr,
                 acr: Some(context.acr),
+                session_id: sid.as_deref(),
                 user_claims: claims::user_claims(&scopes, user, &groups),
             },
             provider.signing_alg,
@@ -608,6 +627,7 @@ fn refresh_record(
         application_id: app.id,
         user_id: parent.user_id,
         family: parent.family,
+        session_id: parent.session_id,
         digest: services.digester.digest(&secret),
         scopes: scopes.to_vec(),
         data,

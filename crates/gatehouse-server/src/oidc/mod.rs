@@ -2,6 +2,7 @@
 //! store and the web layer: signing keys per algorithm, client secrets, token minting and
 //! the grant services the endpoints call. No axum types here; `web::oidc` is the HTTP edge.
 
+pub mod backchannel;
 pub mod cache;
 pub mod device;
 pub mod grants;

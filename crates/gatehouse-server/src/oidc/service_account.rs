@@ -35,6 +35,7 @@ pub async fn client_credentials(
     let sign_in = SignIn {
         auth_time: Some(Utc::now()),
         methods: Vec::new(),
+        session: None,
     };
     let event =
         token_event(app, "client_credentials", Some(&user), &scopes).with("service_account", true);

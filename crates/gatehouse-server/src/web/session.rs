@@ -1,6 +1,7 @@
 //! Signed-in sessions for the web layer: an opaque random secret in a cookie, its keyed
 //! digest in the session store (so a leaked database holds no usable cookies), a fresh secret
-//! at every sign-in (no fixation), and deletion at sign-out.
+//! at every sign-in (no fixation). Sign-out ends the session through a change set (see
+//! `gatehouse_core::Change::EndSession`), which also queues its back-channel logouts.
 
 use super::cookies;
 use crate::services::Services;
@@ -73,12 +74,4 @@ pub(crate) fn issue(
 pub(crate) fn clear_cookie(services: &Services) -> String {
     let https = services.config.is_https();
     cookies::clear(&cookies::name(SESSION_COOKIE, https), https)
-}
-
-/// Ends the request's session, if any, and returns the `Set-Cookie` value that clears it.
-pub(crate) async fn end(services: &Services, headers: &HeaderMap) -> Result<String, StoreError> {
-    if let Some((session, _)) = current(services, headers).await? {
-        services.store.delete_session(session.id).await?;
-    }
-    Ok(clear_cookie(services))
 }

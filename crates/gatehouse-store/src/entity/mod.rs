@@ -2,6 +2,7 @@
 //! They are private to the crate; the domain types in `gatehouse-core` are what callers see.
 
 pub(crate) mod application;
+pub(crate) mod backchannel_logout;
 pub(crate) mod consent;
 pub(crate) mod device;
 pub(crate) mod device_authorization;

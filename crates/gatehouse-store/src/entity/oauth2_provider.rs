@@ -24,6 +24,8 @@ pub(crate) struct Model {
     pub post_logout_redirect_uris: Json,
     pub jwks: Option<Json>,
     pub token_endpoint_auth_method: Option<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
 }
 
 impl std::fmt::Debug for Model {

@@ -12,6 +12,7 @@ pub(crate) struct Model {
     pub application_id: Uuid,
     pub user_id: Option<Uuid>,
     pub family: Uuid,
+    pub session_id: Option<Uuid>,
     #[sea_orm(unique)]
     pub digest: String,
     pub scopes: Json,

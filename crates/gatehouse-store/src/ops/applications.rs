@@ -253,6 +253,8 @@ pub(crate) fn provider_to_row(application_id: Uuid, p: &OAuth2Provider) -> oauth
         post_logout_redirect_uris: Value::from(p.post_logout_redirect_uris.clone()),
         jwks: p.jwks.clone(),
         token_endpoint_auth_method: p.token_endpoint_auth_method.map(|m| m.as_str().to_owned()),
+        backchannel_logout_uri: p.backchannel_logout_uri.clone(),
+        backchannel_logout_session_required: p.backchannel_logout_session_required,
     }
 }
 
@@ -290,6 +292,8 @@ fn provider_from_row(row: oauth2_provider::Model) -> StoreResult<OAuth2Provider>
                     .ok_or_else(|| corrupt(TABLE, "token_endpoint_auth_method", &m))
             })
             .transpose()?,
+        backchannel_logout_uri: row.backchannel_logout_uri,
+        backchannel_logout_session_required: row.backchannel_logout_session_required,
     })
 }
 

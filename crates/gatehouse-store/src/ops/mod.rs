@@ -4,6 +4,7 @@
 
 pub(crate) mod application_update;
 pub(crate) mod applications;
+pub(crate) mod backchannel;
 pub(crate) mod changes;
 pub(crate) mod client_assertions;
 pub(crate) mod consents;
@@ -14,6 +15,7 @@ pub(crate) mod flows;
 pub(crate) mod groups;
 pub(crate) mod invitations;
 pub(crate) mod keys;
+pub(crate) mod leased;
 pub(crate) mod memberships;
 pub(crate) mod oauth2_tokens;
 pub(crate) mod outbox;

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{
     ApplicationId, AuditContext, GrantFamilyId, IssuedGrant, NewEvent, NewOAuth2Token, OAuth2Token,
-    OAuth2TokenId, OAuth2TokenKind, UserId,
+    OAuth2TokenId, OAuth2TokenKind, SessionId, UserId,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter};
@@ -34,6 +34,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(
             application_id: new.application_id.0,
             user_id: new.user_id.map(|id| id.0),
             family: new.family.0,
+            session_id: new.session_id.map(|id| id.0),
             digest: new.digest,
             scopes: Value::from(new.scopes),
             data: Value::Object(new.data),
@@ -184,6 +185,7 @@ fn from_row(row: oauth2_token::Model) -> StoreResult<OAuth2Token> {
         application_id: ApplicationId(row.application_id),
         user_id: row.user_id.map(UserId),
         family: GrantFamilyId(row.family),
+        session_id: row.session_id.map(SessionId),
         scopes: string_list(&row.scopes, TABLE, "scopes")?,
         data: json_object(row.data, TABLE, "data")?,
         expires_at: row.expires_at,

@@ -4,6 +4,7 @@
 
 use crate::entity::email_outbox;
 use crate::error::db_err;
+use crate::ops::leased::{self, LeasedQueue};
 use crate::ops::rows::corrupt;
 use crate::ops::{events, tokens};
 use crate::timestamp;
@@ -13,12 +14,8 @@ use gatehouse_core::{
     AuditContext, EmailId, EmailRequest, EmailStatus, EventAction, NewEvent, QueuedEmail,
     RetryDecision, RetryPolicy,
 };
-use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use uuid::Uuid;
 
 /// The longest delivery error kept on a message.
@@ -62,16 +59,25 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
     Ok(id)
 }
 
-/// Pending, due, and not held by a live lease at `now`.
-fn claimable(now: DateTime<Utc>) -> Condition {
-    Condition::all()
-        .add(email_outbox::Column::Status.eq(EmailStatus::Pending.as_str()))
-        .add(email_outbox::Column::NextAttemptAt.lte(now))
-        .add(
-            Condition::any()
-                .add(email_outbox::Column::LeaseUntil.is_null())
-                .add(email_outbox::Column::LeaseUntil.lte(now)),
-        )
+impl LeasedQueue for email_outbox::Entity {
+    fn id() -> email_outbox::Column {
+        email_outbox::Column::Id
+    }
+    fn status() -> email_outbox::Column {
+        email_outbox::Column::Status
+    }
+    fn attempts() -> email_outbox::Column {
+        email_outbox::Column::Attempts
+    }
+    fn next_attempt_at() -> email_outbox::Column {
+        email_outbox::Column::NextAttemptAt
+    }
+    fn lease_owner() -> email_outbox::Column {
+        email_outbox::Column::LeaseOwner
+    }
+    fn lease_until() -> email_outbox::Column {
+        email_outbox::Column::LeaseUntil
+    }
 }
 
 /// Claims up to `limit` due messages for `worker`.
@@ -82,39 +88,9 @@ pub(crate) async fn claim_due<C: ConnectionTrait>(
     lease: Duration,
     limit: u64,
 ) -> StoreResult<Vec<QueuedEmail>> {
-    let now = timestamp::stored(now);
-    let candidates: Vec<Uuid> = email_outbox::Entity::find()
-        .select_only()
-        .column(email_outbox::Column::Id)
-        .filter(claimable(now))
-        .order_by_asc(email_outbox::Column::NextAttemptAt)
-        .order_by_asc(email_outbox::Column::Id)
-        .limit(limit)
-        .into_tuple()
-        .all(conn)
-        .await
-        .map_err(db_err)?;
     let mut claimed = Vec::new();
-    for id in candidates {
-        // Only the worker whose update still finds the message claimable gets it.
-        let result = email_outbox::Entity::update_many()
-            .col_expr(email_outbox::Column::LeaseOwner, Expr::value(worker))
-            .col_expr(
-                email_outbox::Column::LeaseUntil,
-                Expr::value(timestamp::stored(now + lease)),
-            )
-            .col_expr(
-                email_outbox::Column::Attempts,
-                Expr::col(email_outbox::Column::Attempts).add(1),
-            )
-            .filter(email_outbox::Column::Id.eq(id))
-            .filter(claimable(now))
-            .exec(conn)
-            .await
-            .map_err(db_err)?;
-        if result.rows_affected == 1
-            && let Some(row) = held(conn, EmailId(id), worker).await?
-        {
+    for id in leased::claim::<email_outbox::Entity, _>(conn, worker, now, lease, limit).await? {
+        if let Some(row) = held(conn, EmailId(id), worker).await? {
             claimed.push(from_row(row)?);
         }
     }
@@ -127,9 +103,8 @@ async fn held<C: ConnectionTrait>(
     id: EmailId,
     worker: Uuid,
 ) -> StoreResult<Option<email_outbox::Model>> {
-    email_outbox::Entity::find_by_id(id.0)
-        .filter(email_outbox::Column::LeaseOwner.eq(worker))
-        .filter(email_outbox::Column::Status.eq(EmailStatus::Pending.as_str()))
+    email_outbox::Entity::find()
+        .filter(leased::held::<email_outbox::Entity>(id.0, worker))
         .one(conn)
         .await
         .map_err(db_err)

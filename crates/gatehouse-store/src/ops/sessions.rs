@@ -2,12 +2,14 @@
 
 use crate::entity::session;
 use crate::error::{db_err, insert_err};
+use crate::ops::backchannel;
 use crate::timestamp;
 use chrono::{DateTime, Utc};
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{AuthenticationMethod, Session, SessionId, StoreError, UserId};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde_json::Value;
 
@@ -75,26 +77,48 @@ pub(crate) async fn of_user<C: ConnectionTrait>(
         .collect())
 }
 
-/// Ends a session; ending one that is already gone is not an error (logout is idempotent).
+/// Ends a session, queuing its back-channel logouts on the same connection (the caller's
+/// transaction); ending one that is already gone is not an error (logout is idempotent) and
+/// queues nothing again.
 pub(crate) async fn delete<C: ConnectionTrait>(conn: &C, id: SessionId) -> StoreResult<()> {
-    session::Entity::delete_by_id(id.0)
+    let result = session::Entity::delete_by_id(id.0)
         .exec(conn)
         .await
         .map_err(db_err)?;
+    if result.rows_affected == 1 {
+        backchannel::queue_for_sessions(conn, &[id]).await?;
+    }
     Ok(())
 }
 
-/// Ends every session of `user` except `keep`; returns how many.
+/// Ends every session of `user` except `keep`, with their back-channel logouts; returns how
+/// many.
 pub(crate) async fn delete_others<C: ConnectionTrait>(
     conn: &C,
     user: UserId,
     keep: Option<SessionId>,
 ) -> StoreResult<u64> {
-    let mut delete = session::Entity::delete_many().filter(session::Column::UserId.eq(user.0));
+    let mut ending = Condition::all().add(session::Column::UserId.eq(user.0));
     if let Some(keep) = keep {
-        delete = delete.filter(session::Column::Id.ne(keep.0));
+        ending = ending.add(session::Column::Id.ne(keep.0));
     }
-    let result = delete.exec(conn).await.map_err(db_err)?;
+    let ids: Vec<SessionId> = session::Entity::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(ending.clone())
+        .into_tuple::<uuid::Uuid>()
+        .all(conn)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(SessionId)
+        .collect();
+    backchannel::queue_for_sessions(conn, &ids).await?;
+    let result = session::Entity::delete_many()
+        .filter(ending)
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
     Ok(result.rows_affected)
 }
 

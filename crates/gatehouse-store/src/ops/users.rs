@@ -308,13 +308,15 @@ pub(crate) async fn record_login<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Deletes a user; memberships, tokens and sessions go with it (foreign-key cascades).
+/// Deletes a user; memberships, tokens and sessions go with it (foreign-key cascades), and
+/// the clients holding grants from its sessions are told (back-channel logout).
 pub(crate) async fn delete<C: ConnectionTrait>(
     conn: &C,
     id: UserId,
     audit: &AuditContext,
 ) -> StoreResult<()> {
     let row = find_row(conn, id).await?;
+    crate::ops::sessions::delete_others(conn, id, None).await?;
     user::Entity::delete_by_id(id.0)
         .exec(conn)
         .await

@@ -103,6 +103,12 @@ pub(crate) struct AppCreate {
     /// client_secret_post, private_key_jwt or none (default: any the client type permits).
     #[arg(long)]
     token_endpoint_auth_method: Option<String>,
+    /// Where the client receives back-channel logout tokens (https, or http on loopback).
+    #[arg(long)]
+    backchannel_logout_uri: Option<String>,
+    /// Record that the client needs `sid` in logout tokens (Gatehouse always sends it).
+    #[arg(long)]
+    backchannel_logout_session_required: bool,
     /// Access and ID token lifetime in seconds.
     #[arg(long)]
     access_token_lifetime: Option<i64>,
@@ -195,6 +201,8 @@ async fn create(args: AppCreate, services: &Services, audit: &AuditContext) -> a
                 || !args.post_logout_redirect_uris.is_empty()
                 || args.jwks_file.is_some()
                 || args.token_endpoint_auth_method.is_some()
+                || args.backchannel_logout_uri.is_some()
+                || args.backchannel_logout_session_required
             {
                 bail!("OAuth2 options need --client-id");
             }
@@ -209,6 +217,8 @@ async fn create(args: AppCreate, services: &Services, audit: &AuditContext) -> a
             let mut provider = OAuth2Provider::new(client_type, client_id.clone());
             provider.redirect_uris = args.redirect_uris.clone();
             provider.post_logout_redirect_uris = args.post_logout_redirect_uris.clone();
+            provider.backchannel_logout_uri = args.backchannel_logout_uri.clone();
+            provider.backchannel_logout_session_required = args.backchannel_logout_session_required;
             if !args.scopes.is_empty() {
                 provider.scopes = args.scopes.clone();
             }
@@ -346,6 +356,8 @@ fn describe(services: &Services, app: &Application) -> serde_json::Value {
             "require_pkce": provider.pkce_required(),
             "jwks": provider.jwks,
             "token_endpoint_auth_method": provider.token_endpoint_auth_method.map(|m| m.as_str()),
+            "backchannel_logout_uri": provider.backchannel_logout_uri,
+            "backchannel_logout_session_required": provider.backchannel_logout_session_required,
             "access_token_lifetime": provider.lifetimes.access_token,
             "refresh_token_lifetime": provider.lifetimes.refresh_token,
             "code_lifetime": provider.lifetimes.authorization_code,

@@ -1,7 +1,8 @@
 //! `GET`/`POST /application/o/<slug>/end-session/` (OpenID Connect RP-Initiated Logout 1.0).
 //! A request from a client is validated by `gatehouse_oidc::end_session` and answered with a
 //! confirmation page; the page's CSRF-protected form posts back here, and only then is the
-//! Gatehouse session ended, a `logout` event recorded, and the browser sent to the validated
+//! Gatehouse session ended with its `logout` event and back-channel logouts (one transaction),
+//! and the browser sent to the validated
 //! `post_logout_redirect_uri` (with `state`) or shown "You are signed out". A browser with
 //! no session skips the question. An invalid request gets an error page, never a redirect.
 
@@ -17,7 +18,8 @@ use axum::http::header::{CACHE_CONTROL, USER_AGENT};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use gatehouse_core::{
-    Application, AuditContext, EventAction, NewEvent, OAuth2Provider, StoreError, User,
+    Application, AuditContext, Change, EventAction, NewEvent, OAuth2Provider, SessionId,
+    StoreError, User,
 };
 use gatehouse_oidc::end_session::{self, Logout, PARAMETERS};
 use gatehouse_oidc::params::Params;
@@ -126,7 +128,7 @@ impl Request<'_> {
                     return Ok(self.refuse(StatusCode::BAD_REQUEST, &format!("{error}.")));
                 }
             };
-        let Some((_, user)) = session::current(self.services, self.headers).await? else {
+        let Some((ended, user)) = session::current(self.services, self.headers).await? else {
             return Ok(self.finish(&logout, None));
         };
         let confirmed = posted && params.get(CSRF_FIELD).is_some();
@@ -140,8 +142,8 @@ impl Request<'_> {
                 "The form has expired. Go back to the application and sign out again.",
             ));
         }
-        self.record_logout(&app, &user).await;
-        let clear = session::end(self.services, self.headers).await?;
+        self.end(&app, &user, ended.id).await?;
+        let clear = session::clear_cookie(self.services);
         Ok(self.finish(&logout, Some(&clear)))
     }
 
@@ -195,8 +197,13 @@ impl Request<'_> {
         no_store(response)
     }
 
-    /// Records `logout`; a failure is logged and does not keep the user signed in.
-    async fn record_logout(&self, app: &Application, user: &User) {
+    /// Ends the session with its `logout` event and back-channel logouts, in one transaction.
+    async fn end(
+        &self,
+        app: &Application,
+        user: &User,
+        ended: SessionId,
+    ) -> Result<(), StoreError> {
         let event = NewEvent::about_model(EventAction::Logout, "user", user.id, &user.username)
             .with("application", app.slug.as_str())
             .with("via", "end_session");
@@ -210,9 +217,8 @@ impl Request<'_> {
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.chars().take(256).collect()),
         };
-        if let Err(error) = self.services.store.append_event(event, &audit).await {
-            tracing::warn!(%error, "could not record a logout");
-        }
+        let changes = vec![Change::EndSession(ended), Change::RecordEvent(event)];
+        self.services.store.apply_changes(&changes, &audit).await
     }
 
     /// After logout: the validated redirect, or the signed-out page.
