@@ -100,3 +100,169 @@ mod tests {
         assert_eq!(subject(SubjectMode::Email, &user, hashed), "h");
     }
 }
+
+/// Claims no scope mapping may define: the ID token's own (OIDC Core §2) and the standard
+/// ones the built-in scopes give, so a mapping can never forge or shadow them.
+pub const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "at_hash",
+    "c_hash",
+    "jti",
+    "scope",
+    "client_id",
+    "sid",
+    "name",
+    "preferred_username",
+    "nickname",
+    "groups",
+    "email",
+    "email_verified",
+];
+
+/// Where a custom scope mapping takes a claim's value from (building block for the
+/// provider's `scope_mappings`; not yet wired to storage or the token endpoint).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimSource {
+    /// A field of the user: `user.username`, `user.name`, `user.email`,
+    /// `user.email_verified` or `user.id`.
+    User(String),
+    /// A dot path into the user's attributes JSON: `attributes.team.name`.
+    Attribute(Vec<String>),
+    /// The user's effective group names: `groups`.
+    Groups,
+}
+
+impl ClaimSource {
+    /// Parses a source as written in a mapping.
+    ///
+    /// # Errors
+    /// A message naming the unknown source.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text == "groups" {
+            return Ok(Self::Groups);
+        }
+        if let Some(field) = text.strip_prefix("user.") {
+            return match field {
+                "username" | "name" | "email" | "email_verified" | "id" => {
+                    Ok(Self::User(field.to_owned()))
+                }
+                _ => Err(format!(
+                    "unknown user field {field:?} (expected username, name, email, email_verified or id)"
+                )),
+            };
+        }
+        if let Some(path) = text.strip_prefix("attributes.") {
+            let parts: Vec<String> = path.split('.').map(str::to_owned).collect();
+            if parts.iter().any(String::is_empty) {
+                return Err(format!("attribute path {path:?} has an empty part"));
+            }
+            return Ok(Self::Attribute(parts));
+        }
+        Err(format!(
+            "unknown claim source {text:?} (expected user.<field>, attributes.<path> or groups)"
+        ))
+    }
+
+    /// The value for `user`, or `None` when it has none (the claim is then left out).
+    pub fn value(&self, user: &User, groups: &[String]) -> Option<Value> {
+        match self {
+            Self::Groups => Some(Value::from(groups.to_vec())),
+            Self::User(field) => match field.as_str() {
+                "username" => Some(Value::from(user.username.as_str())),
+                "name" => Some(Value::from(user.name.as_str())),
+                "email" => user.email.as_deref().map(Value::from),
+                "email_verified" => Some(Value::from(user.email_verified)),
+                "id" => Some(Value::from(user.id.to_string())),
+                _ => None,
+            },
+            Self::Attribute(path) => {
+                let (first, rest) = path.split_first()?;
+                let mut value = user.attributes.get(first)?;
+                for part in rest {
+                    value = value.get(part)?;
+                }
+                (!value.is_null()).then(|| value.clone())
+            }
+        }
+    }
+}
+
+/// Refuses a custom claim name that is empty or reserved ([`RESERVED_CLAIMS`]).
+///
+/// # Errors
+/// A message saying why.
+pub fn check_custom_claim(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a claim name must not be empty".into());
+    }
+    if RESERVED_CLAIMS.contains(&name) {
+        return Err(format!(
+            "claim {name:?} is a standard claim and cannot be mapped"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod mapping_tests {
+    use super::tests::alice;
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sources_parse_and_evaluate() {
+        let mut user = alice();
+        user.attributes = json!({"team": {"name": "ops", "none": null}, "level": 3})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let groups = vec!["staff".to_owned()];
+        let value = |text: &str| {
+            ClaimSource::parse(text)
+                .expect("parses")
+                .value(&user, &groups)
+        };
+        assert_eq!(value("user.username"), Some(json!("alice")));
+        assert_eq!(value("user.email_verified"), Some(json!(true)));
+        assert_eq!(value("user.id"), Some(json!(user.id.to_string())));
+        assert_eq!(value("attributes.team.name"), Some(json!("ops")));
+        assert_eq!(value("attributes.level"), Some(json!(3)));
+        assert_eq!(value("groups"), Some(json!(["staff"])));
+        // Missing or null attributes: the claim is omitted.
+        assert_eq!(value("attributes.team.lead"), None);
+        assert_eq!(value("attributes.team.none"), None);
+        assert_eq!(value("attributes.level.deeper"), None);
+        let mut no_email = user.clone();
+        no_email.email = None;
+        assert_eq!(
+            ClaimSource::User("email".into()).value(&no_email, &groups),
+            None
+        );
+        for bad in [
+            "user.password_hash",
+            "attributes.",
+            "attributes.a..b",
+            "session.id",
+            "",
+        ] {
+            assert!(ClaimSource::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn standard_claims_cannot_be_mapped() {
+        for name in ["sub", "email", "groups", "iss", ""] {
+            assert!(check_custom_claim(name).is_err(), "{name}");
+        }
+        assert_eq!(check_custom_claim("team"), Ok(()));
+    }
+}
