@@ -85,13 +85,15 @@ fn grow(area: &mut Vec<Block>, blocks: usize) -> Result<()> {
     Ok(())
 }
 
-/// Gives this thread's kept work area back to the allocator.
+/// Gives this thread's kept work area back to the allocator, and the allocator's free memory
+/// back to the operating system: an idle thread would otherwise keep it resident.
 fn release_work_area() {
     WORK_AREA.with(|cell| {
         if let Ok(mut area) = cell.try_borrow_mut() {
             *area = Vec::new();
         }
     });
+    gatehouse_alloc::return_free_memory();
 }
 
 /// Argon2id cost parameters.

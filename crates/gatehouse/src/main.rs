@@ -11,7 +11,7 @@ use std::process::ExitCode;
 /// Argon2id hash (19 MiB) left fragments behind and a login benchmark grew the server from
 /// 15 MiB to about 190 MiB resident; see bench/README.md for the figures with mimalloc.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: gatehouse_alloc::Allocator = gatehouse_alloc::Allocator;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

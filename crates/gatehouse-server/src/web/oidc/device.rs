@@ -284,12 +284,10 @@ async fn signed_in(
 
 /// The application's group policy: outsiders get the access-denied page.
 async fn admitted(services: &Services, app: &Application, user: &User) -> Result<(), Response> {
-    let groups: Vec<_> = match services.store.effective_groups(user.id).await {
-        Ok(groups) => groups.into_iter().map(|g| g.id).collect(),
+    match crate::oidc::grants::admits_user(services, app, user).await {
+        Ok(true) => return Ok(()),
+        Ok(false) => {}
         Err(error) => return Err(unavailable(services, &error)),
-    };
-    if app.admits(&groups) {
-        return Ok(());
     }
     tracing::info!(application = %app.slug, user = %user.username, "device authorization denied by the application's group policy");
     Err(pages::message(
