@@ -22,6 +22,7 @@ mod oidc_device;
 mod oidc_keys;
 mod oidc_private_key_jwt;
 mod oidc_reauth;
+mod oidc_scope_mappings;
 mod oidc_service_account;
 mod oidc_store;
 mod outage;

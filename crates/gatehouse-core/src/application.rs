@@ -5,6 +5,7 @@
 
 use crate::ids::{ApplicationId, GroupId};
 use crate::key::KeyAlgorithm;
+use crate::scope_mapping::{self, ScopeMappings};
 use crate::validate::ValidationError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -197,6 +198,10 @@ pub struct OAuth2Provider {
     /// `private_key_jwt` when it has keys; `none` for a public client).
     #[serde(default)]
     pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    /// Custom scopes and the claims they grant (scope → claim → source, see
+    /// [`crate::scope_mapping`]); every mapped scope is also in `scopes`.
+    #[serde(default)]
+    pub scope_mappings: ScopeMappings,
 }
 
 impl std::fmt::Debug for OAuth2Provider {
@@ -212,6 +217,7 @@ impl std::fmt::Debug for OAuth2Provider {
                 "token_endpoint_auth_method",
                 &self.token_endpoint_auth_method,
             )
+            .field("scope_mappings", &self.scope_mappings)
             .finish_non_exhaustive()
     }
 }
@@ -234,7 +240,25 @@ impl OAuth2Provider {
             post_logout_redirect_uris: Vec::new(),
             jwks: None,
             token_endpoint_auth_method: None,
+            scope_mappings: ScopeMappings::new(),
         }
+    }
+
+    /// Adds every mapped scope missing from `scopes`, so defining a mapping is enough to
+    /// let the client request it. Entry points call this after setting both fields.
+    pub fn allow_mapped_scopes(&mut self) {
+        for scope in self.scope_mappings.keys() {
+            if !self.scopes.contains(scope) {
+                self.scopes.push(scope.clone());
+            }
+        }
+    }
+
+    /// The names of the custom claims the mappings can grant, for discovery.
+    pub fn mapped_claims(&self) -> impl Iterator<Item = &str> {
+        self.scope_mappings
+            .values()
+            .flat_map(|claims| claims.keys().map(String::as_str))
     }
 
     /// Whether the client may authenticate with `method`: the method must suit the client
@@ -306,9 +330,22 @@ impl OAuth2Provider {
                 },
             ));
         }
+        // Mappings first: a bad mapped scope is reported where it was written, not in the
+        // `scopes` it was copied into.
+        scope_mapping::validate(&self.scope_mappings)?;
         for (index, scope) in self.scopes.iter().enumerate() {
             scope_token(scope)
                 .map_err(|m| ValidationError::new(format!("scopes[{index}]"), m.message))?;
+        }
+        if let Some(scope) = self
+            .scope_mappings
+            .keys()
+            .find(|scope| !self.scopes.contains(scope))
+        {
+            return Err(ValidationError::new(
+                format!("scope_mappings.{scope}"),
+                "a mapped scope must also be an allowed scope",
+            ));
         }
         for (field, value) in [
             (

@@ -30,6 +30,7 @@ pub(super) fn application_spec(app: &Application) -> ApplicationSpec {
             token_endpoint_auth_method: Some(
                 p.token_endpoint_auth_method.map(|m| m.as_str().to_owned()),
             ),
+            scope_mappings: Some(p.scope_mappings.clone()),
         }),
     }
 }

@@ -259,6 +259,10 @@ fn merge_provider(
             })
             .transpose()?;
     }
+    if let Some(mappings) = &oidc.scope_mappings {
+        provider.scope_mappings.clone_from(mappings);
+    }
+    provider.allow_mapped_scopes();
     match provider.client_type {
         ClientType::Public => {
             if oidc.client_secret.is_some() {
@@ -305,6 +309,7 @@ fn provider_differences(old: &OAuth2Provider, new: &OAuth2Provider) -> Vec<&'sta
         ),
         ("redirect_uris", old.redirect_uris != new.redirect_uris),
         ("scopes", old.scopes != new.scopes),
+        ("scope_mappings", old.scope_mappings != new.scope_mappings),
         ("signing_alg", old.signing_alg != new.signing_alg),
         ("subject_mode", old.subject_mode != new.subject_mode),
         ("consent", old.consent_mode != new.consent_mode),

@@ -87,6 +87,11 @@ pub struct OidcSpec {
         with = "super::document::double_option"
     )]
     pub token_endpoint_auth_method: Option<Option<String>>,
+    /// Custom scopes and the claims they grant: `{scope: {claim: source}}` with sources
+    /// `user.<field>`, `attributes.<path>` or `groups`; replaced as a whole, and each mapped
+    /// scope is added to `scopes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_mappings: Option<gatehouse_core::ScopeMappings>,
 }
 
 impl std::fmt::Debug for OidcSpec {

@@ -566,7 +566,7 @@ pub(crate) async fn mint(
                 access_token: Some(&access_token),
                 amr: &context.amr,
                 acr: Some(context.acr),
-                user_claims: claims::user_claims(&scopes, user, &groups),
+                user_claims: claims::user_claims(&scopes, user, &groups, &provider.scope_mappings),
             },
             provider.signing_alg,
         );
@@ -838,7 +838,12 @@ pub async fn userinfo(services: &Services, token: &str) -> Result<Option<Value>,
         .into_iter()
         .map(|g| g.name)
         .collect();
-    let mut body = claims::user_claims(&info.record.scopes, &user, &groups);
+    let mut body = claims::user_claims(
+        &info.record.scopes,
+        &user,
+        &groups,
+        &provider.scope_mappings,
+    );
     let sub = claims_in_token
         .get("sub")
         .cloned()

@@ -24,6 +24,7 @@ pub(crate) struct Model {
     pub post_logout_redirect_uris: Json,
     pub jwks: Option<Json>,
     pub token_endpoint_auth_method: Option<String>,
+    pub scope_mappings: Json,
 }
 
 impl std::fmt::Debug for Model {

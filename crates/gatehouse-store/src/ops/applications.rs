@@ -253,6 +253,7 @@ pub(crate) fn provider_to_row(application_id: Uuid, p: &OAuth2Provider) -> oauth
         post_logout_redirect_uris: Value::from(p.post_logout_redirect_uris.clone()),
         jwks: p.jwks.clone(),
         token_endpoint_auth_method: p.token_endpoint_auth_method.map(|m| m.as_str().to_owned()),
+        scope_mappings: serde_json::to_value(&p.scope_mappings).unwrap_or_default(),
     }
 }
 
@@ -290,6 +291,8 @@ fn provider_from_row(row: oauth2_provider::Model) -> StoreResult<OAuth2Provider>
                     .ok_or_else(|| corrupt(TABLE, "token_endpoint_auth_method", &m))
             })
             .transpose()?,
+        scope_mappings: serde_json::from_value(row.scope_mappings.clone())
+            .map_err(|_| corrupt(TABLE, "scope_mappings", &row.scope_mappings.to_string()))?,
     })
 }
 

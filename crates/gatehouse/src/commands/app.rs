@@ -4,9 +4,10 @@
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
+use gatehouse_core::scope_mapping::parse_mapping_arg;
 use gatehouse_core::{
     Application, AuditContext, ClientType, ConsentMode, KeyAlgorithm, NewApplication,
-    OAuth2Provider, SubjectMode, TokenEndpointAuthMethod,
+    OAuth2Provider, ScopeMappings, SubjectMode, TokenEndpointAuthMethod,
 };
 use gatehouse_server::Services;
 use gatehouse_server::oidc::{keys, secrets};
@@ -84,6 +85,10 @@ pub(crate) struct AppCreate {
     /// Allowed scope (repeatable; default openid profile email offline_access).
     #[arg(long = "scope")]
     scopes: Vec<String>,
+    /// A custom scope and a claim it grants, as `scope:claim=source` with source
+    /// `user.<field>`, `attributes.<path>` or `groups` (repeatable; the scope is allowed too).
+    #[arg(long = "scope-mapping")]
+    scope_mappings: Vec<String>,
     /// RS256, ES256 or EdDSA.
     #[arg(long, default_value = "RS256")]
     signing_alg: String,
@@ -195,6 +200,7 @@ async fn create(args: AppCreate, services: &Services, audit: &AuditContext) -> a
                 || !args.post_logout_redirect_uris.is_empty()
                 || args.jwks_file.is_some()
                 || args.token_endpoint_auth_method.is_some()
+                || !args.scope_mappings.is_empty()
             {
                 bail!("OAuth2 options need --client-id");
             }
@@ -212,6 +218,8 @@ async fn create(args: AppCreate, services: &Services, audit: &AuditContext) -> a
             if !args.scopes.is_empty() {
                 provider.scopes = args.scopes.clone();
             }
+            provider.scope_mappings = scope_mappings_from(&args.scope_mappings)?;
+            provider.allow_mapped_scopes();
             provider.signing_alg = KeyAlgorithm::parse(&args.signing_alg)
                 .ok_or_else(|| anyhow!("signing_alg: must be RS256, ES256 or EdDSA"))?;
             provider.subject_mode = SubjectMode::parse(&args.subject_mode).ok_or_else(|| {
@@ -298,6 +306,25 @@ async fn create(args: AppCreate, services: &Services, audit: &AuditContext) -> a
     Ok(())
 }
 
+/// The mappings given as repeated `--scope-mapping scope:claim=source` (checked in full by
+/// the provider's validation when stored).
+fn scope_mappings_from(args: &[String]) -> anyhow::Result<ScopeMappings> {
+    let mut mappings = ScopeMappings::new();
+    for arg in args {
+        let (scope, claim, source) =
+            parse_mapping_arg(arg).map_err(|m| anyhow!("scope_mapping: {m}"))?;
+        if mappings
+            .entry(scope.clone())
+            .or_default()
+            .insert(claim.clone(), source)
+            .is_some()
+        {
+            bail!("scope_mapping: claim {claim:?} of scope {scope:?} is given twice");
+        }
+    }
+    Ok(mappings)
+}
+
 /// Reads a secret from standard input, or generates one. Returns it and whether it was
 /// generated.
 fn secret_from(stdin: bool) -> anyhow::Result<(String, bool)> {
@@ -340,6 +367,7 @@ fn describe(services: &Services, app: &Application) -> serde_json::Value {
             "redirect_uris": provider.redirect_uris,
             "post_logout_redirect_uris": provider.post_logout_redirect_uris,
             "scopes": provider.scopes,
+            "scope_mappings": provider.scope_mappings,
             "signing_alg": provider.signing_alg.as_str(),
             "subject_mode": provider.subject_mode.as_str(),
             "consent": provider.consent_mode.as_str(),
