@@ -5,6 +5,7 @@
 // The harness is shared between the modules of this one binary; `pub` there is crate-wide.
 #![allow(unreachable_pub)]
 
+mod app_update;
 mod apply_apps;
 mod authn;
 mod cli;

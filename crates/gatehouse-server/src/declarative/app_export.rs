@@ -18,6 +18,7 @@ pub(super) fn application_spec(app: &Application) -> ApplicationSpec {
             client_secret: None,
             public: Some(p.client_type == ClientType::Public),
             redirect_uris: Some(p.redirect_uris.clone()),
+            post_logout_redirect_uris: Some(p.post_logout_redirect_uris.clone()),
             scopes: Some(p.scopes.clone()),
             signing_alg: Some(p.signing_alg.as_str().to_owned()),
             subject_mode: Some(p.subject_mode.as_str().to_owned()),

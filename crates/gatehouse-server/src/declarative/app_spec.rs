@@ -46,6 +46,9 @@ pub struct OidcSpec {
     /// Allowed redirect URIs, exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_uris: Option<Vec<String>>,
+    /// Where RP-initiated logout may send the browser back, exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
     /// Scopes the client may request, exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
