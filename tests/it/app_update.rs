@@ -5,7 +5,7 @@
 
 use crate::on_both_backends;
 use crate::support::server::{Backend, Installation};
-use gatehouse_core::{EventAction, EventQuery, EventStore};
+use gatehouse_core::EventAction;
 use serde_json::{Value, json};
 
 const BYE: &str = "https://grafana.example.com/signed-out";
@@ -117,16 +117,7 @@ async fn update_changes_fields_in_place(backend: Backend) {
         assert_eq!(oidc[field], before["oidc"][field], "{field}");
     }
 
-    let events = gh
-        .store()
-        .await
-        .list_events(&EventQuery {
-            limit: 500,
-            ..EventQuery::default()
-        })
-        .await
-        .expect("events")
-        .items;
+    let events = gh.events().await;
     let updates: Vec<_> = events
         .iter()
         .filter(|e| e.action == EventAction::ModelUpdated)

@@ -26,6 +26,7 @@ mod oidc_reauth;
 mod oidc_scope_mappings;
 mod oidc_service_account;
 mod oidc_store;
+mod oidc_throttle;
 mod outage;
 mod outbox;
 mod pages;

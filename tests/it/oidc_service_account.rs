@@ -11,7 +11,7 @@ use crate::oidc::{client, post_form};
 use crate::oidc_authlib::authlib_script;
 use crate::on_both_backends;
 use crate::support::server::{Backend, Installation, Server};
-use gatehouse_core::{EventAction, EventQuery, EventStore};
+use gatehouse_core::EventAction;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -190,16 +190,7 @@ async fn service_account_tokens(backend: Backend) {
     assert_eq!(post(grant(&password), None).await, invalid_grant);
 
     // Audit: the issued tokens name the account; every refusal is a login_failed with why.
-    let events = gh
-        .store()
-        .await
-        .list_events(&EventQuery {
-            limit: 500,
-            ..EventQuery::default()
-        })
-        .await
-        .expect("events")
-        .items;
+    let events = gh.events().await;
     let issued = events
         .iter()
         .filter(|e| e.action == EventAction::TokenIssued)

@@ -34,6 +34,10 @@ pub enum GrantError {
     /// No usable signing key.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// Too many failed credential checks for this account or client address: refused without
+    /// checking; the client may try again after this long.
+    #[error("throttled")]
+    Throttled(std::time::Duration),
 }
 
 /// When and how the user signed in: copied from the session into the authorization code,
