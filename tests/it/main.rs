@@ -7,6 +7,7 @@
 
 mod admin_api;
 mod admin_api_fuzz;
+mod app_update;
 mod apply_apps;
 mod authn;
 mod backchannel_store;
@@ -27,8 +28,10 @@ mod oidc_device;
 mod oidc_keys;
 mod oidc_private_key_jwt;
 mod oidc_reauth;
+mod oidc_scope_mappings;
 mod oidc_service_account;
 mod oidc_store;
+mod oidc_throttle;
 mod outage;
 mod outbox;
 mod pages;

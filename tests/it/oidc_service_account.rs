@@ -1,6 +1,8 @@
 //! Service accounts in the client_credentials grant (authentik's form), on both backends:
-//! Authlib as a real client sends `client_id`, `username` and an app password made with
-//! `gatehouse user app-password create`, and validates the tokens against our JWKS. Then the
+//! Authlib as a real client sends `username` and an app password made with `gatehouse user
+//! app-password create`, once as a public client naming itself by `client_id` and once as a
+//! confidential client authenticating with its secret, and validates the tokens against our
+//! JWKS. A confidential client naming itself without its secret is `invalid_client`. Then the
 //! refusals over plain HTTP: wrong password, half a credential, a bad client secret, a
 //! deactivated account, the application's group policy, a deleted app password; each one
 //! `invalid_grant` (or the RFC 6749 §5.2 code that fits) and an audited `login_failed`.
@@ -9,7 +11,7 @@ use crate::oidc::{client, post_form};
 use crate::oidc_authlib::authlib_script;
 use crate::on_both_backends;
 use crate::support::server::{Backend, Installation, Server};
-use gatehouse_core::{EventAction, EventQuery, EventStore};
+use gatehouse_core::EventAction;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -36,6 +38,22 @@ async fn service_account_tokens(backend: Backend) {
         .as_str()
         .expect("secret")
         .to_owned();
+    // The same application's public twin: the form with only `client_id` is for these.
+    gh.cli_ok(
+        &[
+            "app",
+            "create",
+            "cli",
+            "--client-id",
+            "cli",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--allowed-group",
+            "robots",
+        ],
+        None,
+    );
     gh.cli_ok(
         &["user", "create", "robot", "--type", "service_account"],
         None,
@@ -75,7 +93,7 @@ async fn service_account_tokens(backend: Backend) {
     let grant = |password: &str| {
         vec![
             ("grant_type", "client_credentials"),
-            ("client_id", "ci"),
+            ("client_id", "cli"),
             ("username", "robot"),
             ("password", password),
         ]
@@ -99,26 +117,42 @@ async fn service_account_tokens(backend: Backend) {
     assert_eq!(post(grant(&password), None).await, invalid_grant);
     gh.cli_ok(&["group", "add-member", "robots", "robot"], None);
 
-    // Authlib, naming the client by id only, gets tokens whose subject is the account.
-    let out: Value = serde_json::from_str(&authlib_script(
-        "service_account.py",
-        &[&issuer, "ci", "robot", &password],
-    ))
-    .expect("json");
-    assert_eq!(out["id_token"]["preferred_username"], "robot", "{out}");
-    assert_eq!(out["id_token"]["aud"], "ci");
-    assert_eq!(out["access_token"]["sub"], out["id_token"]["sub"]);
-    assert_eq!(out["access_token"]["client_id"], "ci");
-    assert_eq!(out["has_refresh_token"], false);
-    assert_eq!(out["scope"], "openid profile");
+    // Authlib gets tokens whose subject is the account: as the public client naming itself
+    // by id only, and as the confidential client authenticating with its secret.
+    for (client_id, issuer, secret) in [
+        ("cli", server.url("/application/o/cli/"), None),
+        ("ci", issuer.clone(), Some(client_secret.as_str())),
+    ] {
+        let mut args = vec![issuer.as_str(), client_id, "robot", password.as_str()];
+        args.extend(secret);
+        let out: Value =
+            serde_json::from_str(&authlib_script("service_account.py", &args)).expect("json");
+        assert_eq!(out["id_token"]["preferred_username"], "robot", "{out}");
+        assert_eq!(out["id_token"]["aud"], client_id);
+        assert_eq!(out["access_token"]["sub"], out["id_token"]["sub"]);
+        assert_eq!(out["access_token"]["client_id"], client_id);
+        assert_eq!(out["has_refresh_token"], false);
+        assert_eq!(out["scope"], "openid profile");
+    }
 
-    // A client secret sent along is checked; the right one works too.
+    // A confidential client must authenticate (RFC 6749 §3.2.1): naming it is not enough,
+    // a wrong secret is refused, the right one works.
+    let mut confidential = grant(&password);
+    confidential[1].1 = "ci".into();
     assert_eq!(
-        post(grant(&password), Some(("ci", "wrong".to_owned())))
-            .await
-            .0,
-        StatusCode::UNAUTHORIZED
+        post(confidential.clone(), None).await,
+        (StatusCode::UNAUTHORIZED, Some("invalid_client".to_owned()))
     );
+    // A client secret sent along is checked, for a public client too.
+    for client_id in ["ci", "cli"] {
+        let mut form = grant(&password);
+        form.retain(|(k, _)| *k != "client_id");
+        assert_eq!(
+            post(form, Some((client_id, "wrong".to_owned()))).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{client_id}"
+        );
+    }
     let mut with_secret = grant(&password);
     with_secret.retain(|(k, _)| *k != "client_id");
     assert_eq!(
@@ -131,12 +165,11 @@ async fn service_account_tokens(backend: Backend) {
     // Refusals.
     assert_eq!(post(grant("not-the-password"), None).await, invalid_grant);
     let mut half = grant(&password);
-    // Half a credential does not name the client alone: it must authenticate, and then the
-    // request is malformed.
+    // Half a credential is malformed, whoever the client is.
     half.retain(|(k, _)| *k != "password");
     assert_eq!(
         post(half.clone(), None).await,
-        (StatusCode::UNAUTHORIZED, Some("invalid_client".to_owned()))
+        (StatusCode::BAD_REQUEST, Some("invalid_request".to_owned()))
     );
     half.retain(|(k, _)| *k != "client_id");
     assert_eq!(
@@ -157,22 +190,13 @@ async fn service_account_tokens(backend: Backend) {
     assert_eq!(post(grant(&password), None).await, invalid_grant);
 
     // Audit: the issued tokens name the account; every refusal is a login_failed with why.
-    let events = gh
-        .store()
-        .await
-        .list_events(&EventQuery {
-            limit: 500,
-            ..EventQuery::default()
-        })
-        .await
-        .expect("events")
-        .items;
+    let events = gh.events().await;
     let issued = events
         .iter()
         .filter(|e| e.action == EventAction::TokenIssued)
         .filter(|e| e.context.get("user").and_then(Value::as_str) == Some("robot"))
         .count();
-    assert_eq!(issued, 3, "{events:?}");
+    assert_eq!(issued, 4, "{events:?}");
     let reasons: Vec<&str> = events
         .iter()
         .filter(|e| e.action == EventAction::LoginFailed)

@@ -5,6 +5,7 @@
 
 use crate::ids::{ApplicationId, GroupId};
 use crate::key::KeyAlgorithm;
+use crate::scope_mapping::{self, ScopeMappings};
 use crate::validate::ValidationError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -210,6 +211,10 @@ pub struct OAuth2Provider {
     /// this is recorded for the client's registration and export only.
     #[serde(default)]
     pub backchannel_logout_session_required: bool,
+    /// Custom scopes and the claims they grant (scope → claim → source, see
+    /// [`crate::scope_mapping`]); every mapped scope is also in `scopes`.
+    #[serde(default)]
+    pub scope_mappings: ScopeMappings,
 }
 
 impl std::fmt::Debug for OAuth2Provider {
@@ -226,6 +231,7 @@ impl std::fmt::Debug for OAuth2Provider {
                 &self.token_endpoint_auth_method,
             )
             .field("backchannel_logout_uri", &self.backchannel_logout_uri)
+            .field("scope_mappings", &self.scope_mappings)
             .finish_non_exhaustive()
     }
 }
@@ -250,7 +256,25 @@ impl OAuth2Provider {
             token_endpoint_auth_method: None,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
+            scope_mappings: ScopeMappings::new(),
         }
+    }
+
+    /// Adds every mapped scope missing from `scopes`, so defining a mapping is enough to
+    /// let the client request it. Entry points call this after setting both fields.
+    pub fn allow_mapped_scopes(&mut self) {
+        for scope in self.scope_mappings.keys() {
+            if !self.scopes.contains(scope) {
+                self.scopes.push(scope.clone());
+            }
+        }
+    }
+
+    /// The names of the custom claims the mappings can grant, for discovery.
+    pub fn mapped_claims(&self) -> impl Iterator<Item = &str> {
+        self.scope_mappings
+            .values()
+            .flat_map(|claims| claims.keys().map(String::as_str))
     }
 
     /// Whether the client may authenticate with `method`: the method must suit the client
@@ -325,9 +349,22 @@ impl OAuth2Provider {
                 },
             ));
         }
+        // Mappings first: a bad mapped scope is reported where it was written, not in the
+        // `scopes` it was copied into.
+        scope_mapping::validate(&self.scope_mappings)?;
         for (index, scope) in self.scopes.iter().enumerate() {
             scope_token(scope)
                 .map_err(|m| ValidationError::new(format!("scopes[{index}]"), m.message))?;
+        }
+        if let Some(scope) = self
+            .scope_mappings
+            .keys()
+            .find(|scope| !self.scopes.contains(scope))
+        {
+            return Err(ValidationError::new(
+                format!("scope_mappings.{scope}"),
+                "a mapped scope must also be an allowed scope",
+            ));
         }
         for (field, value) in [
             (

@@ -19,6 +19,7 @@ pub mod list;
 pub mod oauth2_token;
 pub mod outbox;
 pub mod password_policy;
+pub mod scope_mapping;
 pub mod session;
 pub mod static_codes;
 pub mod store;
@@ -56,6 +57,7 @@ pub use oauth2_token::{IssuedGrant, NewOAuth2Token, OAuth2Token, OAuth2TokenKind
 pub use outbox::{
     EmailRequest, EmailStatus, NewEmail, OutboxStore, QueuedEmail, RetryDecision, RetryPolicy,
 };
+pub use scope_mapping::{ClaimSource, ScopeMappings};
 pub use session::{AuthenticationMethod, Session};
 pub use static_codes::StaticCodeStore;
 pub use store::{

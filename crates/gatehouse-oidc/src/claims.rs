@@ -3,9 +3,10 @@
 //! gives `email` and `email_verified`; `groups` alone gives `groups`, as Dex's `groups`
 //! scope does, so clients migrated from Dex get the claim they asked for. The same function
 //! feeds the ID token and userinfo, so they never disagree. `sub` depends on the client's
-//! subject mode.
+//! subject mode. A provider's custom scope mappings (`gatehouse_core::scope_mapping`) add
+//! their claims for the granted scopes.
 
-use gatehouse_core::{SubjectMode, User};
+use gatehouse_core::{ClaimSource, ScopeMappings, SubjectMode, User};
 use serde_json::{Map, Value};
 
 /// The `sub` value for `user` under `mode`. `hashed` computes the pairwise hashed id (a
@@ -42,8 +43,14 @@ fn dex_identity(user: &User) -> Option<(&str, &str)> {
     ))
 }
 
-/// The user claims granted by `scopes` (without `sub`).
-pub fn user_claims(scopes: &[String], user: &User, groups: &[String]) -> Map<String, Value> {
+/// The user claims granted by `scopes` (without `sub`): the standard ones, then those of
+/// every granted scope in `mappings` (a source without a value leaves its claim out).
+pub fn user_claims(
+    scopes: &[String],
+    user: &User,
+    groups: &[String],
+    mappings: &ScopeMappings,
+) -> Map<String, Value> {
     let mut claims = Map::new();
     let has = |scope: &str| scopes.iter().any(|s| s == scope);
     if has("profile") {
@@ -63,6 +70,23 @@ pub fn user_claims(scopes: &[String], user: &User, groups: &[String]) -> Map<Str
         claims.insert("email".into(), Value::from(email.as_str()));
         claims.insert("email_verified".into(), Value::from(user.email_verified));
     }
+    for (scope, mapped) in mappings {
+        if !has(scope) {
+            continue;
+        }
+        for (claim, source) in mapped {
+            // Validated at registration; a mapping that no longer parses adds nothing
+            // rather than a wrong value, and never replaces a standard claim.
+            let value = ClaimSource::parse(source)
+                .ok()
+                .and_then(|source| source.value(user, groups));
+            if let Some(value) = value
+                && !gatehouse_core::scope_mapping::RESERVED_CLAIMS.contains(&claim.as_str())
+            {
+                claims.insert(claim.clone(), value);
+            }
+        }
+    }
     claims
 }
 
@@ -72,7 +96,7 @@ mod tests {
     use chrono::Utc;
     use gatehouse_core::{UserId, UserType};
 
-    pub(crate) fn alice() -> User {
+    fn alice() -> User {
         User {
             id: UserId::new(),
             username: "alice".into(),
@@ -94,21 +118,51 @@ mod tests {
         let user = alice();
         let groups = vec!["grafana-admins".to_owned()];
         let scopes = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
-        assert!(user_claims(&scopes(&["openid"]), &user, &groups).is_empty());
-        let profile = user_claims(&scopes(&["openid", "profile"]), &user, &groups);
+        let none = ScopeMappings::new();
+        assert!(user_claims(&scopes(&["openid"]), &user, &groups, &none).is_empty());
+        let profile = user_claims(&scopes(&["openid", "profile"]), &user, &groups, &none);
         assert_eq!(profile["preferred_username"], "alice");
         assert_eq!(profile["nickname"], "alice");
         assert_eq!(profile["name"], "Alice Example");
         assert_eq!(profile["groups"], serde_json::json!(["grafana-admins"]));
         assert!(!profile.contains_key("email"));
-        let email = user_claims(&scopes(&["email"]), &user, &groups);
+        let email = user_claims(&scopes(&["email"]), &user, &groups, &none);
         assert_eq!(email["email"], "alice@example.com");
         assert_eq!(email["email_verified"], true);
         assert!(!email.contains_key("name"));
         assert!(!email.contains_key("groups"));
-        let groups_only = user_claims(&scopes(&["openid", "groups"]), &user, &groups);
+        let groups_only = user_claims(&scopes(&["openid", "groups"]), &user, &groups, &none);
         assert_eq!(groups_only["groups"], serde_json::json!(["grafana-admins"]));
         assert!(!groups_only.contains_key("name"));
+    }
+
+    #[test]
+    fn mapped_scopes_add_their_claims_when_granted() {
+        let mut user = alice();
+        user.attributes = serde_json::json!({"team": "ops"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let groups = vec!["staff".to_owned()];
+        let mut mappings = ScopeMappings::new();
+        mappings.entry("team".into()).or_default().extend([
+            ("team".to_owned(), "attributes.team".to_owned()),
+            ("roles".to_owned(), "groups".to_owned()),
+            ("missing".to_owned(), "attributes.nope".to_owned()),
+        ]);
+        mappings
+            .entry("hr".into())
+            .or_default()
+            .insert("employee".into(), "user.id".into());
+        let scopes = vec!["openid".to_owned(), "team".to_owned()];
+        let claims = user_claims(&scopes, &user, &groups, &mappings);
+        assert_eq!(claims["team"], "ops");
+        assert_eq!(claims["roles"], serde_json::json!(["staff"]));
+        assert!(!claims.contains_key("missing"), "no value, no claim");
+        assert!(!claims.contains_key("employee"), "hr not granted");
+        assert!(!claims.contains_key("name"), "profile not granted");
+        let none = user_claims(&["openid".to_owned()], &user, &groups, &mappings);
+        assert!(none.is_empty());
     }
 
     #[test]

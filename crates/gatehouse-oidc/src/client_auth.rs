@@ -12,9 +12,9 @@ use crate::params::Params;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use gatehouse_core::OAuth2Provider;
 /// Client authentication methods (the discovery document's names).
 pub use gatehouse_core::TokenEndpointAuthMethod as AuthMethod;
+use gatehouse_core::{ClientType, OAuth2Provider};
 
 /// How the client presented itself.
 #[derive(Clone, PartialEq, Eq)]
@@ -165,11 +165,18 @@ pub fn form_decode(text: &str) -> Option<String> {
 
 /// Whether the request may name its client by `client_id` alone, without authenticating it:
 /// only a client_credentials request carrying a service account's `username` and `password`
-/// (authentik's form), where the app password is the credential and the client only says
-/// which application the token is for. A client that does send a secret or an assertion
-/// still has it checked.
-pub fn service_account_names_client(presented: &PresentedClient, params: &Params) -> bool {
-    presented.method == AuthMethod::None
+/// (authentik's form) to a **public** client, where the app password is the credential and
+/// the client only says which application the token is for. A confidential client must
+/// authenticate as well (RFC 6749 §3.2.1, §4.4: the client_credentials grant is for
+/// confidential clients, which authenticate at the token endpoint); unlike authentik, naming
+/// a confidential client is not enough. Credentials sent along are always checked.
+pub fn service_account_names_client(
+    presented: &PresentedClient,
+    params: &Params,
+    provider: &OAuth2Provider,
+) -> bool {
+    provider.client_type == ClientType::Public
+        && presented.method == AuthMethod::None
         && presented.secret.is_none()
         && presented.assertion.is_none()
         && params.get("grant_type") == Some("client_credentials")
@@ -232,7 +239,6 @@ pub fn authenticate(
 mod tests {
     use super::*;
     use crate::error::TokenErrorCode;
-    use gatehouse_core::ClientType;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
         Params::from_pairs(pairs.iter().copied()).expect("params")
@@ -243,7 +249,9 @@ mod tests {
     }
 
     #[test]
-    fn only_a_service_account_request_names_its_client_alone() {
+    fn only_a_service_account_request_to_a_public_client_names_it_alone() {
+        let public = OAuth2Provider::new(ClientType::Public, "app");
+        let confidential = OAuth2Provider::new(ClientType::Confidential, "app");
         let form = |extra: &[(&str, &str)]| {
             let mut pairs = vec![("client_id", "app")];
             pairs.extend_from_slice(extra);
@@ -254,25 +262,32 @@ mod tests {
             ("username", "robot"),
             ("password", "p"),
         ];
-        let named = |p: &Params, authorization: Option<&str>| {
+        let named = |p: &Params, authorization: Option<&str>, provider: &OAuth2Provider| {
             let presented = presented_client(authorization, p).expect("presented");
-            service_account_names_client(&presented, p)
+            service_account_names_client(&presented, p, provider)
         };
-        assert!(named(&form(&account), None));
+        assert!(named(&form(&account), None, &public));
+        // A confidential client must authenticate too (RFC 6749 §3.2.1).
+        assert!(!named(&form(&account), None, &confidential));
         // A secret sent along is checked as usual.
-        assert!(!named(&form(&account), Some(&basic("app", "s"))));
+        assert!(!named(&form(&account), Some(&basic("app", "s")), &public));
         let mut with_secret = account.to_vec();
         with_secret.push(("client_secret", "s"));
-        assert!(!named(&form(&with_secret), None));
+        assert!(!named(&form(&with_secret), None, &public));
         // Other grants, or no account, need client authentication.
-        assert!(!named(&form(&[("grant_type", "client_credentials")]), None));
+        assert!(!named(
+            &form(&[("grant_type", "client_credentials")]),
+            None,
+            &public
+        ));
         assert!(!named(
             &form(&[
                 ("grant_type", "authorization_code"),
                 ("username", "robot"),
                 ("password", "p"),
             ]),
-            None
+            None,
+            &public
         ));
     }
 

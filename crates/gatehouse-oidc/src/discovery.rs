@@ -59,6 +59,18 @@ pub fn document(base_url: &str, slug: &str, alg: KeyAlgorithm, scopes: &[String]
     })
 }
 
+/// Adds a provider's custom claims (from its scope mappings) to `claims_supported`; its
+/// custom scopes are already among the allowed scopes in `scopes_supported`.
+pub fn add_custom_claims<'a>(document: &mut Value, claims: impl IntoIterator<Item = &'a str>) {
+    if let Some(Value::Array(supported)) = document.get_mut("claims_supported") {
+        for claim in claims {
+            if !supported.iter().any(|c| c == claim) {
+                supported.push(Value::from(claim));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +100,20 @@ mod tests {
             doc["id_token_signing_alg_values_supported"],
             json!(["ES256"])
         );
+    }
+
+    #[test]
+    fn custom_claims_are_listed_once() {
+        let mut doc = document(
+            "https://id.example",
+            "grafana",
+            KeyAlgorithm::Rs256,
+            &["openid".into(), "team".into()],
+        );
+        add_custom_claims(&mut doc, ["team", "roles", "team"]);
+        let claims = doc["claims_supported"].as_array().expect("array");
+        assert_eq!(claims.iter().filter(|c| *c == "team").count(), 1);
+        assert!(claims.contains(&json!("roles")));
+        assert_eq!(doc["scopes_supported"], json!(["openid", "team"]));
     }
 }

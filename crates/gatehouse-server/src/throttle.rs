@@ -42,6 +42,11 @@ impl Default for ThrottlePolicy {
     }
 }
 
+/// A wait as the whole seconds of an HTTP `Retry-After` header: rounded up, at least 1.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
 /// Whether an attempt may go ahead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThrottleVerdict {
@@ -278,6 +283,13 @@ mod tests {
             ThrottleVerdict::Allowed,
             "counting starts over"
         );
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_secs(Duration::from_millis(59_001)), 60);
+        assert_eq!(retry_after_secs(Duration::from_secs(60)), 60);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
     }
 
     #[test]

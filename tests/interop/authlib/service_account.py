@@ -2,10 +2,11 @@
 
 Run by tests/it/oidc_service_account.rs with the Authlib virtualenv's interpreter:
 
-    service_account.py ISSUER CLIENT_ID USERNAME APP_PASSWORD
+    service_account.py ISSUER CLIENT_ID USERNAME APP_PASSWORD [CLIENT_SECRET]
 
-The client names itself by client_id only (token_endpoint_auth_method "none") and sends the
-service account's username and app password as extra token-request parameters. The access
+A public client names itself by client_id only (token_endpoint_auth_method "none"); with
+CLIENT_SECRET, a confidential client authenticates with client_secret_basic. Either way it
+sends the service account's username and app password as extra token-request parameters. The access
 token and ID token are validated against the JWKS with Authlib's JWT support. Prints one JSON
 object; the Rust test asserts on it.
 """
@@ -24,8 +25,14 @@ from authlib.jose import JsonWebKey, jwt  # noqa: E402
 
 def main():
     issuer, client_id, username, password = sys.argv[1:5]
+    client_secret = sys.argv[5] if len(sys.argv) > 5 else None
     metadata = requests.get(issuer + ".well-known/openid-configuration", timeout=10).json()
-    session = OAuth2Session(client_id, token_endpoint_auth_method="none", scope="openid profile")
+    session = OAuth2Session(
+        client_id,
+        client_secret,
+        token_endpoint_auth_method="client_secret_basic" if client_secret else "none",
+        scope="openid profile",
+    )
     token = session.fetch_token(
         metadata["token_endpoint"],
         grant_type="client_credentials",

@@ -91,6 +91,20 @@ impl Installation {
             .await
             .expect("open store")
     }
+
+    /// The audit log's latest 500 events, for assertions on what was recorded.
+    pub async fn events(&self) -> Vec<gatehouse_core::Event> {
+        use gatehouse_core::EventStore as _;
+        self.store()
+            .await
+            .list_events(&gatehouse_core::EventQuery {
+                limit: 500,
+                ..gatehouse_core::EventQuery::default()
+            })
+            .await
+            .expect("events")
+            .items
+    }
 }
 
 /// `GATEHOUSE_POSTGRESQL__*` variables for `settings`.

@@ -18,6 +18,7 @@ pub(super) fn application_spec(app: &Application) -> ApplicationSpec {
             client_secret: None,
             public: Some(p.client_type == ClientType::Public),
             redirect_uris: Some(p.redirect_uris.clone()),
+            post_logout_redirect_uris: Some(p.post_logout_redirect_uris.clone()),
             scopes: Some(p.scopes.clone()),
             signing_alg: Some(p.signing_alg.as_str().to_owned()),
             subject_mode: Some(p.subject_mode.as_str().to_owned()),
@@ -32,6 +33,7 @@ pub(super) fn application_spec(app: &Application) -> ApplicationSpec {
             ),
             backchannel_logout_uri: Some(p.backchannel_logout_uri.clone()),
             backchannel_logout_session_required: Some(p.backchannel_logout_session_required),
+            scope_mappings: Some(p.scope_mappings.clone()),
         }),
     }
 }

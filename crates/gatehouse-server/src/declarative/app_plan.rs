@@ -135,11 +135,23 @@ fn plan_one(
     let Some(existing) = existing else {
         return Ok(Some(Change::CreateApplication(wanted)));
     };
+    Ok(application_update(existing, wanted, allowed_groups))
+}
+
+/// The change that turns `existing` into `wanted` (`allowed_groups` by name, `None` to
+/// leave them), or `None` when nothing differs; `gatehouse app update` uses it so its audit
+/// event names the changed fields exactly as `apply` does. `wanted` must have passed
+/// [`NewApplication::validate`].
+pub fn application_update(
+    existing: &Application,
+    wanted: NewApplication,
+    allowed_groups: Option<Vec<String>>,
+) -> Option<Change> {
     let patch = application_patch(existing, wanted, allowed_groups);
-    Ok((!patch.is_empty()).then(|| Change::UpdateApplication {
-        slug: spec.slug.clone(),
+    (!patch.is_empty()).then(|| Change::UpdateApplication {
+        slug: existing.slug.clone(),
         patch,
-    }))
+    })
 }
 
 /// What differs between the stored application and the wanted one.
@@ -208,6 +220,9 @@ fn merge_provider(
     if let Some(uris) = &oidc.redirect_uris {
         provider.redirect_uris.clone_from(uris);
     }
+    if let Some(uris) = &oidc.post_logout_redirect_uris {
+        provider.post_logout_redirect_uris.clone_from(uris);
+    }
     if let Some(scopes) = &oidc.scopes {
         provider.scopes.clone_from(scopes);
     }
@@ -265,6 +280,10 @@ fn merge_provider(
     if let Some(required) = oidc.backchannel_logout_session_required {
         provider.backchannel_logout_session_required = required;
     }
+    if let Some(mappings) = &oidc.scope_mappings {
+        provider.scope_mappings.clone_from(mappings);
+    }
+    provider.allow_mapped_scopes();
     match provider.client_type {
         ClientType::Public => {
             if oidc.client_secret.is_some() {
@@ -310,7 +329,12 @@ fn provider_differences(old: &OAuth2Provider, new: &OAuth2Provider) -> Vec<&'sta
             old.client_secret_digest != new.client_secret_digest,
         ),
         ("redirect_uris", old.redirect_uris != new.redirect_uris),
+        (
+            "post_logout_redirect_uris",
+            old.post_logout_redirect_uris != new.post_logout_redirect_uris,
+        ),
         ("scopes", old.scopes != new.scopes),
+        ("scope_mappings", old.scope_mappings != new.scope_mappings),
         ("signing_alg", old.signing_alg != new.signing_alg),
         ("subject_mode", old.subject_mode != new.subject_mode),
         ("consent", old.consent_mode != new.consent_mode),

@@ -46,6 +46,9 @@ pub struct OidcSpec {
     /// Allowed redirect URIs, exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_uris: Option<Vec<String>>,
+    /// Where RP-initiated logout may send the browser back, exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
     /// Scopes the client may request, exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
@@ -98,6 +101,11 @@ pub struct OidcSpec {
     /// Whether the client needs `sid` in logout tokens (Gatehouse always sends it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_session_required: Option<bool>,
+    /// Custom scopes and the claims they grant: `{scope: {claim: source}}` with sources
+    /// `user.<field>`, `attributes.<path>` or `groups`; replaced as a whole, and each mapped
+    /// scope is added to `scopes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_mappings: Option<gatehouse_core::ScopeMappings>,
 }
 
 impl std::fmt::Debug for OidcSpec {

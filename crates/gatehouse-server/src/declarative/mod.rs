@@ -10,6 +10,7 @@ mod export;
 mod plan;
 mod snapshot;
 
+pub use app_plan::application_update;
 pub use app_spec::{ApplicationSpec, OidcSpec};
 pub use document::{Document, DocumentError, GroupSpec, UserSpec};
 pub use export::export;

@@ -144,12 +144,13 @@ pub async fn oidc_application_by_slug(
     let Some(provider) = &app.oauth2 else {
         return Ok(None);
     };
-    let document = gatehouse_oidc::discovery::document(
+    let mut document = gatehouse_oidc::discovery::document(
         &services.config.base_url(),
         &app.slug,
         provider.signing_alg,
         &provider.scopes,
     );
+    gatehouse_oidc::discovery::add_custom_claims(&mut document, provider.mapped_claims());
     let found = Arc::new(PublishedApplication {
         discovery: Bytes::from(document.to_string()),
         app,

@@ -35,6 +35,10 @@ pub enum GrantError {
     /// No usable signing key.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// Too many failed credential checks for this account or client address: refused without
+    /// checking; the client may try again after this long.
+    #[error("throttled")]
+    Throttled(std::time::Duration),
 }
 
 /// When and how the user signed in: copied from the session into the authorization code,
@@ -585,7 +589,7 @@ pub(crate) async fn mint(
                 amr: &context.amr,
                 acr: Some(context.acr),
                 session_id: sid.as_deref(),
-                user_claims: claims::user_claims(&scopes, user, &groups),
+                user_claims: claims::user_claims(&scopes, user, &groups, &provider.scope_mappings),
             },
             provider.signing_alg,
         );
@@ -858,7 +862,12 @@ pub async fn userinfo(services: &Services, token: &str) -> Result<Option<Value>,
         .into_iter()
         .map(|g| g.name)
         .collect();
-    let mut body = claims::user_claims(&info.record.scopes, &user, &groups);
+    let mut body = claims::user_claims(
+        &info.record.scopes,
+        &user,
+        &groups,
+        &provider.scope_mappings,
+    );
     let sub = claims_in_token
         .get("sub")
         .cloned()

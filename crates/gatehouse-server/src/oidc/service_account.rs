@@ -3,17 +3,21 @@
 //! app passwords in `password`. The token's subject is the account. The password is found by
 //! its keyed digest (never Argon2: this sits on the hot token path); the rules are in
 //! `gatehouse_oidc::service_account`. Every refusal is `invalid_grant` (§5.2) and a
-//! `login_failed` event with the reason.
+//! `login_failed` event with the reason. Failed checks go through the login throttle, keyed
+//! by the account name and the client address like password sign-ins; a throttled attempt is
+//! refused before any lookup (the web layer answers 429 with `Retry-After`).
 
 use crate::oidc::grants::{
     GrantError, SignIn, TokenResponse, admits_user, issue_direct, token_event,
 };
 use crate::services::Services;
+use crate::throttle::{LoginThrottle, ThrottleVerdict};
 use chrono::Utc;
 use gatehouse_core::{Application, AuditContext, OAuth2Provider, TokenIntent, User};
 use gatehouse_oidc::service_account::admit;
 use gatehouse_oidc::token_request::ServiceAccountCredentials;
 use gatehouse_oidc::{TokenError, TokenErrorCode};
+use std::time::Instant;
 
 /// Longest username looked up; longer ones cannot exist and are refused without a query.
 const MAX_USERNAME: usize = 150;
@@ -80,13 +84,35 @@ async fn verified_account(
     account: &ServiceAccountCredentials,
     audit: &AuditContext,
 ) -> Result<User, GrantError> {
-    let refuse = |reason: &'static str| async move {
+    let refuse_unthrottled = |reason: &'static str| async move {
         tracing::info!(application = %app.slug, reason, "service account refused");
         crate::authn::record_service_account_failure(services, &account.username, reason, audit)
             .await;
         GrantError::from(TokenError::invalid_grant(
             "the service account credentials are invalid",
         ))
+    };
+    let throttle = &services.login_throttle;
+    let keys = [
+        LoginThrottle::account_key(&account.username),
+        LoginThrottle::address_key(audit.client_ip.as_deref().unwrap_or("unknown")),
+    ];
+    let keys = &keys;
+    if let ThrottleVerdict::Wait(wait) = throttle.check(keys, Instant::now()) {
+        tracing::info!(application = %app.slug, "service account attempt throttled");
+        crate::authn::record_service_account_failure(
+            services,
+            &account.username,
+            "throttled",
+            audit,
+        )
+        .await;
+        return Err(GrantError::Throttled(wait));
+    }
+    // Every wrong credential counts against the account and the address.
+    let refuse = |reason: &'static str| async move {
+        throttle.record_failure(&keys[0], &keys[1], Instant::now());
+        refuse_unthrottled(reason).await
     };
     if account.username.len() > MAX_USERNAME || account.password.len() > MAX_PASSWORD {
         return Err(refuse("credentials too long").await);
@@ -105,8 +131,11 @@ async fn verified_account(
     let Some(user) = user else {
         return Err(refuse("unknown user").await);
     };
+    // The credentials are right: the account's failures are forgotten (the address keeps
+    // its count). A group-policy refusal is not a guess and is not counted.
+    throttle.record_success(&keys[0]);
     if !admits_user(services, app, &user).await? {
-        return Err(refuse("denied by the application's group policy").await);
+        return Err(refuse_unthrottled("denied by the application's group policy").await);
     }
     Ok(user)
 }

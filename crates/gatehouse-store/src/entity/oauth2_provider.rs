@@ -26,6 +26,7 @@ pub(crate) struct Model {
     pub token_endpoint_auth_method: Option<String>,
     pub backchannel_logout_uri: Option<String>,
     pub backchannel_logout_session_required: bool,
+    pub scope_mappings: Json,
 }
 
 impl std::fmt::Debug for Model {

@@ -18,6 +18,7 @@ mod m20261129_000012_device_authorizations;
 mod m20261129_000013_private_key_jwt;
 mod m20261129_000014_key_rotation;
 mod m20261129_000015_backchannel_logout;
+mod m20261129_000016_scope_mappings;
 
 /// Every migration, oldest first.
 pub(crate) struct Migrator;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000013_private_key_jwt::Migration),
             Box::new(m20261129_000014_key_rotation::Migration),
             Box::new(m20261129_000015_backchannel_logout::Migration),
+            Box::new(m20261129_000016_scope_mappings::Migration),
         ]
     }
 

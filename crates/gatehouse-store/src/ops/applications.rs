@@ -255,6 +255,7 @@ pub(crate) fn provider_to_row(application_id: Uuid, p: &OAuth2Provider) -> oauth
         token_endpoint_auth_method: p.token_endpoint_auth_method.map(|m| m.as_str().to_owned()),
         backchannel_logout_uri: p.backchannel_logout_uri.clone(),
         backchannel_logout_session_required: p.backchannel_logout_session_required,
+        scope_mappings: serde_json::to_value(&p.scope_mappings).unwrap_or_default(),
     }
 }
 
@@ -294,6 +295,8 @@ fn provider_from_row(row: oauth2_provider::Model) -> StoreResult<OAuth2Provider>
             .transpose()?,
         backchannel_logout_uri: row.backchannel_logout_uri,
         backchannel_logout_session_required: row.backchannel_logout_session_required,
+        scope_mappings: serde_json::from_value(row.scope_mappings.clone())
+            .map_err(|_| corrupt(TABLE, "scope_mappings", &row.scope_mappings.to_string()))?,
     })
 }
 

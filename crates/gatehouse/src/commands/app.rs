@@ -4,9 +4,10 @@
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
+use gatehouse_core::scope_mapping::parse_mapping_arg;
 use gatehouse_core::{
-    Application, AuditContext, ClientType, ConsentMode, KeyAlgorithm, NewApplication,
-    OAuth2Provider, SubjectMode, TokenEndpointAuthMethod,
+    Application, AuditContext, Change, ClientType, ConsentMode, KeyAlgorithm, NewApplication,
+    OAuth2Provider, ScopeMappings, SubjectMode, TokenEndpointAuthMethod,
 };
 use gatehouse_server::Services;
 use gatehouse_server::oidc::{keys, secrets};
@@ -33,6 +34,9 @@ pub(crate) enum AppCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change an application and its provider in place (one transaction, audited as
+    /// `model_updated` with the changed fields); options left out keep their value.
+    Update(Box<AppUpdate>),
     /// Replace a confidential client's secret (a new one is generated and printed once,
     /// unless `--client-secret-stdin`).
     RotateSecret {
@@ -84,6 +88,10 @@ pub(crate) struct AppCreate {
     /// Allowed scope (repeatable; default openid profile email offline_access).
     #[arg(long = "scope")]
     scopes: Vec<String>,
+    /// A custom scope and a claim it grants, as `scope:claim=source` with source
+    /// `user.<field>`, `attributes.<path>` or `groups` (repeatable; the scope is allowed too).
+    #[arg(long = "scope-mapping")]
+    scope_mappings: Vec<String>,
     /// RS256, ES256 or EdDSA.
     #[arg(long, default_value = "RS256")]
     signing_alg: String,
@@ -123,6 +131,89 @@ pub(crate) struct AppCreate {
     json: bool,
 }
 
+/// `gatehouse app update` options. A repeatable option, when given, replaces the whole list.
+#[derive(Args, Debug)]
+pub(crate) struct AppUpdate {
+    /// Slug of the application to change.
+    slug: String,
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Where the user portal opens the application.
+    #[arg(long, conflicts_with = "no_launch_url")]
+    launch_url: Option<String>,
+    /// Remove the launch URL.
+    #[arg(long)]
+    no_launch_url: bool,
+    /// Only members of these groups may use it (repeatable; replaces the list).
+    #[arg(long = "allowed-group", conflicts_with = "everyone")]
+    allowed_groups: Vec<String>,
+    /// Let everyone use it (clears the allowed groups).
+    #[arg(long)]
+    everyone: bool,
+    /// Allowed redirect URIs (repeatable; replaces the list).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs (repeatable; replaces the list).
+    #[arg(
+        long = "post-logout-redirect-uri",
+        conflicts_with = "no_post_logout_redirect_uris"
+    )]
+    post_logout_redirect_uris: Vec<String>,
+    /// Remove every post-logout redirect URI.
+    #[arg(long)]
+    no_post_logout_redirect_uris: bool,
+    /// Allowed scopes (repeatable; replaces the list; mapped scopes are kept allowed).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// Custom scope mappings `scope:claim=source` (repeatable; replaces every mapping).
+    #[arg(long = "scope-mapping", conflicts_with = "no_scope_mappings")]
+    scope_mappings: Vec<String>,
+    /// Remove every custom scope mapping (the scopes stay allowed until `--scope` changes).
+    #[arg(long)]
+    no_scope_mappings: bool,
+    /// RS256, ES256 or EdDSA.
+    #[arg(long)]
+    signing_alg: Option<String>,
+    /// hashed_user_id, user_id, username or email.
+    #[arg(long)]
+    subject_mode: Option<String>,
+    /// implicit, explicit or remembered.
+    #[arg(long)]
+    consent: Option<String>,
+    /// Whether a confidential client must use PKCE (public clients always must).
+    #[arg(long)]
+    require_pkce: Option<bool>,
+    /// Access and ID token lifetime in seconds.
+    #[arg(long)]
+    access_token_lifetime: Option<i64>,
+    /// Refresh token lifetime in seconds.
+    #[arg(long)]
+    refresh_token_lifetime: Option<i64>,
+    /// Authorization code lifetime in seconds.
+    #[arg(long)]
+    code_lifetime: Option<i64>,
+}
+
+impl AppUpdate {
+    /// Whether any provider option is given.
+    fn touches_provider(&self) -> bool {
+        !self.redirect_uris.is_empty()
+            || !self.post_logout_redirect_uris.is_empty()
+            || self.no_post_logout_redirect_uris
+            || !self.scopes.is_empty()
+            || !self.scope_mappings.is_empty()
+            || self.no_scope_mappings
+            || self.signing_alg.is_some()
+            || self.subject_mode.is_some()
+            || self.consent.is_some()
+            || self.require_pkce.is_some()
+            || self.access_token_lifetime.is_some()
+            || self.refresh_token_lifetime.is_some()
+            || self.code_lifetime.is_some()
+    }
+}
+
 pub(crate) async fn run(command: AppCommand, services: Services) -> anyhow::Result<ExitCode> {
     let audit = AuditContext::cli();
     match command {
@@ -158,6 +249,7 @@ pub(crate) async fn run(command: AppCommand, services: Services) -> anyhow::Resu
                 print!("{}", serde_yaml_like(&value));
             }
         }
+        AppCommand::Update(args) => update(*args, &services, &audit).await?,
         AppCommand::RotateSecret {
             slug,
             client_secret_stdin,
@@ -203,6 +295,7 @@ async fn create(args: AppCreate, services: &Services, audit: &AuditContext) -> a
                 || args.token_endpoint_auth_method.is_some()
                 || args.backchannel_logout_uri.is_some()
                 || args.backchannel_logout_session_required
+                || !args.scope_mappings.is_empty()
             {
                 bail!("OAuth2 options need --client-id");
             }
@@ -222,13 +315,11 @@ async fn create(args: AppCreate, services: &Services, audit: &AuditContext) -> a
             if !args.scopes.is_empty() {
                 provider.scopes = args.scopes.clone();
             }
-            provider.signing_alg = KeyAlgorithm::parse(&args.signing_alg)
-                .ok_or_else(|| anyhow!("signing_alg: must be RS256, ES256 or EdDSA"))?;
-            provider.subject_mode = SubjectMode::parse(&args.subject_mode).ok_or_else(|| {
-                anyhow!("subject_mode: must be hashed_user_id, user_id, username, email or dex")
-            })?;
-            provider.consent_mode = ConsentMode::parse(&args.consent)
-                .ok_or_else(|| anyhow!("consent: must be implicit, explicit or remembered"))?;
+            provider.scope_mappings = scope_mappings_from(&args.scope_mappings)?;
+            provider.allow_mapped_scopes();
+            provider.signing_alg = signing_alg(&args.signing_alg)?;
+            provider.subject_mode = subject_mode(&args.subject_mode)?;
+            provider.consent_mode = consent_mode(&args.consent)?;
             provider.require_pkce = args.require_pkce || args.public;
             if let Some(path) = &args.jwks_file {
                 let text = std::fs::read_to_string(path)
@@ -308,6 +399,124 @@ async fn create(args: AppCreate, services: &Services, audit: &AuditContext) -> a
     Ok(())
 }
 
+async fn update(args: AppUpdate, services: &Services, audit: &AuditContext) -> anyhow::Result<()> {
+    let app = find(services, &args.slug).await?;
+    let mut provider = app.oauth2.clone();
+    if args.touches_provider() {
+        let Some(provider) = provider.as_mut() else {
+            bail!(
+                "application {:?} has no OAuth2/OIDC provider (add one with apply)",
+                app.slug
+            );
+        };
+        if !args.redirect_uris.is_empty() {
+            provider.redirect_uris.clone_from(&args.redirect_uris);
+        }
+        if args.no_post_logout_redirect_uris || !args.post_logout_redirect_uris.is_empty() {
+            provider
+                .post_logout_redirect_uris
+                .clone_from(&args.post_logout_redirect_uris);
+        }
+        if !args.scopes.is_empty() {
+            provider.scopes.clone_from(&args.scopes);
+        }
+        if args.no_scope_mappings || !args.scope_mappings.is_empty() {
+            provider.scope_mappings = scope_mappings_from(&args.scope_mappings)?;
+        }
+        provider.allow_mapped_scopes();
+        if let Some(alg) = &args.signing_alg {
+            provider.signing_alg = signing_alg(alg)?;
+        }
+        if let Some(mode) = &args.subject_mode {
+            provider.subject_mode = subject_mode(mode)?;
+        }
+        if let Some(mode) = &args.consent {
+            provider.consent_mode = consent_mode(mode)?;
+        }
+        if let Some(require) = args.require_pkce {
+            provider.require_pkce = require || provider.client_type == ClientType::Public;
+        }
+        if let Some(secs) = args.access_token_lifetime {
+            provider.lifetimes.access_token = secs;
+        }
+        if let Some(secs) = args.refresh_token_lifetime {
+            provider.lifetimes.refresh_token = secs;
+        }
+        if let Some(secs) = args.code_lifetime {
+            provider.lifetimes.authorization_code = secs;
+        }
+    }
+    let allowed_groups = if args.everyone {
+        Some(Vec::new())
+    } else {
+        (!args.allowed_groups.is_empty()).then(|| args.allowed_groups.clone())
+    };
+    let wanted = NewApplication {
+        slug: app.slug.clone(),
+        name: args.name.clone().unwrap_or_else(|| app.name.clone()),
+        launch_url: if args.no_launch_url {
+            None
+        } else {
+            args.launch_url.clone().or_else(|| app.launch_url.clone())
+        },
+        allowed_groups: allowed_groups.clone().unwrap_or_default(),
+        oauth2: provider,
+    };
+    wanted.validate()?;
+    let alg = wanted.oauth2.as_ref().map(|p| p.signing_alg);
+    let Some(change) =
+        gatehouse_server::declarative::application_update(&app, wanted, allowed_groups)
+    else {
+        println!("application {} unchanged", app.slug);
+        return Ok(());
+    };
+    let fields = match &change {
+        Change::UpdateApplication { patch, .. } => patch.field_names().join(", "),
+        _ => String::new(),
+    };
+    services.store.apply_changes(&vec![change], audit).await?;
+    if let Some(alg) = alg {
+        keys::ensure_key(services, alg)
+            .await
+            .context("cannot create a signing key")?;
+    }
+    println!("updated application {}: {fields}", app.slug);
+    Ok(())
+}
+
+fn signing_alg(text: &str) -> anyhow::Result<KeyAlgorithm> {
+    KeyAlgorithm::parse(text).ok_or_else(|| anyhow!("signing_alg: must be RS256, ES256 or EdDSA"))
+}
+
+fn subject_mode(text: &str) -> anyhow::Result<SubjectMode> {
+    SubjectMode::parse(text)
+        .ok_or_else(|| anyhow!("subject_mode: must be hashed_user_id, user_id, username, email or dex"))
+}
+
+fn consent_mode(text: &str) -> anyhow::Result<ConsentMode> {
+    ConsentMode::parse(text)
+        .ok_or_else(|| anyhow!("consent: must be implicit, explicit or remembered"))
+}
+
+/// The mappings given as repeated `--scope-mapping scope:claim=source` (checked in full by
+/// the provider's validation when stored).
+fn scope_mappings_from(args: &[String]) -> anyhow::Result<ScopeMappings> {
+    let mut mappings = ScopeMappings::new();
+    for arg in args {
+        let (scope, claim, source) =
+            parse_mapping_arg(arg).map_err(|m| anyhow!("scope_mapping: {m}"))?;
+        if mappings
+            .entry(scope.clone())
+            .or_default()
+            .insert(claim.clone(), source)
+            .is_some()
+        {
+            bail!("scope_mapping: claim {claim:?} of scope {scope:?} is given twice");
+        }
+    }
+    Ok(mappings)
+}
+
 /// Reads a secret from standard input, or generates one. Returns it and whether it was
 /// generated.
 fn secret_from(stdin: bool) -> anyhow::Result<(String, bool)> {
@@ -350,6 +559,7 @@ fn describe(services: &Services, app: &Application) -> serde_json::Value {
             "redirect_uris": provider.redirect_uris,
             "post_logout_redirect_uris": provider.post_logout_redirect_uris,
             "scopes": provider.scopes,
+            "scope_mappings": provider.scope_mappings,
             "signing_alg": provider.signing_alg.as_str(),
             "subject_mode": provider.subject_mode.as_str(),
             "consent": provider.consent_mode.as_str(),

@@ -71,9 +71,9 @@ async fn authenticated_client(
     let Some(provider) = app.oauth2.clone() else {
         return Err(token_error(&TokenError::invalid_client()));
     };
-    if service_account_names_client(&presented, params) {
-        // The service account's app password authenticates this request (checked by the
-        // grant); the client id only names the application.
+    if service_account_names_client(&presented, params, &provider) {
+        // A public client: the service account's app password authenticates this request
+        // (checked by the grant); the client id only names the application.
         return Ok((app, provider));
     }
     let base = services.config.base_url();

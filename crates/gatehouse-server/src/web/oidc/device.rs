@@ -4,14 +4,15 @@
 //! taken from `verification_uri_complete`, then a CSRF-protected page naming the application
 //! and what it gets, whose Allow or Deny is recorded once. The application's group policy is
 //! enforced before the question, and an Allow stores remembered consent like the
-//! authorization endpoint does. Rules live in `gatehouse_oidc::device`, storage in
-//! `crate::oidc::device`.
+//! authorization endpoint does. User-code guesses are limited per session and per client
+//! address (§5.1). Rules live in `gatehouse_oidc::device`, storage in `crate::oidc::device`.
 
 use super::client::client_request;
 use super::responses::{audit, error_page, no_store_json, see_other, store_failure, token_error};
 use crate::config::BrandingConfig;
 use crate::oidc::device;
 use crate::services::Services;
+use crate::throttle::ThrottleVerdict;
 use crate::web::client::ClientIp;
 use crate::web::flow::LOGIN_PATH;
 use crate::web::{cookies, csrf, pages, session};
@@ -19,7 +20,7 @@ use askama::Template;
 use axum::Form;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::header::CACHE_CONTROL;
+use axum::http::header::{CACHE_CONTROL, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use chrono::Utc;
@@ -30,6 +31,7 @@ use gatehouse_oidc::authorize::form_encode;
 use gatehouse_oidc::consent::remembered_scopes;
 use serde::Deserialize;
 use serde_json::json;
+use std::time::Instant;
 
 /// The user-code page.
 pub(super) const DEVICE_PAGE: &str = "/if/device/";
@@ -109,18 +111,26 @@ const NOT_VALID: &str = "That code is not valid or has expired. Check the code o
 /// a pending authorization.
 pub(super) async fn page(
     State(services): State<Services>,
+    client_ip: ClientIp,
     headers: HeaderMap,
     Query(query): Query<CodeQuery>,
 ) -> Response {
     let typed = query.code.unwrap_or_default();
-    let (_, user) = match signed_in(&services, &headers, &typed).await {
+    let (session, user) = match signed_in(&services, &headers, &typed).await {
         Ok(found) => found,
         Err(response) => return response,
     };
     if typed.trim().is_empty() {
         return render(&services, &headers, &user, typed, None, None);
     }
-    match device::pending(&services, &typed, Utc::now()).await {
+    let guess = CodeGuess::new(&session, &client_ip);
+    if let Some(response) = guess.refusal(&services) {
+        return response;
+    }
+    match guess.counted(
+        &services,
+        device::pending(&services, &typed, Utc::now()).await,
+    ) {
         Ok(Some((authorization, app))) => {
             if let Err(response) = admitted(&services, &app, &user).await {
                 return response;
@@ -177,13 +187,18 @@ pub(super) async fn answer(
         Err(response) => return response,
     };
     let now = Utc::now();
-    let (authorization, app) = match device::pending(&services, &form.code, now).await {
-        Ok(Some(found)) => found,
-        Ok(None) => {
-            return render(&services, &headers, &user, form.code, Some(NOT_VALID), None);
-        }
-        Err(error) => return unavailable(&services, &error),
-    };
+    let guess = CodeGuess::new(&session, &client_ip);
+    if let Some(response) = guess.refusal(&services) {
+        return response;
+    }
+    let (authorization, app) =
+        match guess.counted(&services, device::pending(&services, &form.code, now).await) {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                return render(&services, &headers, &user, form.code, Some(NOT_VALID), None);
+            }
+            Err(error) => return unavailable(&services, &error),
+        };
     if let Err(response) = admitted(&services, &app, &user).await {
         return response;
     }
@@ -257,6 +272,59 @@ async fn record(
             .await?;
     }
     Ok(recorded)
+}
+
+/// RFC 8628 §5.1: a user code is short, so guesses are limited per session and per client
+/// address, with the login throttle's policy (`login_throttle.*`: a few free misses, then a
+/// growing wait, then a lockout of the session) under keys of their own, so code guesses and
+/// password failures do not share a budget.
+struct CodeGuess {
+    keys: [String; 2],
+}
+
+impl CodeGuess {
+    fn new(session: &Session, client_ip: &ClientIp) -> Self {
+        Self {
+            keys: [
+                format!("device-session:{}", session.id),
+                format!("device-ip:{client_ip}"),
+            ],
+        }
+    }
+
+    /// `None` when another code may be tried now; else the 429 page with `Retry-After`.
+    fn refusal(&self, services: &Services) -> Option<Response> {
+        let ThrottleVerdict::Wait(wait) = services.login_throttle.check(&self.keys, Instant::now())
+        else {
+            return None;
+        };
+        let secs = crate::throttle::retry_after_secs(wait);
+        tracing::info!(wait_secs = secs, "device user-code guesses throttled");
+        let mut response = pages::message(
+            StatusCode::TOO_MANY_REQUESTS,
+            &services.config.branding,
+            "Too many codes tried",
+            &format!("Too many wrong codes were entered. Wait {secs} seconds, then try again."),
+        );
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
+        Some(response)
+    }
+
+    /// Counts a lookup that found no pending authorization as a miss.
+    fn counted<T>(
+        &self,
+        services: &Services,
+        found: Result<Option<T>, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        if matches!(found, Ok(None)) {
+            services
+                .login_throttle
+                .record_failure(&self.keys[0], &self.keys[1], Instant::now());
+        }
+        found
+    }
 }
 
 /// The signed-in session and user, or a redirect to sign in that comes back with the code.

@@ -42,5 +42,20 @@ pub(super) async fn token(
             tracing::error!(%error, "cannot sign tokens");
             store_failure(&gatehouse_core::StoreError::Internal)
         }
+        Err(GrantError::Throttled(wait)) => throttled(wait),
     }
+}
+
+/// A throttled attempt (too many failed service-account credentials for this account or
+/// address): HTTP 429 with `Retry-After` in whole seconds and the RFC 6749 §5.2 body
+/// `invalid_request`, since §5.2 has no code for "slow down" at the token endpoint.
+fn throttled(wait: std::time::Duration) -> Response {
+    let error =
+        gatehouse_oidc::TokenError::invalid_request("too many failed attempts; try again later");
+    let mut response = no_store_json(StatusCode::TOO_MANY_REQUESTS, &error.body());
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(crate::throttle::retry_after_secs(wait)),
+    );
+    response
 }
