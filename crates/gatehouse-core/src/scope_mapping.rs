@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 /// A provider's mappings: scope name → claim name → source text (`attributes.team`).
 pub type ScopeMappings = BTreeMap<String, BTreeMap<String, String>>;
 
-
 /// The scopes whose claims are defined by OIDC Core §5.4 (and `offline_access`, §11), plus
 /// `groups` as Dex defines it; a mapping cannot redefine them, so `profile` means the same
 /// thing for every client.

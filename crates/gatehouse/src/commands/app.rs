@@ -489,8 +489,9 @@ fn signing_alg(text: &str) -> anyhow::Result<KeyAlgorithm> {
 }
 
 fn subject_mode(text: &str) -> anyhow::Result<SubjectMode> {
-    SubjectMode::parse(text)
-        .ok_or_else(|| anyhow!("subject_mode: must be hashed_user_id, user_id, username, email or dex"))
+    SubjectMode::parse(text).ok_or_else(|| {
+        anyhow!("subject_mode: must be hashed_user_id, user_id, username, email or dex")
+    })
 }
 
 fn consent_mode(text: &str) -> anyhow::Result<ConsentMode> {
