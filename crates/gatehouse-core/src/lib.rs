@@ -18,6 +18,7 @@ pub mod oauth2_token;
 pub mod outbox;
 pub mod password_policy;
 pub mod session;
+pub mod source;
 pub mod static_codes;
 pub mod store;
 pub mod token;
@@ -41,7 +42,7 @@ pub use flow_definition::FlowDefinition;
 pub use group::{Group, GroupPatch, NewGroup};
 pub use ids::{
     ApplicationId, DeviceId, EmailId, EventId, GrantFamilyId, GroupId, KeyId, OAuth2TokenId,
-    SessionId, TokenId, UserId,
+    SessionId, SourceConnectionId, SourceId, TokenId, UserId,
 };
 pub use invitation::{Enrollment, Invitation, InvitationStatus, InvitationStore, NewInvitation};
 pub use key::{KeyAlgorithm, NewSigningKey, SigningKey};
@@ -51,6 +52,10 @@ pub use outbox::{
     EmailRequest, EmailStatus, NewEmail, OutboxStore, QueuedEmail, RetryDecision, RetryPolicy,
 };
 pub use session::{AuthenticationMethod, Session};
+pub use source::{
+    ClaimPaths, GroupChanges, GroupSync, GroupSyncMode, NewSource, NewSourceConnection, Source,
+    SourceConnection, SourceEndpoints, SourceKind, SourceLogin, SourceStore, UserMatching,
+};
 pub use static_codes::StaticCodeStore;
 pub use store::{
     ApplicationStore, ClientAssertionStore, DeviceStore, EventStore, FirstAdmin, FlowStore,

@@ -19,6 +19,7 @@ use crate::list::{ListQuery, Page};
 use crate::oauth2_token::{IssuedGrant, NewOAuth2Token, OAuth2Token};
 use crate::outbox::OutboxStore;
 use crate::session::Session;
+use crate::source::SourceStore;
 use crate::static_codes::StaticCodeStore;
 use crate::token::{NewToken, SpentLink, Token, TokenIntent};
 use crate::user::{NewUser, User, UserPatch};
@@ -432,6 +433,7 @@ pub trait Store:
     + ConsentStore
     + DeviceAuthorizationStore
     + ClientAssertionStore
+    + SourceStore
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
