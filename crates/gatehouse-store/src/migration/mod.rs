@@ -17,6 +17,7 @@ mod m20261129_000011_session_authentication;
 mod m20261129_000012_device_authorizations;
 mod m20261129_000013_private_key_jwt;
 mod m20261129_000014_key_rotation;
+mod m20261129_000017_sources;
 
 /// Every migration, oldest first.
 pub(crate) struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000012_device_authorizations::Migration),
             Box::new(m20261129_000013_private_key_jwt::Migration),
             Box::new(m20261129_000014_key_rotation::Migration),
+            Box::new(m20261129_000017_sources::Migration),
         ]
     }
 
