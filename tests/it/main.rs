@@ -36,6 +36,7 @@ mod server;
 mod setup;
 mod store;
 mod support;
+mod source_cli;
 mod source_store;
 mod sweep_store;
 mod tls;

@@ -45,6 +45,9 @@ pub(crate) enum Command {
     /// Manage applications and their OAuth2/OIDC providers.
     #[command(subcommand)]
     App(crate::commands::app::AppCommand),
+    /// Manage upstream login sources (Forgejo, Gitea, GitHub, OIDC, OAuth2).
+    #[command(subcommand)]
+    Source(crate::commands::source::SourceCommand),
     /// Manage the signing keys of ID tokens and access tokens (rotation).
     #[command(subcommand)]
     Key(crate::commands::key::KeyCommand),
@@ -105,6 +108,14 @@ pub(crate) enum UserCommand {
     /// Manage a service account's app passwords (its client_credentials secrets).
     #[command(subcommand)]
     AppPassword(AppPasswordCommand),
+    /// List a user's linked upstream accounts (source connections).
+    Connections {
+        /// Username.
+        username: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `gatehouse user app-password …`: the secrets a service account presents as `password`

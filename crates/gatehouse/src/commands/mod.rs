@@ -8,6 +8,7 @@ mod group;
 mod healthcheck;
 mod invitation;
 pub(crate) mod key;
+pub(crate) mod source;
 mod user;
 
 use crate::cli::Command;
@@ -55,6 +56,7 @@ pub(crate) async fn run(command: Command, config: Config) -> anyhow::Result<Exit
         }
         Command::App(command) => app::run(command, admin_services(config).await?).await,
         Command::Key(command) => key::run(command, admin_services(config).await?).await,
+        Command::Source(command) => source::run(command, admin_services(config).await?).await,
         Command::Apply { file, dry_run } => {
             apply::apply(&file, dry_run, admin_services(config).await?).await
         }
