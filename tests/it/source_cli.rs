@@ -1,6 +1,8 @@
 //! `gatehouse source …` and `gatehouse user connections`, on both backends: a source created
 //! with its secret on standard input is stored sealed and never printed; bad settings are
-//! refused naming the field; deletion needs `--yes`; a user's connections are listed.
+//! refused naming the field; deletion needs `--yes`; a user's connections are listed;
+//! `sources:` in `apply` is idempotent, and `export` writes the secret sealed and applies
+//! back to no change.
 
 use crate::on_both_backends;
 use crate::support::server::{Backend, Installation};
@@ -111,4 +113,99 @@ async fn sources_from_the_cli(backend: Backend) {
     assert_eq!(none, serde_json::json!([]));
 }
 
-on_both_backends!(sources_from_the_cli);
+const DOCUMENT: &str = "
+groups:
+  - name: forgejo
+sources:
+  - slug: forgejo
+    name: Forgejo
+    type: forgejo
+    base_url: https://git.example.com/
+    client_id: gatehouse
+    client_secret: env://FORGEJO_CLIENT_SECRET
+    user_matching: email_link
+    group_sync: { mode: create, parent: forgejo }
+  - slug: idp
+    type: oidc
+    discovery_url: https://idp.example.com/.well-known/openid-configuration
+    client_id: gh
+    scopes: [openid, email]
+    claims: { subject: sub, username: nickname, email: email, email_verified: email_verified, name: name, groups: roles }
+    user_matching: deny
+    enabled: false
+";
+
+async fn sources_in_apply_and_export(backend: Backend) {
+    let mut gh = Installation::new(backend).await;
+    gh.env
+        .insert("FORGEJO_CLIENT_SECRET".into(), SECRET.into());
+    let file = gh.data_dir().join("sources.yaml");
+    std::fs::write(&file, DOCUMENT).expect("write");
+    let path = file.to_str().expect("path");
+    let applied = gh.cli_ok(&["apply", "-f", path], None);
+    assert!(applied.contains("~ source forgejo (forgejo)"), "{applied}");
+    assert!(applied.contains("~ source idp (oidc)"), "{applied}");
+    assert!(!applied.contains(SECRET));
+    assert_eq!(gh.cli_ok(&["apply", "-f", path], None).trim(), "no changes");
+    let store = gh.store().await;
+    let idp = store.source_by_slug("idp").await.expect("read").expect("idp");
+    assert!(!idp.settings.enabled);
+    assert_eq!(idp.settings.claims.username, "nickname");
+    let sealed_before = store
+        .source_by_slug("forgejo")
+        .await
+        .expect("read")
+        .expect("forgejo")
+        .settings
+        .client_secret_sealed;
+
+    // Export writes the sealed secret, never the clear one, and applies back to no change.
+    let exported = gh.cli_ok(&["export"], None);
+    assert!(!exported.contains(SECRET), "{exported}");
+    assert!(exported.contains("client_secret_sealed: v1."), "{exported}");
+    let copy = gh.data_dir().join("export.yaml");
+    std::fs::write(&copy, &exported).expect("write");
+    assert_eq!(
+        gh.cli_ok(&["apply", "-f", copy.to_str().expect("path")], None)
+            .trim(),
+        "no changes"
+    );
+    assert_eq!(gh.cli_ok(&["export"], None), exported, "export is stable");
+
+    // A new secret is sealed anew; the other source is untouched.
+    gh.env
+        .insert("FORGEJO_CLIENT_SECRET".into(), "rotated-secret".into());
+    let rotated = gh.cli_ok(&["apply", "-f", path], None);
+    assert_eq!(rotated.lines().filter(|l| l.starts_with('~')).count(), 1, "{rotated}");
+    let sealed_after = store
+        .source_by_slug("forgejo")
+        .await
+        .expect("read")
+        .expect("forgejo")
+        .settings
+        .client_secret_sealed;
+    assert_ne!(sealed_after, sealed_before);
+
+    // References are checked with their place, and nothing is written.
+    let broken = gh.data_dir().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        DOCUMENT.replace("parent: forgejo", "parent: nope"),
+    )
+    .expect("write");
+    let output = gh.cli(&["apply", "-f", broken.to_str().expect("path")], None);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("sources[0].group_sync.parent"), "{stderr}");
+    let bad_url = gh.data_dir().join("bad-url.yaml");
+    std::fs::write(
+        &bad_url,
+        DOCUMENT.replace("https://git.example.com/", "ftp://git.example.com"),
+    )
+    .expect("write");
+    let output = gh.cli(&["apply", "-f", bad_url.to_str().expect("path")], None);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("sources[0].base_url"));
+}
+
+on_both_backends!(sources_from_the_cli, sources_in_apply_and_export);

@@ -28,8 +28,15 @@ pub(crate) async fn apply(
         }
     };
     let snapshot = Snapshot::read(services.store.as_ref()).await?;
-    let changes =
-        match declarative::plan(&document, &snapshot, &services.hasher, &services.digester).await {
+    let changes = match declarative::plan(
+        &document,
+        &snapshot,
+        &services.hasher,
+        &services.digester,
+        &services.secret_box,
+    )
+    .await
+    {
             Ok(changes) => changes,
             Err(error) => {
                 eprintln!("gatehouse: {}: {error}", file.display());
