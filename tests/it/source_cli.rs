@@ -76,12 +76,23 @@ async fn sources_from_the_cli(backend: Backend) {
         assert!(stderr.contains(field), "{full:?}: {stderr}");
     }
     let dup = gh.cli(
-        &["source", "create", "forgejo", "--type", "github", "--client-id", "x"],
+        &[
+            "source",
+            "create",
+            "forgejo",
+            "--type",
+            "github",
+            "--client-id",
+            "x",
+        ],
         None,
     );
     assert!(String::from_utf8_lossy(&dup.stderr).contains("already taken"));
     let list = gh.cli_ok(&["source", "list"], None);
-    assert!(list.contains("forgejo") && list.contains("(1 sources)"), "{list}");
+    assert!(
+        list.contains("forgejo") && list.contains("(1 sources)"),
+        "{list}"
+    );
 
     // A user's connections.
     store
@@ -94,10 +105,9 @@ async fn sources_from_the_cli(backend: Backend) {
         )
         .await
         .expect("enroll");
-    let connections: serde_json::Value = serde_json::from_str(
-        &gh.cli_ok(&["user", "connections", "carol", "--json"], None),
-    )
-    .expect("json");
+    let connections: serde_json::Value =
+        serde_json::from_str(&gh.cli_ok(&["user", "connections", "carol", "--json"], None))
+            .expect("json");
     assert_eq!(connections[0]["source_slug"], "forgejo");
     assert_eq!(connections[0]["upstream_id"], "1001");
     assert_eq!(connections[0]["upstream_username"], "carol-upstream");
@@ -106,10 +116,9 @@ async fn sources_from_the_cli(backend: Backend) {
     assert_eq!(refused.status.code(), Some(1));
     gh.cli_ok(&["source", "delete", "forgejo", "--yes"], None);
     assert!(gh.cli_ok(&["source", "list"], None).contains("(0 sources)"));
-    let none: serde_json::Value = serde_json::from_str(
-        &gh.cli_ok(&["user", "connections", "carol", "--json"], None),
-    )
-    .expect("json");
+    let none: serde_json::Value =
+        serde_json::from_str(&gh.cli_ok(&["user", "connections", "carol", "--json"], None))
+            .expect("json");
     assert_eq!(none, serde_json::json!([]));
 }
 
@@ -137,8 +146,7 @@ sources:
 
 async fn sources_in_apply_and_export(backend: Backend) {
     let mut gh = Installation::new(backend).await;
-    gh.env
-        .insert("FORGEJO_CLIENT_SECRET".into(), SECRET.into());
+    gh.env.insert("FORGEJO_CLIENT_SECRET".into(), SECRET.into());
     let file = gh.data_dir().join("sources.yaml");
     std::fs::write(&file, DOCUMENT).expect("write");
     let path = file.to_str().expect("path");
@@ -148,7 +156,11 @@ async fn sources_in_apply_and_export(backend: Backend) {
     assert!(!applied.contains(SECRET));
     assert_eq!(gh.cli_ok(&["apply", "-f", path], None).trim(), "no changes");
     let store = gh.store().await;
-    let idp = store.source_by_slug("idp").await.expect("read").expect("idp");
+    let idp = store
+        .source_by_slug("idp")
+        .await
+        .expect("read")
+        .expect("idp");
     assert!(!idp.settings.enabled);
     assert_eq!(idp.settings.claims.username, "nickname");
     let sealed_before = store
@@ -176,7 +188,11 @@ async fn sources_in_apply_and_export(backend: Backend) {
     gh.env
         .insert("FORGEJO_CLIENT_SECRET".into(), "rotated-secret".into());
     let rotated = gh.cli_ok(&["apply", "-f", path], None);
-    assert_eq!(rotated.lines().filter(|l| l.starts_with('~')).count(), 1, "{rotated}");
+    assert_eq!(
+        rotated.lines().filter(|l| l.starts_with('~')).count(),
+        1,
+        "{rotated}"
+    );
     let sealed_after = store
         .source_by_slug("forgejo")
         .await
@@ -188,11 +204,7 @@ async fn sources_in_apply_and_export(backend: Backend) {
 
     // References are checked with their place, and nothing is written.
     let broken = gh.data_dir().join("broken.yaml");
-    std::fs::write(
-        &broken,
-        DOCUMENT.replace("parent: forgejo", "parent: nope"),
-    )
-    .expect("write");
+    std::fs::write(&broken, DOCUMENT.replace("parent: forgejo", "parent: nope")).expect("write");
     let output = gh.cli(&["apply", "-f", broken.to_str().expect("path")], None);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);

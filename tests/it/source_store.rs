@@ -46,7 +46,10 @@ async fn sources_are_stored_whole_and_replaced_in_place(store: SqlStore) {
         "{missing_flow:?}"
     );
     new.enrollment_flow = None;
-    let created = store.create_source(new.clone(), &audit).await.expect("create");
+    let created = store
+        .create_source(new.clone(), &audit)
+        .await
+        .expect("create");
     assert_eq!(created.settings, new);
     let read = store
         .source_by_slug("forgejo")
@@ -108,12 +111,23 @@ async fn sources_are_stored_whole_and_replaced_in_place(store: SqlStore) {
         .collect();
     assert_eq!(about_sources.len(), 3, "two creates and an update");
     for event in events.items {
-        assert!(!serde_json::to_string(&event.context)
-            .expect("json")
-            .contains("sealed-secret-value"));
+        assert!(
+            !serde_json::to_string(&event.context)
+                .expect("json")
+                .contains("sealed-secret-value")
+        );
     }
-    store.delete_source(created.id, &audit).await.expect("delete");
-    assert!(store.source_by_slug("forgejo").await.expect("read").is_none());
+    store
+        .delete_source(created.id, &audit)
+        .await
+        .expect("delete");
+    assert!(
+        store
+            .source_by_slug("forgejo")
+            .await
+            .expect("read")
+            .is_none()
+    );
 }
 
 async fn connections_enrollment_group_sync_and_unlinking(store: SqlStore) {
@@ -122,7 +136,10 @@ async fn connections_enrollment_group_sync_and_unlinking(store: SqlStore) {
         .create_group(NewGroup::named("forgejo"), &audit)
         .await
         .expect("parent");
-    let source = store.create_source(forgejo(), &audit).await.expect("source");
+    let source = store
+        .create_source(forgejo(), &audit)
+        .await
+        .expect("source");
     let mut other = NewSource::new("github", "GitHub", SourceKind::Github, "gh");
     other.user_matching = UserMatching::Identifier;
     let other = store.create_source(other, &audit).await.expect("github");
@@ -153,11 +170,13 @@ async fn connections_enrollment_group_sync_and_unlinking(store: SqlStore) {
         .enroll_from_source(NewUser::named("carol"), source.id, "1002", None, &audit)
         .await;
     assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
-    assert!(store
-        .source_connection(source.id, "1002")
-        .await
-        .expect("read")
-        .is_none());
+    assert!(
+        store
+            .source_connection(source.id, "1002")
+            .await
+            .expect("read")
+            .is_none()
+    );
     // The same upstream account cannot be linked twice, nor a user twice at one source.
     let alice = store
         .create_user(NewUser::named("alice"), &audit)
@@ -194,7 +213,10 @@ async fn connections_enrollment_group_sync_and_unlinking(store: SqlStore) {
         .create_group(NewGroup::named("staff"), &audit)
         .await
         .expect("staff");
-    store.add_member(staff.id, carol.id, &audit).await.expect("admin-given");
+    store
+        .add_member(staff.id, carol.id, &audit)
+        .await
+        .expect("admin-given");
     let first = store
         .record_source_login(
             SourceLogin {
@@ -222,9 +244,8 @@ async fn connections_enrollment_group_sync_and_unlinking(store: SqlStore) {
         .expect("created");
     let parent = store.group_by_name("forgejo").await.expect("r").expect("p");
     assert_eq!(ops.parent_id, Some(parent.id));
-    let direct = |groups: Vec<gatehouse_core::Group>| {
-        groups.into_iter().map(|g| g.name).collect::<Vec<_>>()
-    };
+    let direct =
+        |groups: Vec<gatehouse_core::Group>| groups.into_iter().map(|g| g.name).collect::<Vec<_>>();
     assert_eq!(
         direct(store.direct_groups(carol.id).await.expect("groups")),
         ["infra", "infra:ops", "staff"]
@@ -254,13 +275,15 @@ async fn connections_enrollment_group_sync_and_unlinking(store: SqlStore) {
     assert_eq!(reread.len(), 1);
     assert_eq!(reread[0].upstream_username.as_deref(), Some("carol2"));
     assert_eq!(reread[0].synced_groups, ["infra"]);
-    assert!(store
-        .user_by_id(carol.id)
-        .await
-        .expect("read")
-        .expect("carol")
-        .last_login
-        .is_some());
+    assert!(
+        store
+            .user_by_id(carol.id)
+            .await
+            .expect("read")
+            .expect("carol")
+            .last_login
+            .is_some()
+    );
     let sync_events = store
         .list_events(&EventQuery {
             action: Some(EventAction::ModelUpdated),
@@ -277,7 +300,10 @@ async fn connections_enrollment_group_sync_and_unlinking(store: SqlStore) {
 
     // Carol has no password: her only link cannot go; with a second link, one can.
     let refused = store.unlink_source(carol.id, source.id, &audit).await;
-    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
     store
         .link_source(
             NewSourceConnection {
@@ -304,9 +330,11 @@ async fn connections_enrollment_group_sync_and_unlinking(store: SqlStore) {
     assert_eq!(left, ["github"]);
     // Deleting a source deletes its connections.
     store.delete_source(other.id, &audit).await.expect("delete");
-    assert!(store
-        .source_connections_of(carol.id)
-        .await
-        .expect("list")
-        .is_empty());
+    assert!(
+        store
+            .source_connections_of(carol.id)
+            .await
+            .expect("list")
+            .is_empty()
+    );
 }

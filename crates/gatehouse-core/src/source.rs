@@ -58,7 +58,10 @@ impl SourceKind {
         .into_iter()
         .find(|kind| kind.as_str() == value)
         .ok_or_else(|| {
-            ValidationError::new("type", "must be one of forgejo, gitea, github, oidc, oauth2")
+            ValidationError::new(
+                "type",
+                "must be one of forgejo, gitea, github, oidc, oauth2",
+            )
         })
     }
 }
@@ -567,7 +570,10 @@ mod tests {
     #[test]
     fn presets_need_their_endpoints() {
         let forgejo = NewSource::new("forgejo", "Forgejo", SourceKind::Forgejo, "id");
-        assert_eq!(forgejo.clone().validate().unwrap_err().field, "base_url");
+        assert_eq!(
+            forgejo.clone().validate().expect_err("invalid").field,
+            "base_url"
+        );
         let mut ok = forgejo;
         ok.base_url = Some("https://git.example.com/".into());
         assert_eq!(
@@ -575,12 +581,18 @@ mod tests {
             Some("https://git.example.com")
         );
         let mut oidc = NewSource::new("idp", "IdP", SourceKind::Oidc, "id");
-        assert_eq!(oidc.clone().validate().unwrap_err().field, "discovery_url");
+        assert_eq!(
+            oidc.clone().validate().expect_err("invalid").field,
+            "discovery_url"
+        );
         oidc.endpoints.discovery_url =
             Some("https://idp.example.com/.well-known/openid-configuration".into());
         assert!(oidc.validate().is_ok());
         let oauth2 = NewSource::new("plain", "Plain", SourceKind::Oauth2, "id");
-        assert_eq!(oauth2.validate().unwrap_err().field, "authorize_url");
+        assert_eq!(
+            oauth2.validate().expect_err("invalid").field,
+            "authorize_url"
+        );
         assert!(
             NewSource::new("gh", "GitHub", SourceKind::Github, "id")
                 .validate()
@@ -592,15 +604,24 @@ mod tests {
     fn bad_fields_are_named() {
         let mut source = NewSource::new("gh", "GitHub", SourceKind::Github, "id");
         source.base_url = Some("javascript:alert(1)".into());
-        assert_eq!(source.clone().validate().unwrap_err().field, "base_url");
+        assert_eq!(
+            source.clone().validate().expect_err("invalid").field,
+            "base_url"
+        );
         source.base_url = Some("https:///path".into());
-        assert_eq!(source.clone().validate().unwrap_err().field, "base_url");
+        assert_eq!(
+            source.clone().validate().expect_err("invalid").field,
+            "base_url"
+        );
         source.base_url = None;
         source.scopes = vec!["read:org".into(), "bad scope".into()];
-        assert_eq!(source.clone().validate().unwrap_err().field, "scopes");
+        assert_eq!(
+            source.clone().validate().expect_err("invalid").field,
+            "scopes"
+        );
         source.scopes = vec![];
         source.slug = "Not A Slug".into();
-        assert_eq!(source.validate().unwrap_err().field, "slug");
+        assert_eq!(source.validate().expect_err("invalid").field, "slug");
     }
 
     #[test]

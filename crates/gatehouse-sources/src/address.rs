@@ -98,7 +98,11 @@ mod tests {
     #[test]
     fn loopback_only_when_allowed_and_private_ranges_always() {
         for address in ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"] {
-            assert_eq!(check(ip(address), false), Err(Refused::Loopback), "{address}");
+            assert_eq!(
+                check(ip(address), false),
+                Err(Refused::Loopback),
+                "{address}"
+            );
             assert_eq!(check(ip(address), true), Ok(()), "{address}");
         }
         for address in [

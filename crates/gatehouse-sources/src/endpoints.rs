@@ -78,7 +78,9 @@ pub fn discovery_url(source: &NewSource) -> Option<String> {
         return Some(url.clone());
     }
     match (source.kind, &source.base_url) {
-        (SourceKind::Forgejo | SourceKind::Gitea, Some(base)) => Some(format!("{base}{WELL_KNOWN}")),
+        (SourceKind::Forgejo | SourceKind::Gitea, Some(base)) => {
+            Some(format!("{base}{WELL_KNOWN}"))
+        }
         _ => None,
     }
 }
@@ -250,7 +252,9 @@ pub fn scopes(source: &NewSource, endpoints: &ResolvedEndpoints) -> Vec<String> 
         return scopes;
     }
     let defaults: &[&str] = match (source.kind, endpoints.openid) {
-        (SourceKind::Forgejo | SourceKind::Gitea, true) => &["openid", "profile", "email", "groups"],
+        (SourceKind::Forgejo | SourceKind::Gitea, true) => {
+            &["openid", "profile", "email", "groups"]
+        }
         (_, true) => &["openid", "profile", "email"],
         (SourceKind::Forgejo | SourceKind::Gitea, false) => &["read:user", "read:organization"],
         (SourceKind::Github, false) => &["read:user", "user:email", "read:org"],
@@ -274,7 +278,10 @@ mod tests {
     fn forgejo_prefers_discovery_and_falls_back_to_login_oauth() {
         let source = forgejo();
         let url = discovery_url(&source).expect("forgejo has discovery");
-        assert_eq!(url, "https://git.example.com/.well-known/openid-configuration");
+        assert_eq!(
+            url,
+            "https://git.example.com/.well-known/openid-configuration"
+        );
         let fallback = resolve(&source, None).expect("fallback");
         assert!(!fallback.openid);
         assert_eq!(

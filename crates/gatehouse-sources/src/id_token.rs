@@ -104,7 +104,9 @@ fn check_claims(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<
     }
     match text("azp") {
         Some(azp) if azp != expected.client_id => {
-            return Err(SourceError::BadIdToken("authorized party is another client"));
+            return Err(SourceError::BadIdToken(
+                "authorized party is another client",
+            ));
         }
         None if audiences.len() > 1 => {
             return Err(SourceError::BadIdToken("several audiences and no azp"));
@@ -141,6 +143,9 @@ mod tests {
     use gatehouse_oidc::jwt::sign;
     use serde_json::json;
 
+    /// A change to the claims of a test token.
+    type ClaimEdit<'a> = dyn Fn(&mut Map<String, Value>) + 'a;
+
     struct Upstream {
         key: gatehouse_crypto::SigningKey,
         jwks: Value,
@@ -148,8 +153,8 @@ mod tests {
 
     fn upstream(alg: KeyAlgorithm, kid: &str) -> Upstream {
         let generated = generate_signing_key(alg).expect("key");
-        let key = gatehouse_crypto::SigningKey::from_pkcs8(alg, &generated.pkcs8_der)
-            .expect("pkcs8");
+        let key =
+            gatehouse_crypto::SigningKey::from_pkcs8(alg, &generated.pkcs8_der).expect("pkcs8");
         let jwk = public_jwk(alg, &generated.public_key_der, kid).expect("jwk");
         Upstream {
             key,
@@ -181,7 +186,11 @@ mod tests {
     #[test]
     fn a_good_token_passes_with_each_algorithm() {
         let now = Utc::now();
-        for alg in [KeyAlgorithm::Rs256, KeyAlgorithm::Es256, KeyAlgorithm::EdDsa] {
+        for alg in [
+            KeyAlgorithm::Rs256,
+            KeyAlgorithm::Es256,
+            KeyAlgorithm::EdDsa,
+        ] {
             let up = upstream(alg, "k1");
             let token = sign(&up.key, "k1", "JWT", &claims(now)).expect("sign");
             let got = validate(&token, &up.jwks, &expected(now)).expect("valid");
@@ -202,7 +211,9 @@ mod tests {
         let token = sign(&up.key, "k2", "JWT", &claims(now)).expect("sign");
         assert_eq!(
             validate(&token, &up.jwks, &expected(now)),
-            Err(SourceError::BadIdToken("no upstream key matches its kid and alg"))
+            Err(SourceError::BadIdToken(
+                "no upstream key matches its kid and alg"
+            ))
         );
         let good = sign(&up.key, "k1", "JWT", &claims(now)).expect("sign");
         let mut parts: Vec<&str> = good.split('.').collect();
@@ -227,9 +238,15 @@ mod tests {
             validate(&token, &up.jwks, &expected(now))
         };
         assert!(check(&|_| {}).is_ok());
-        let cases: [(&dyn Fn(&mut Map<String, Value>), &str); 8] = [
-            (&|c| drop(c.insert("iss".into(), json!("https://evil/"))), "wrong issuer"),
-            (&|c| drop(c.insert("aud".into(), json!("other"))), "not issued to us (aud)"),
+        let cases: [(&ClaimEdit<'_>, &str); 8] = [
+            (
+                &|c| drop(c.insert("iss".into(), json!("https://evil/"))),
+                "wrong issuer",
+            ),
+            (
+                &|c| drop(c.insert("aud".into(), json!("other"))),
+                "not issued to us (aud)",
+            ),
             (
                 &|c| drop(c.insert("aud".into(), json!(["gatehouse", "other"]))),
                 "several audiences and no azp",
@@ -246,7 +263,10 @@ mod tests {
                 &|c| drop(c.insert("iat".into(), json!(now.timestamp() + 600))),
                 "issued in the future",
             ),
-            (&|c| drop(c.insert("nonce".into(), json!("replayed"))), "wrong nonce"),
+            (
+                &|c| drop(c.insert("nonce".into(), json!("replayed"))),
+                "wrong nonce",
+            ),
             (&|c| drop(c.remove("nonce")), "no nonce"),
         ];
         for (edit, rule) in cases {

@@ -272,14 +272,24 @@ mod tests {
         };
         let sign_in = LoginPurpose::SignIn;
         assert_eq!(
-            decide(UserMatching::UsernameLink, &sign_in, &identity(false), &facts),
+            decide(
+                UserMatching::UsernameLink,
+                &sign_in,
+                &identity(false),
+                &facts
+            ),
             MatchDecision::Link(local)
         );
         if let Some(c) = facts.by_username.as_mut() {
             c.active = false;
         }
         assert_eq!(
-            decide(UserMatching::UsernameLink, &sign_in, &identity(false), &facts),
+            decide(
+                UserMatching::UsernameLink,
+                &sign_in,
+                &identity(false),
+                &facts
+            ),
             MatchDecision::Deny(DenyReason::Inactive)
         );
         assert_eq!(
@@ -302,7 +312,12 @@ mod tests {
             ..MatchFacts::default()
         };
         assert_eq!(
-            decide(UserMatching::Identifier, &link, &identity(true), &someone_else),
+            decide(
+                UserMatching::Identifier,
+                &link,
+                &identity(true),
+                &someone_else
+            ),
             MatchDecision::Deny(DenyReason::LinkedToSomeoneElse)
         );
         let already = MatchFacts {

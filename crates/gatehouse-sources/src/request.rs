@@ -304,7 +304,9 @@ mod tests {
     fn the_request_always_carries_pkce_state_and_nonce() {
         let request = started(Utc::now());
         let url = &request.url;
-        assert!(url.starts_with("https://git.example.com/login/oauth/authorize?response_type=code&"));
+        assert!(
+            url.starts_with("https://git.example.com/login/oauth/authorize?response_type=code&")
+        );
         assert!(url.contains("client_id=gate%20house"));
         assert!(url.contains(
             "redirect_uri=https%3A%2F%2Fid.example.com%2Fsource%2Foauth%2Fcallback%2Fforgejo%2F"
@@ -313,7 +315,9 @@ mod tests {
         assert!(url.contains(&format!("state={}", request.pending.state)));
         assert!(url.contains(&format!("nonce={}", request.pending.nonce)));
         let challenge = s256_challenge(&request.pending.code_verifier);
-        assert!(url.contains(&format!("code_challenge={challenge}&code_challenge_method=S256")));
+        assert!(url.contains(&format!(
+            "code_challenge={challenge}&code_challenge_method=S256"
+        )));
         assert!(!url.contains(&request.pending.code_verifier));
         let again = started(Utc::now());
         assert_ne!(again.pending.state, request.pending.state);

@@ -54,7 +54,12 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Sources::Table)
                     .col(ColumnDef::new(Sources::Id).uuid().not_null().primary_key())
-                    .col(ColumnDef::new(Sources::Slug).string().not_null().unique_key())
+                    .col(
+                        ColumnDef::new(Sources::Slug)
+                            .string()
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Sources::Name).string().not_null())
                     .col(ColumnDef::new(Sources::Kind).string().not_null())
                     .col(ColumnDef::new(Sources::BaseUrl).string().null())
@@ -86,7 +91,11 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .primary_key(),
                     )
-                    .col(ColumnDef::new(SourceConnections::SourceId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(SourceConnections::SourceId)
+                            .uuid()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(SourceConnections::UserId).uuid().not_null())
                     .col(
                         ColumnDef::new(SourceConnections::UpstreamId)

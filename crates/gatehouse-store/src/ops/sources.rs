@@ -12,15 +12,13 @@ use crate::ops::{events, flows, groups, memberships, users};
 use crate::timestamp;
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{
-    AuditContext, ClaimPaths, EventAction, GroupSync, GroupSyncMode, NewEvent, NewGroup,
-    NewSource, NewSourceConnection, NewUser, Source, SourceConnection, SourceConnectionId,
-    SourceEndpoints, SourceId, SourceKind, SourceLogin, StoreError, User, UserId, UserMatching,
-    ValidationError,
+    AuditContext, ClaimPaths, EventAction, GroupSync, GroupSyncMode, NewEvent, NewGroup, NewSource,
+    NewSourceConnection, NewUser, Source, SourceConnection, SourceConnectionId, SourceEndpoints,
+    SourceId, SourceKind, SourceLogin, StoreError, User, UserId, UserMatching, ValidationError,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait,
-    QueryFilter, QueryOrder,
+    PaginatorTrait, QueryFilter, QueryOrder,
 };
 use serde_json::Value;
 
@@ -54,7 +52,11 @@ async fn check_references<C: ConnectionTrait>(conn: &C, new: &NewSource) -> Stor
     Ok(())
 }
 
-fn to_row(id: SourceId, new: NewSource, created_at: chrono::DateTime<chrono::Utc>) -> source::Model {
+fn to_row(
+    id: SourceId,
+    new: NewSource,
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> source::Model {
     source::Model {
         id: id.0,
         slug: new.slug,

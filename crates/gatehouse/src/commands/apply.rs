@@ -37,13 +37,13 @@ pub(crate) async fn apply(
     )
     .await
     {
-            Ok(changes) => changes,
-            Err(error) => {
-                eprintln!("gatehouse: {}: {error}", file.display());
-                eprintln!("nothing was changed");
-                return Ok(ExitCode::from(2));
-            }
-        };
+        Ok(changes) => changes,
+        Err(error) => {
+            eprintln!("gatehouse: {}: {error}", file.display());
+            eprintln!("nothing was changed");
+            return Ok(ExitCode::from(2));
+        }
+    };
     if changes.is_empty() {
         println!("no changes");
         return Ok(ExitCode::SUCCESS);
