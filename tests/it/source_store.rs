@@ -3,7 +3,7 @@
 //! refused with unknown references; connections unique per upstream account and per user
 //! and source; just-in-time enrollment all or nothing on a taken username; a login's group
 //! sync creating, joining and leaving in one transaction; unlinking refused when it is the
-//! last way in; deletion cascading to connections.
+//! last way in, also when two unlinks race; deletion cascading to connections.
 
 use chrono::Utc;
 use gatehouse_core::{
@@ -16,6 +16,7 @@ use gatehouse_store::SqlStore;
 crate::on_both_stores! {
     sources_are_stored_whole_and_replaced_in_place,
     connections_enrollment_group_sync_and_unlinking,
+    concurrent_unlinks_never_leave_a_user_without_a_way_in,
 }
 
 fn forgejo() -> NewSource {
@@ -337,4 +338,53 @@ async fn connections_enrollment_group_sync_and_unlinking(store: SqlStore) {
             .expect("list")
             .is_empty()
     );
+}
+
+async fn concurrent_unlinks_never_leave_a_user_without_a_way_in(store: SqlStore) {
+    let audit = AuditContext::system();
+    let a = store
+        .create_source(NewSource::new("a", "A", SourceKind::Github, "a"), &audit)
+        .await
+        .expect("a");
+    let b = store
+        .create_source(NewSource::new("b", "B", SourceKind::Github, "b"), &audit)
+        .await
+        .expect("b");
+    for round in 0..5 {
+        let username = format!("dana{round}");
+        let (dana, _) = store
+            .enroll_from_source(NewUser::named(&username), a.id, &username, None, &audit)
+            .await
+            .expect("enroll");
+        store
+            .link_source(
+                NewSourceConnection {
+                    source_id: b.id,
+                    user_id: dana.id,
+                    upstream_id: username.clone(),
+                    upstream_username: None,
+                },
+                &audit,
+            )
+            .await
+            .expect("second link");
+        let (one, two) = tokio::join!(
+            store.unlink_source(dana.id, a.id, &audit),
+            store.unlink_source(dana.id, b.id, &audit)
+        );
+        assert!(
+            one.is_ok() != two.is_ok(),
+            "exactly one unlink wins: {one:?} {two:?}"
+        );
+        let loser = if one.is_ok() { two } else { one };
+        assert!(matches!(loser, Err(StoreError::Conflict(_))), "{loser:?}");
+        assert_eq!(
+            store
+                .source_connections_of(dana.id)
+                .await
+                .expect("list")
+                .len(),
+            1
+        );
+    }
 }

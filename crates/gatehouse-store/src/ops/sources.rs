@@ -4,7 +4,7 @@
 //! the user no way to sign in. Every write records its audit event on the same connection;
 //! the sealed client secret never enters an event.
 
-use crate::entity::{source, source_connection};
+use crate::entity::{source, source_connection, user};
 use crate::error::{conflict_or_db_err, db_err, insert_err};
 use crate::ops::applications::string_list;
 use crate::ops::rows::corrupt;
@@ -16,6 +16,7 @@ use gatehouse_core::{
     NewSourceConnection, NewUser, Source, SourceConnection, SourceConnectionId, SourceEndpoints,
     SourceId, SourceKind, SourceLogin, StoreError, User, UserId, UserMatching, ValidationError,
 };
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder,
@@ -425,6 +426,15 @@ pub(crate) async fn unlink<C: ConnectionTrait>(
     source: SourceId,
     audit: &AuditContext,
 ) -> StoreResult<()> {
+    // Lock the user's row first (a no-op update): two concurrent unlinks of the same user's
+    // last two links then run one after the other on PostgreSQL, and the second one counts
+    // what the first left. SQLite's write transactions are serial already.
+    user::Entity::update_many()
+        .col_expr(user::Column::UpdatedAt, Expr::col(user::Column::UpdatedAt))
+        .filter(user::Column::Id.eq(user_id.0))
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
     let user = users::require_by_id(conn, user_id).await?;
     let row = source_connection::Entity::find()
         .filter(source_connection::Column::UserId.eq(user_id.0))
