@@ -42,6 +42,8 @@ mod recovery_codes;
 mod replicas;
 mod server;
 mod setup;
+mod source_cli;
+mod source_store;
 mod store;
 mod support;
 mod sweep_store;

@@ -64,6 +64,8 @@ pub enum Change {
         /// What to change.
         patch: ApplicationPatch,
     },
+    /// Create a source, or replace the settings of the one with this slug.
+    PutSource(Box<crate::source::NewSource>),
     /// Store a new session (a sign-in).
     StartSession(Session),
     /// End a session; one already gone is not an error (sign-out is idempotent). Clients
@@ -138,6 +140,9 @@ impl fmt::Display for Change {
                     "~ application {slug}: {}",
                     patch.field_names().join(", ")
                 )
+            }
+            Self::PutSource(source) => {
+                write!(f, "~ source {} ({})", source.slug, source.kind.as_str())
             }
             Self::StartSession(session) => write!(f, "+ session of user {}", session.user_id),
             Self::EndSession(id) => write!(f, "- session {id}"),

@@ -85,6 +85,14 @@ id_type!(
     OAuth2TokenId
 );
 id_type!(
+    /// Identifies an upstream login [`crate::Source`].
+    SourceId
+);
+id_type!(
+    /// Identifies a [`crate::SourceConnection`]: one user's link to one upstream account.
+    SourceConnectionId
+);
+id_type!(
     /// Identifies a grant family: an authorization and every token descending from it, so
     /// that a replayed code or a reused refresh token can revoke them all.
     GrantFamilyId

@@ -21,6 +21,7 @@ pub mod outbox;
 pub mod password_policy;
 pub mod scope_mapping;
 pub mod session;
+pub mod source;
 pub mod static_codes;
 pub mod store;
 pub mod token;
@@ -48,7 +49,7 @@ pub use flow_definition::FlowDefinition;
 pub use group::{Group, GroupPatch, NewGroup};
 pub use ids::{
     ApplicationId, DeviceId, EmailId, EventId, GrantFamilyId, GroupId, KeyId, LogoutDeliveryId,
-    OAuth2TokenId, SessionId, TokenId, UserId,
+    OAuth2TokenId, SessionId, SourceConnectionId, SourceId, TokenId, UserId,
 };
 pub use invitation::{Enrollment, Invitation, InvitationStatus, InvitationStore, NewInvitation};
 pub use key::{KeyAlgorithm, NewSigningKey, SigningKey};
@@ -59,6 +60,10 @@ pub use outbox::{
 };
 pub use scope_mapping::{ClaimSource, ScopeMappings};
 pub use session::{AuthenticationMethod, Session};
+pub use source::{
+    ClaimPaths, GroupChanges, GroupSync, GroupSyncMode, NewSource, NewSourceConnection, Source,
+    SourceConnection, SourceEndpoints, SourceKind, SourceLogin, SourceStore, UserMatching,
+};
 pub use static_codes::StaticCodeStore;
 pub use store::{
     ApplicationStore, ClientAssertionStore, DeviceStore, EventStore, FirstAdmin, FlowStore,

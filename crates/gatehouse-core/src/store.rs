@@ -19,6 +19,7 @@ use crate::list::{ListQuery, Page};
 use crate::oauth2_token::{IssuedGrant, NewOAuth2Token, OAuth2Token};
 use crate::outbox::OutboxStore;
 use crate::session::Session;
+use crate::source::SourceStore;
 use crate::static_codes::StaticCodeStore;
 use crate::token::{NewToken, SpentLink, Token, TokenIntent};
 use crate::user::{NewUser, User, UserPatch};
@@ -434,6 +435,7 @@ pub trait Store:
     + DeviceAuthorizationStore
     + ClientAssertionStore
     + crate::backchannel::BackchannelLogoutStore
+    + SourceStore
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -24,6 +24,7 @@ mod ops;
 mod provision;
 mod search;
 mod settings;
+mod source_store;
 mod sql_store;
 mod timestamp;
 

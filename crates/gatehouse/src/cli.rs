@@ -48,6 +48,9 @@ pub(crate) enum Command {
     /// Manage applications and their OAuth2/OIDC providers.
     #[command(subcommand)]
     App(crate::commands::app::AppCommand),
+    /// Manage upstream login sources (Forgejo, Gitea, GitHub, OIDC, OAuth2).
+    #[command(subcommand)]
+    Source(crate::commands::source::SourceCommand),
     /// Manage the signing keys of ID tokens and access tokens (rotation).
     #[command(subcommand)]
     Key(crate::commands::key::KeyCommand),
@@ -129,6 +132,14 @@ pub(crate) enum UserCommand {
     /// Manage a user's API tokens (bearer credentials for the admin API, /api/v3/).
     #[command(subcommand)]
     ApiToken(UserSecretCommand),
+    /// List a user's linked upstream accounts (source connections).
+    Connections {
+        /// Username.
+        username: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `gatehouse user app-password …` (the secrets a service account presents as `password`

@@ -22,6 +22,9 @@ pub struct Document {
     /// Applications with their OAuth2/OIDC providers, matched by slug.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applications: Vec<super::app_spec::ApplicationSpec>,
+    /// Upstream login sources, matched by slug and replaced as a whole (docs/sources.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<super::source_spec::SourceSpec>,
 }
 
 /// A group, matched by name.

@@ -1,7 +1,8 @@
 //! Export: the current users and groups as a document that `apply` recreates exactly,
 //! password hashes included (so the file is as sensitive as the database), plus every flow that
 //! is not exactly one of Gatehouse's defaults (those are seeded on start anyway), and every
-//! application without its client secret.
+//! application without its client secret, and every source with its client secret sealed
+//! (only this installation's secret key opens it).
 
 use super::document::{Document, GroupSpec, UserSpec};
 use super::snapshot::Snapshot;
@@ -59,10 +60,16 @@ pub fn export(snapshot: &Snapshot) -> Document {
         .values()
         .map(super::app_export::application_spec)
         .collect();
+    let sources = snapshot
+        .sources
+        .values()
+        .map(super::source_spec::source_spec)
+        .collect();
     Document {
         groups,
         users,
         flows,
         applications,
+        sources,
     }
 }

@@ -7,7 +7,7 @@ use super::snapshot::Snapshot;
 use gatehouse_core::{
     Change, ChangeSet, GroupPatch, NewGroup, NewUser, UserPatch, UserType, validate,
 };
-use gatehouse_crypto::{PasswordHasher, TokenDigester, Verification};
+use gatehouse_crypto::{PasswordHasher, SecretBox, TokenDigester, Verification};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A problem in the document, located by path (`users[2].groups`).
@@ -28,12 +28,13 @@ pub(super) fn error(path: impl Into<String>, message: impl Into<String>) -> Plan
 }
 
 /// Plans the changes that make the database match `document`; `digester` turns client
-/// secrets into the digests the store keeps.
+/// secrets into the digests the store keeps, `secret_box` seals sources' client secrets.
 pub async fn plan(
     document: &Document,
     current: &Snapshot,
     hasher: &PasswordHasher,
     digester: &TokenDigester,
+    secret_box: &SecretBox,
 ) -> Result<ChangeSet, PlanError> {
     check_unique(document)?;
     let known_groups: BTreeSet<&str> = current
@@ -52,6 +53,19 @@ pub async fn plan(
         current,
         &known_groups,
         digester,
+    )?);
+    let known_flows: BTreeSet<&str> = current
+        .flows
+        .keys()
+        .map(String::as_str)
+        .chain(document.flows.iter().map(|f| f.slug.as_str()))
+        .collect();
+    changes.extend(super::source_spec::plan_sources(
+        &document.sources,
+        current,
+        &known_groups,
+        &known_flows,
+        secret_box,
     )?);
     Ok(order(changes))
 }
@@ -392,12 +406,13 @@ fn order(changes: ChangeSet) -> ChangeSet {
         Change::PutFlow { .. } => 6,
         Change::CreateApplication(_) => 7,
         Change::UpdateApplication { .. } => 8,
+        Change::PutSource(_) => 9,
         // Never planned from a document (the flow pages' own changes); kept last.
         Change::StartSession(_)
         | Change::EndSession(_)
         | Change::EndOtherSessions { .. }
         | Change::RecordLogin { .. }
-        | Change::RecordEvent(_) => 9,
+        | Change::RecordEvent(_) => 10,
     };
     let mut indexed: Vec<(usize, Change)> = changes.into_iter().enumerate().collect();
     indexed.sort_by_key(|(i, c)| (rank(c), *i));

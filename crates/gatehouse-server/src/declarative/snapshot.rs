@@ -1,6 +1,6 @@
-//! The current state of users, groups, flows and applications, read once so planning is a pure comparison.
+//! The current state of users, groups, flows, applications and sources, read once so planning is a pure comparison.
 
-use gatehouse_core::{Application, Group, ListQuery, Store, StoreError, User};
+use gatehouse_core::{Application, Group, ListQuery, Source, Store, StoreError, User};
 use std::collections::BTreeMap;
 
 /// Users and groups by natural key, with group names resolved.
@@ -14,6 +14,8 @@ pub struct Snapshot {
     pub flows: BTreeMap<String, serde_json::Value>,
     /// Applications by slug, with their providers.
     pub applications: BTreeMap<String, Application>,
+    /// Upstream login sources by slug.
+    pub sources: BTreeMap<String, Source>,
 }
 
 impl Snapshot {
@@ -71,11 +73,18 @@ impl Snapshot {
             .into_iter()
             .map(|app| (app.slug.clone(), app))
             .collect();
+        let sources = store
+            .list_sources()
+            .await?
+            .into_iter()
+            .map(|source| (source.slug().to_owned(), source))
+            .collect();
         Ok(Self {
             groups,
             users,
             flows,
             applications,
+            sources,
         })
     }
 }

@@ -18,6 +18,8 @@ pub(crate) mod oauth2_token;
 pub(crate) mod session;
 pub(crate) mod setting;
 pub(crate) mod signing_key;
+pub(crate) mod source;
+pub(crate) mod source_connection;
 pub(crate) mod spent_nonce;
 pub(crate) mod static_code;
 pub(crate) mod token;

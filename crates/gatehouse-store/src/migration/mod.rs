@@ -19,6 +19,7 @@ mod m20261129_000013_private_key_jwt;
 mod m20261129_000014_key_rotation;
 mod m20261129_000015_backchannel_logout;
 mod m20261129_000016_scope_mappings;
+mod m20261129_000017_sources;
 
 /// Every migration, oldest first.
 pub(crate) struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000014_key_rotation::Migration),
             Box::new(m20261129_000015_backchannel_logout::Migration),
             Box::new(m20261129_000016_scope_mappings::Migration),
+            Box::new(m20261129_000017_sources::Migration),
         ]
     }
 

@@ -3,7 +3,7 @@
 //! succeed.
 
 use crate::ops::{
-    application_update, applications, events, flows, groups, memberships, sessions, users,
+    application_update, applications, events, flows, groups, memberships, sessions, sources, users,
 };
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{AuditContext, Change, ChangeSet};
@@ -60,6 +60,14 @@ async fn apply_one<C: ConnectionTrait>(
         Change::UpdateApplication { slug, patch } => {
             application_update::update(conn, slug, patch, audit).await?;
         }
+        Change::PutSource(new) => match sources::by_slug(conn, &new.slug).await? {
+            Some(existing) => {
+                sources::update(conn, existing.id, (**new).clone(), audit).await?;
+            }
+            None => {
+                sources::create(conn, (**new).clone(), audit).await?;
+            }
+        },
         Change::StartSession(session) => sessions::create(conn, session.clone()).await?,
         Change::EndSession(id) => sessions::delete(conn, *id).await?,
         Change::EndOtherSessions { user, keep } => {

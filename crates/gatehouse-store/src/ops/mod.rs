@@ -23,6 +23,7 @@ pub(crate) mod rows;
 pub(crate) mod sessions;
 pub(crate) mod settings;
 pub(crate) mod setup;
+pub(crate) mod sources;
 pub(crate) mod static_codes;
 pub(crate) mod tokens;
 pub(crate) mod users;

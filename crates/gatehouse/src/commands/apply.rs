@@ -49,7 +49,14 @@ pub(crate) async fn apply_document(
     services: &Services,
 ) -> anyhow::Result<ExitCode> {
     let changes =
-        match declarative::plan(document, snapshot, &services.hasher, &services.digester).await {
+        match declarative::plan(
+            document,
+            snapshot,
+            &services.hasher,
+            &services.digester,
+            &services.secret_box,
+        )
+        .await {
             Ok(changes) => changes,
             Err(error) => {
                 eprintln!("gatehouse: {origin}: {error}");

@@ -9,6 +9,7 @@ mod healthcheck;
 mod import;
 mod invitation;
 pub(crate) mod key;
+pub(crate) mod source;
 mod user;
 
 use crate::cli::Command;
@@ -61,6 +62,7 @@ pub(crate) async fn run(command: Command, config: Config) -> anyhow::Result<Exit
         }
         Command::App(command) => app::run(command, admin_services(config).await?).await,
         Command::Key(command) => key::run(command, admin_services(config).await?).await,
+        Command::Source(command) => source::run(command, admin_services(config).await?).await,
         Command::Apply { file, dry_run } => {
             apply::apply(&file, dry_run, admin_services(config).await?).await
         }

@@ -93,6 +93,29 @@ pub(crate) async fn run(command: UserCommand, services: Services) -> anyhow::Res
         UserCommand::ApiToken(command) => {
             super::app_password::run(command, &services, TokenIntent::Api).await?
         }
+        UserCommand::Connections { username, json } => {
+            let user = find(&services, &username).await?;
+            let connections = store.source_connections_of(user.id).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&connections)?);
+            } else {
+                println!(
+                    "{:<20} {:<24} {:<20} {:<26} GROUPS",
+                    "SOURCE", "UPSTREAM ID", "UPSTREAM USER", "LAST LOGIN"
+                );
+                for c in &connections {
+                    println!(
+                        "{:<20} {:<24} {:<20} {:<26} {}",
+                        c.source_slug,
+                        c.upstream_id,
+                        c.upstream_username.as_deref().unwrap_or("-"),
+                        c.last_login.map_or("never".into(), |t| t.to_rfc3339()),
+                        c.synced_groups.join(", ")
+                    );
+                }
+                println!("({} connections)", connections.len());
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
