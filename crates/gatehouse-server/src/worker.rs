@@ -1,6 +1,7 @@
 //! Background work: periodic sweeps of expired rows (see [`crate::sweep`]) and email
 //! delivery (see [`crate::mail`]). Runs embedded in `serve` or alone as `gatehouse worker`; sweeps are
-//! idempotent deletes and deliveries are leased, so several workers are safe.
+//! idempotent deletes and deliveries are leased, so several workers are safe. With Redis,
+//! a server's new mail wakes a worker at once (`crate::redis::wakeup`).
 
 use crate::services::Services;
 use crate::sweep::sweep;
@@ -13,6 +14,11 @@ pub async fn run(services: Services, mut shutdown: watch::Receiver<bool>) {
     let interval = Duration::from_secs(services.config.worker.sweep_interval_secs);
     tracing::info!(interval_secs = interval.as_secs(), "worker started");
     let delivery = tokio::spawn(crate::mail::run_delivery(
+        services.clone(),
+        shutdown.clone(),
+    ));
+    // With Redis, new mail queued by a server wakes delivery at once.
+    tokio::spawn(crate::redis::wakeup::relay_outbox(
         services.clone(),
         shutdown.clone(),
     ));

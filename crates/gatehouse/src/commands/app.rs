@@ -2,6 +2,7 @@
 //! secret is printed once and only its keyed digest is stored; `--client-secret-stdin` sets
 //! a known secret when migrating clients from another provider.
 
+use gatehouse_server::redis::invalidation::Invalidation;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use gatehouse_core::{
@@ -166,6 +167,7 @@ pub(crate) async fn run(command: AppCommand, services: Services) -> anyhow::Resu
                     &audit,
                 )
                 .await?;
+            services.changed(&[Invalidation::Applications]).await;
             if generated {
                 println!("client_secret: {secret}");
                 eprintln!("(shown once: store it now)");
@@ -179,6 +181,7 @@ pub(crate) async fn run(command: AppCommand, services: Services) -> anyhow::Resu
             }
             let app = find(&services, &slug).await?;
             services.store.delete_application(app.id, &audit).await?;
+            services.changed(&[Invalidation::Applications]).await;
             println!("deleted application {slug}");
         }
     }
@@ -277,6 +280,9 @@ async fn create(args: AppCreate, services: &Services, audit: &AuditContext) -> a
             audit,
         )
         .await?;
+    // A client id looked up before it existed is not cached, but a slug's discovery
+    // document and group checks may be: drop them everywhere.
+    services.changed(&[Invalidation::Applications]).await;
     if let Some(alg) = alg {
         keys::ensure_key(services, alg)
             .await

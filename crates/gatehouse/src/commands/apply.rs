@@ -52,7 +52,6 @@ pub(crate) async fn apply(
         return Ok(ExitCode::SUCCESS);
     }
     services
-        .store
         .apply_changes(&changes, &AuditContext::cli())
         .await
         .map_err(|e| anyhow!("{e}; nothing was changed"))?;
