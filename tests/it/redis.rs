@@ -3,13 +3,15 @@
 //! through an `env://` reference). The login throttle's budget is one across replicas; an
 //! application deleted with the CLI is refused by the other replica at once (well under the
 //! caches' 5 s TTL); a session revoked on one replica is refused on the other although the
-//! other had it in the Redis session cache; no username appears in Redis in clear.
+//! other had it in the Redis session cache; no username appears in Redis in clear; mail
+//! queued by a server wakes the worker through Redis instead of waiting for its next poll.
 
-use crate::oidc::{PASSWORD, REDIRECT, post_form};
+use crate::oidc::{PASSWORD, post_form};
 use crate::support::forms::csrf_of;
 use crate::support::pg::PrivatePostgres;
 use crate::support::redis::PrivateRedis;
 use crate::support::server::{Server, run_cli};
+use crate::support::smtp::SmtpSink;
 use reqwest::StatusCode;
 use reqwest::cookie::Jar;
 use serde_json::Value;
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const LOGIN: &str = "/if/flow/default-authentication-flow/";
+const RECOVERY: &str = "/if/flow/default-recovery-flow/";
 
 /// A browser-like client with its own cookie jar that does not follow redirects.
 pub(crate) fn visitor() -> reqwest::Client {
@@ -121,29 +124,20 @@ async fn replicas_share_limits_invalidations_and_sessions_through_redis() {
         ("GATEHOUSE_LOGIN_THROTTLE__FREE_ATTEMPTS", "2"),
         ("GATEHOUSE_LOGIN_THROTTLE__BASE_DELAY_SECS", "60"),
         ("GATEHOUSE_LOGIN_THROTTLE__IP_FREE_ATTEMPTS", "100"),
+        ("GATEHOUSE_BOOTSTRAP_EMAIL", "ops@example.com"),
     ] {
         env.insert(key.to_owned(), value.to_owned());
     }
-    let created = run_cli(
-        &env,
-        &[
-            "app",
-            "create",
-            "grafana",
-            "--client-id",
-            "grafana",
-            "--redirect-uri",
-            REDIRECT,
-            "--json",
-        ],
-        None,
-    );
-    assert!(created.status.success(), "{created:?}");
-    let created: Value = serde_json::from_slice(&created.stdout).expect("json");
-    let secret = created["client_secret"].as_str().expect("secret").to_owned();
+    let sink = SmtpSink::start(0);
+    env.extend(sink.gatehouse_env().into_iter().map(|(k, v)| (k.to_owned(), v)));
+    // The worker polls the outbox only once a minute: mail sent within seconds proves the
+    // Redis wake-up.
+    env.insert("GATEHOUSE_EMAIL__POLL_INTERVAL_MS".to_owned(), "60000".to_owned());
+    let secret = crate::replicas::create_grafana(&env);
     let a = Server::start_replica(&env, &[]);
     let b = Server::start_replica(&env, &[]);
-    for replica in [&a, &b] {
+    let worker = Server::start_worker(&env, &[]);
+    for replica in [&a, &b, &worker] {
         replica.wait_ready().await;
         let (status, body) = readiness(replica).await;
         assert_eq!((status, body["redis"].as_str()), (StatusCode::OK, Some("ok")), "{body}");
@@ -217,6 +211,77 @@ async fn replicas_share_limits_invalidations_and_sessions_through_redis() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+
+    // Wake-up: a recovery link requested at A is queued in PostgreSQL and the worker, told
+    // through Redis, sends it at once rather than at its next poll a minute later.
+    let requester = visitor();
+    let page = requester
+        .get(a.url(RECOVERY))
+        .send()
+        .await
+        .expect("recovery page")
+        .text()
+        .await
+        .expect("body");
+    let requested = requester
+        .post(a.url(RECOVERY))
+        .form(&[("csrf", csrf_of(&page).as_str()), ("uid", "ops@example.com")])
+        .send()
+        .await
+        .expect("request link");
+    assert!(requested.status().is_redirection() || requested.status().is_success());
+    let started = Instant::now();
+    let messages = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(messages[0].recipients, "ops@example.com");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "delivered after {:?}",
+        started.elapsed()
+    );
+    assert!(worker.terminate().success());
     assert!(a.terminate().success());
     assert!(b.terminate().success());
+}
+
+#[test]
+fn redis_settings_are_checked_and_masked() {
+    let dir = tempfile::tempdir().expect("dir");
+    let yaml = dir.path().join("config.yaml");
+    let mut env = BTreeMap::new();
+    env.insert(
+        "GATEHOUSE_DATA_DIR".to_owned(),
+        dir.path().display().to_string(),
+    );
+    env.insert("REDIS_PASSWORD".to_owned(), "from-the-environment".to_owned());
+    let check = |text: &str| {
+        std::fs::write(&yaml, text).expect("write");
+        run_cli(
+            &env,
+            &["--config", yaml.to_str().expect("path"), "check-config"],
+            None,
+        )
+    };
+
+    let output = check(
+        "redis:\n  url: rediss://:url-password@redis.example:6380/0\n  password: env://REDIS_PASSWORD\n  session_cache_secs: 10\n",
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout.contains("session_cache_secs: 10"), "{stdout}");
+    for secret in ["url-password", "from-the-environment"] {
+        assert!(!stdout.contains(secret), "{secret} is masked: {stdout}");
+    }
+
+    let output = check("redis:\n  url: redis://127.0.0.1\n  passwrd: x\n");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("redis.passwrd: unknown key"), "{stderr}");
+
+    let output = check("redis:\n  url: http://:hunter2@127.0.0.1\n");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("redis.url") && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
 }

@@ -84,6 +84,30 @@ async fn try_sign_in(client: &reqwest::Client, origin: &str) -> bool {
     )
 }
 
+/// Creates the confidential client `grafana` with the CLI and returns its secret.
+pub(crate) fn create_grafana(env: &std::collections::BTreeMap<String, String>) -> String {
+    let created = run_cli(
+        env,
+        &[
+            "app",
+            "create",
+            "grafana",
+            "--client-id",
+            "grafana",
+            "--redirect-uri",
+            REDIRECT,
+            "--json",
+        ],
+        None,
+    );
+    assert!(created.status.success(), "{created:?}");
+    let created: Value = serde_json::from_slice(&created.stdout).expect("json");
+    created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned()
+}
+
 async fn refresh(replica: &Server, secret: &str, token: &str) -> (StatusCode, Value) {
     let (status, _, body) = post_form(
         &reqwest::Client::new(),
@@ -133,26 +157,7 @@ async fn scale_out(mut redis: Option<&mut PrivateRedis>) {
     ] {
         env.insert(key.to_owned(), value);
     }
-    let created = run_cli(
-        &env,
-        &[
-            "app",
-            "create",
-            "grafana",
-            "--client-id",
-            "grafana",
-            "--redirect-uri",
-            REDIRECT,
-            "--json",
-        ],
-        None,
-    );
-    assert!(created.status.success(), "{created:?}");
-    let created: Value = serde_json::from_slice(&created.stdout).expect("json");
-    let secret = created["client_secret"]
-        .as_str()
-        .expect("secret")
-        .to_owned();
+    let secret = create_grafana(&env);
 
     // Both replicas start together: migrations and the bootstrap administrator race safely.
     let a = Server::start_replica(&env, &[]);
