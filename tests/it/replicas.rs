@@ -322,7 +322,9 @@ async fn scale_out(mut redis: Option<&mut PrivateRedis>) {
         // their TTL); both recover by themselves when Redis returns.
         redis.stop();
         for process in [&a, &worker] {
-            process.wait_ready_status(503, Duration::from_secs(30)).await;
+            process
+                .wait_ready_status(503, Duration::from_secs(30))
+                .await;
             let body: Value = reqwest::get(process.url("/-/health/ready/"))
                 .await
                 .expect("readiness")
@@ -340,7 +342,11 @@ async fn scale_out(mut redis: Option<&mut PrivateRedis>) {
             &[("grant_type", "client_credentials")],
         )
         .await;
-        assert_eq!(status, StatusCode::OK, "tokens are issued while Redis is down: {body}");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "tokens are issued while Redis is down: {body}"
+        );
         redis.start_again();
         a.wait_ready().await;
         worker.wait_ready().await;

@@ -72,7 +72,9 @@ impl RecoveryLimits {
     }
 
     async fn allow(&self, key: &str, limit: usize) -> bool {
-        let local = self.local.allow_within(key.to_owned(), limit, WINDOW, Instant::now());
+        let local = self
+            .local
+            .allow_within(key.to_owned(), limit, WINDOW, Instant::now());
         match &self.shared {
             Some(shared) => shared.allow(key, limit, WINDOW).await.unwrap_or(local),
             None => local,
@@ -170,7 +172,10 @@ mod tests {
         for limits in [&one, &two, &one] {
             assert!(limits.allow_account("alice").await);
         }
-        assert!(!two.allow_account("alice").await, "one budget across replicas");
+        assert!(
+            !two.allow_account("alice").await,
+            "one budget across replicas"
+        );
 
         let cut_off = RecoveryLimits::new(Some(Arc::new(Unreachable)));
         for _ in 0..PER_ACCOUNT {

@@ -111,7 +111,8 @@ impl Services {
         )
         .map_err(|e| ServicesError::PasswordHashing(e.to_string()))?;
         let store: Arc<dyn gatehouse_core::Store> = Arc::new(sql.clone());
-        let redis = crate::redis::RedisLink::connect(&config.redis).map_err(ServicesError::Redis)?;
+        let redis =
+            crate::redis::RedisLink::connect(&config.redis).map_err(ServicesError::Redis)?;
         let digester = Arc::new(TokenDigester::new(&secret_key));
         let counters = redis.clone().map(|link| {
             Arc::new(crate::redis::counters::RedisCounters::new(
@@ -160,8 +161,10 @@ impl Services {
         audit: &gatehouse_core::AuditContext,
     ) -> Result<(), gatehouse_core::StoreError> {
         self.store.apply_changes(changes, audit).await?;
-        self.changed(&crate::redis::invalidation::Invalidation::for_changes(changes))
-            .await;
+        self.changed(&crate::redis::invalidation::Invalidation::for_changes(
+            changes,
+        ))
+        .await;
         if let Some(link) = &self.redis {
             crate::redis::sessions::forget_for_changes(link, changes).await;
         }
@@ -186,7 +189,8 @@ impl Services {
         let Some(link) = &self.redis else {
             return false;
         };
-        let deadline = std::time::Duration::from_secs(self.config.redis.connect_timeout_secs.max(1));
+        let deadline =
+            std::time::Duration::from_secs(self.config.redis.connect_timeout_secs.max(1));
         let started = std::time::Instant::now();
         while started.elapsed() < deadline {
             if link.check(std::time::Duration::from_millis(500)).await {
@@ -194,7 +198,9 @@ impl Services {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        tracing::warn!("Redis did not answer; other replicas pick up this change within their cache TTL");
+        tracing::warn!(
+            "Redis did not answer; other replicas pick up this change within their cache TTL"
+        );
         false
     }
 

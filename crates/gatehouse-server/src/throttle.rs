@@ -7,8 +7,8 @@
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -50,7 +50,12 @@ impl ThrottlePolicy {
     /// How long a key with `count` failures must wait before its next attempt: nothing for
     /// the first `free`, then `base_delay_secs` doubling up to `max_delay_secs`, and
     /// `lockout_secs` from `lockout_after` failures on (accounts only).
-    pub fn wait_after(&self, count: u32, free: u32, lockout_after: Option<u32>) -> Option<Duration> {
+    pub fn wait_after(
+        &self,
+        count: u32,
+        free: u32,
+        lockout_after: Option<u32>,
+    ) -> Option<Duration> {
         if lockout_after.is_some_and(|limit| count >= limit) {
             return Some(Duration::from_secs(self.lockout_secs));
         }
@@ -64,7 +69,11 @@ impl ThrottlePolicy {
     }
 
     /// The account and address rules as (key, free failures, lockout threshold).
-    pub fn rules<'k>(&self, account: &'k str, address: &'k str) -> [(&'k str, u32, Option<u32>); 2] {
+    pub fn rules<'k>(
+        &self,
+        account: &'k str,
+        address: &'k str,
+    ) -> [(&'k str, u32, Option<u32>); 2] {
         [
             (account, self.free_attempts, Some(self.lockout_after)),
             (address, self.ip_free_attempts, None),
@@ -248,7 +257,10 @@ impl LoginThrottle {
             }
             entry.count = entry.count.saturating_add(1);
             entry.last = now;
-            entry.blocked_until = self.policy.wait_after(entry.count, free, lockout).map(|d| now + d);
+            entry.blocked_until = self
+                .policy
+                .wait_after(entry.count, free, lockout)
+                .map(|d| now + d);
         }
     }
 
@@ -408,7 +420,11 @@ mod tests {
         let both = [account.clone(), address.clone()];
         one.record_failure(&account, &address).await;
         two.record_failure(&account, &address).await;
-        assert_eq!(two.check(&both).await, ThrottleVerdict::Allowed, "two free failures");
+        assert_eq!(
+            two.check(&both).await,
+            ThrottleVerdict::Allowed,
+            "two free failures"
+        );
         one.record_failure(&account, &address).await;
         assert!(matches!(two.check(&both).await, ThrottleVerdict::Wait(_)));
         two.record_success(&account).await;

@@ -84,7 +84,10 @@ impl PrivateRedis {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if self.command(&["PING"]).is_some_and(|reply| reply.contains("PONG")) {
+            if self
+                .command(&["PING"])
+                .is_some_and(|reply| reply.contains("PONG"))
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -105,9 +108,7 @@ impl PrivateRedis {
     /// reply text, or `None` when the server does not answer.
     pub fn command(&self, args: &[&str]) -> Option<String> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(2)))
-            .ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
         let mut request = Vec::new();
         let mut push = |parts: &[&str]| {
             request.extend(format!("*{}\r\n", parts.len()).into_bytes());

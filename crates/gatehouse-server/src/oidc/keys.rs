@@ -4,8 +4,8 @@
 //! far more than a signature. Rotation (`gatehouse key rotate`) makes a new active key and
 //! keeps the previous one published until every token it could have signed has expired.
 
-use crate::redis::invalidation::Invalidation;
 use crate::prepare::SIGNING_KEY_CONTEXT;
+use crate::redis::invalidation::Invalidation;
 use crate::services::Services;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

@@ -155,13 +155,9 @@ impl ThrottleCounters for RedisCounters {
     async fn record_success(&self, account: &str) -> Result<(), CountersUnavailable> {
         let keys = vec![self.key("n", account), self.key("b", account)];
         // DEL through a script keeps one code path for every command here.
-        self.eval(
-            "return redis.call('DEL', unpack(KEYS))",
-            keys,
-            Vec::new(),
-        )
-        .await
-        .map(|_| ())
+        self.eval("return redis.call('DEL', unpack(KEYS))", keys, Vec::new())
+            .await
+            .map(|_| ())
     }
 }
 

@@ -23,11 +23,9 @@ pub mod sessions;
 pub mod wakeup;
 
 use crate::config::RedisConfig;
-use fred::prelude::{
-    Builder, ClientLike, Config as FredConfig, Pool, ReconnectPolicy, TcpConfig,
-};
-use std::sync::{Arc, Mutex};
+use fred::prelude::{Builder, ClientLike, Config as FredConfig, Pool, ReconnectPolicy, TcpConfig};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Every key and channel Gatehouse uses starts with this, so a shared Redis stays tidy.
@@ -131,7 +129,9 @@ impl RedisLink {
         let was = self.up.swap(up, Ordering::AcqRel);
         metrics::gauge!("gatehouse_redis_up").set(if up { 1.0 } else { 0.0 });
         match (was, up) {
-            (false, true) => tracing::info!("Redis is reachable; shared rate limits, caches and wake-ups are on"),
+            (false, true) => {
+                tracing::info!("Redis is reachable; shared rate limits, caches and wake-ups are on")
+            }
             (true, false) => tracing::warn!(
                 "Redis is unreachable; falling back to in-process rate limits, database session lookups, cache TTLs and queue polling until it returns"
             ),
@@ -218,10 +218,10 @@ mod tests {
     fn urls_are_checked_without_repeating_them() {
         assert!(check_url("redis://127.0.0.1:6379/0").is_ok());
         assert!(check_url("rediss://:pw@redis.example:6380").is_ok());
-        let problem = check_url("http://user:hunter2@example").unwrap_err();
+        let problem = check_url("http://user:hunter2@example").expect_err("not redis");
         assert!(problem.contains("redis://"), "{problem}");
         assert!(!problem.contains("hunter2"));
-        let problem = check_url("redis://:hunter2@[bad").unwrap_err();
+        let problem = check_url("redis://:hunter2@[bad").expect_err("bad host");
         assert!(!problem.contains("hunter2"), "{problem}");
     }
 

@@ -59,7 +59,12 @@ pub async fn cached(link: &RedisLink, digest: &str) -> Option<Session> {
     if !link.is_up() || link.session_ttl().is_zero() {
         return None;
     }
-    match link.pool().next().get::<Option<String>, _>(by_digest(digest)).await {
+    match link
+        .pool()
+        .next()
+        .get::<Option<String>, _>(by_digest(digest))
+        .await
+    {
         Ok(Some(json)) => serde_json::from_str(&json).ok(),
         Ok(None) => None,
         Err(error) => {
@@ -94,8 +99,18 @@ pub async fn remember(link: &RedisLink, session: &Session) {
         RedisLink::key("session-ended", &id),
         RedisLink::key("user-sessions-ended", &user),
     ];
-    let args = vec![json, ttl.as_millis().to_string(), session.digest.clone(), id];
-    if let Err(error) = link.pool().next().eval::<i64, _, _, _>(FILL, keys, args).await {
+    let args = vec![
+        json,
+        ttl.as_millis().to_string(),
+        session.digest.clone(),
+        id,
+    ];
+    if let Err(error) = link
+        .pool()
+        .next()
+        .eval::<i64, _, _, _>(FILL, keys, args)
+        .await
+    {
         link.command_failed("session cache fill", &error);
     }
 }
@@ -141,7 +156,12 @@ pub(crate) async fn forget_now(link: &RedisLink, what: Forget) -> bool {
             )
         }
     };
-    match link.pool().next().eval::<i64, _, _, _>(script, keys, args).await {
+    match link
+        .pool()
+        .next()
+        .eval::<i64, _, _, _>(script, keys, args)
+        .await
+    {
         Ok(_) => true,
         Err(error) => {
             link.command_failed("session cache drop", &error);

@@ -709,9 +709,7 @@ impl<'a> FlowRun<'a> {
         let address =
             LoginThrottle::address_key(self.audit.client_ip.as_deref().unwrap_or("unknown"));
         let keys = [account, address];
-        if let ThrottleVerdict::Wait(wait) =
-            self.services.login_throttle.check(&keys).await
-        {
+        if let ThrottleVerdict::Wait(wait) = self.services.login_throttle.check(&keys).await {
             authn::record_throttled(self.services, username, &self.audit).await;
             return Err(StageOutcome::form_error(format!(
                 "Too many failed attempts. Try again in {} seconds.",

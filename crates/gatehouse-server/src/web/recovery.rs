@@ -68,10 +68,7 @@ pub(super) async fn request_link_once(
         return;
     };
     let address = audit.client_ip.as_deref().unwrap_or("unknown");
-    let allowed = services
-        .recovery_limiter
-        .allow_address(address)
-        .await;
+    let allowed = services.recovery_limiter.allow_address(address).await;
     execution.context.prompt_data.insert(
         LINK_REQUESTED_KEY.into(),
         (if allowed { "sent" } else { "limited" }).into(),

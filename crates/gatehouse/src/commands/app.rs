@@ -2,7 +2,6 @@
 //! secret is printed once and only its keyed digest is stored; `--client-secret-stdin` sets
 //! a known secret when migrating clients from another provider.
 
-use gatehouse_server::redis::invalidation::Invalidation;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use gatehouse_core::{
@@ -11,6 +10,7 @@ use gatehouse_core::{
 };
 use gatehouse_server::Services;
 use gatehouse_server::oidc::{keys, secrets};
+use gatehouse_server::redis::invalidation::Invalidation;
 use serde_json::json;
 use std::io::BufRead;
 use std::process::ExitCode;
