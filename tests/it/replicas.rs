@@ -130,7 +130,7 @@ async fn two_replicas_and_a_worker_behind_caddy_with_redis() {
     scale_out(Some(&mut redis)).await;
 }
 
-async fn scale_out(mut redis: Option<&mut PrivateRedis>) {
+async fn scale_out(redis: Option<&mut PrivateRedis>) {
     let pg = PrivatePostgres::start();
     let proxy = free_addr();
     let data = tempfile::tempdir().expect("data dir");
@@ -316,7 +316,7 @@ async fn scale_out(mut redis: Option<&mut PrivateRedis>) {
     worker.wait_ready().await;
     assert_eq!(portal_status(&a, &cookies).await, StatusCode::OK);
 
-    if let Some(redis) = redis.as_deref_mut() {
+    if let Some(redis) = redis {
         // Redis goes away: readiness says so on the server and the worker, the session
         // (in PostgreSQL) is still served and tokens are still issued (caches fall back to
         // their TTL); both recover by themselves when Redis returns.
