@@ -351,11 +351,17 @@ async fn scale_out(redis: Option<&mut PrivateRedis>) {
         a.wait_ready().await;
         worker.wait_ready().await;
         assert_eq!(portal_status(&a, &cookies).await, StatusCode::OK);
-        assert!(
-            a.metric("gatehouse_redis_up").await == Some(1.0),
-            "{}",
-            a.metrics_text().await
-        );
+        // The pool's connections come back one by one (reconnect backoff up to 2 s); the
+        // link checks every second.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while a.metric("gatehouse_redis_up").await != Some(1.0) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}",
+                a.metrics_text().await
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
     assert!(worker.terminate().success());
     assert!(a.terminate().success());

@@ -99,7 +99,7 @@ impl RedisCounters {
         }
         self.link
             .pool()
-            .next()
+            .next_connected()
             .eval::<i64, _, _, _>(script, keys, args)
             .await
             .map_err(|error| {

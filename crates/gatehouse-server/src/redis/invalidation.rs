@@ -86,7 +86,7 @@ pub async fn publish(link: &RedisLink, kinds: &[Invalidation]) {
     for kind in kinds {
         let sent = link
             .pool()
-            .next()
+            .next_connected()
             .publish::<i64, _, _>(CHANNEL, kind.as_str())
             .await;
         if let Err(error) = sent {

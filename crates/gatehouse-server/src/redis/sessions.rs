@@ -61,7 +61,7 @@ pub async fn cached(link: &RedisLink, digest: &str) -> Option<Session> {
     }
     match link
         .pool()
-        .next()
+        .next_connected()
         .get::<Option<String>, _>(by_digest(digest))
         .await
     {
@@ -107,7 +107,7 @@ pub async fn remember(link: &RedisLink, session: &Session) {
     ];
     if let Err(error) = link
         .pool()
-        .next()
+        .next_connected()
         .eval::<i64, _, _, _>(FILL, keys, args)
         .await
     {
@@ -158,7 +158,7 @@ pub(crate) async fn forget_now(link: &RedisLink, what: Forget) -> bool {
     };
     match link
         .pool()
-        .next()
+        .next_connected()
         .eval::<i64, _, _, _>(script, keys, args)
         .await
     {

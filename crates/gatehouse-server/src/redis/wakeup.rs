@@ -23,7 +23,7 @@ pub async fn nudge(link: &RedisLink, list: &str) {
     if !link.is_up() {
         return;
     }
-    let client = link.pool().next();
+    let client = link.pool().next_connected();
     let pushed = client.lpush::<i64, _, _>(list, "1").await;
     match pushed {
         Ok(length) if length > MAX_PENDING => {
