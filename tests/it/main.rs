@@ -39,6 +39,7 @@ mod passkeys;
 mod proxy;
 mod recovery;
 mod recovery_codes;
+mod redis;
 mod replicas;
 mod server;
 mod setup;

@@ -4,6 +4,9 @@
 //! refresh tokens rotate correctly when consecutive calls hit different replicas; killing one
 //! replica with SIGKILL under load fails at most the requests in flight and loses no session;
 //! stopping PostgreSQL flips readiness of servers and worker, and they recover when it returns.
+//! The suite runs twice: without Redis, and with a private Redis as the shared ephemeral
+//! state, where stopping and restarting Redis flips readiness too, while sessions (which live
+//! in PostgreSQL) keep working throughout.
 
 use crate::oidc::{
     CHALLENGE, PASSWORD, REDIRECT, VERIFIER, authorize_url, post_form, query_param,
@@ -11,6 +14,7 @@ use crate::oidc::{
 };
 use crate::support::caddy::Caddy;
 use crate::support::pg::PrivatePostgres;
+use crate::support::redis::PrivateRedis;
 use crate::support::server::{Origin, Server, free_addr, run_cli};
 use reqwest::StatusCode;
 use reqwest::cookie::{CookieStore, Jar};
@@ -80,6 +84,30 @@ async fn try_sign_in(client: &reqwest::Client, origin: &str) -> bool {
     )
 }
 
+/// Creates the confidential client `grafana` with the CLI and returns its secret.
+pub(crate) fn create_grafana(env: &std::collections::BTreeMap<String, String>) -> String {
+    let created = run_cli(
+        env,
+        &[
+            "app",
+            "create",
+            "grafana",
+            "--client-id",
+            "grafana",
+            "--redirect-uri",
+            REDIRECT,
+            "--json",
+        ],
+        None,
+    );
+    assert!(created.status.success(), "{created:?}");
+    let created: Value = serde_json::from_slice(&created.stdout).expect("json");
+    created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned()
+}
+
 async fn refresh(replica: &Server, secret: &str, token: &str) -> (StatusCode, Value) {
     let (status, _, body) = post_form(
         &reqwest::Client::new(),
@@ -93,10 +121,23 @@ async fn refresh(replica: &Server, secret: &str, token: &str) -> (StatusCode, Va
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_and_a_worker_behind_caddy() {
+    scale_out(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_and_a_worker_behind_caddy_with_redis() {
+    let mut redis = PrivateRedis::start();
+    scale_out(Some(&mut redis)).await;
+}
+
+async fn scale_out(redis: Option<&mut PrivateRedis>) {
     let pg = PrivatePostgres::start();
     let proxy = free_addr();
     let data = tempfile::tempdir().expect("data dir");
     let mut env = pg.env();
+    if let Some(redis) = &redis {
+        env.insert("GATEHOUSE_REDIS__URL".to_owned(), redis.url());
+    }
     for (key, value) in [
         ("GATEHOUSE_DATA_DIR", data.path().display().to_string()),
         // Every replica must share the secret key: it keys cookies and token digests.
@@ -116,26 +157,7 @@ async fn two_replicas_and_a_worker_behind_caddy() {
     ] {
         env.insert(key.to_owned(), value);
     }
-    let created = run_cli(
-        &env,
-        &[
-            "app",
-            "create",
-            "grafana",
-            "--client-id",
-            "grafana",
-            "--redirect-uri",
-            REDIRECT,
-            "--json",
-        ],
-        None,
-    );
-    assert!(created.status.success(), "{created:?}");
-    let created: Value = serde_json::from_slice(&created.stdout).expect("json");
-    let secret = created["client_secret"]
-        .as_str()
-        .expect("secret")
-        .to_owned();
+    let secret = create_grafana(&env);
 
     // Both replicas start together: migrations and the bootstrap administrator race safely.
     let a = Server::start_replica(&env, &[]);
@@ -293,6 +315,54 @@ async fn two_replicas_and_a_worker_behind_caddy() {
     a.wait_ready().await;
     worker.wait_ready().await;
     assert_eq!(portal_status(&a, &cookies).await, StatusCode::OK);
+
+    if let Some(redis) = redis {
+        // Redis goes away: readiness says so on the server and the worker, the session
+        // (in PostgreSQL) is still served and tokens are still issued (caches fall back to
+        // their TTL); both recover by themselves when Redis returns.
+        redis.stop();
+        for process in [&a, &worker] {
+            process
+                .wait_ready_status(503, Duration::from_secs(30))
+                .await;
+            let body: Value = reqwest::get(process.url("/-/health/ready/"))
+                .await
+                .expect("readiness")
+                .json()
+                .await
+                .expect("json");
+            assert_eq!(body["redis"], "unavailable", "{body}");
+            assert_eq!(body["database"], "ok", "{body}");
+        }
+        assert_eq!(portal_status(&a, &cookies).await, StatusCode::OK);
+        let (status, _, body) = post_form(
+            &reqwest::Client::new(),
+            &a.url("/application/o/token/"),
+            Some(("grafana", &secret)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "tokens are issued while Redis is down: {body}"
+        );
+        redis.start_again();
+        a.wait_ready().await;
+        worker.wait_ready().await;
+        assert_eq!(portal_status(&a, &cookies).await, StatusCode::OK);
+        // The pool's connections come back one by one (reconnect backoff up to 2 s); the
+        // link checks every second.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while a.metric("gatehouse_redis_up").await != Some(1.0) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}",
+                a.metrics_text().await
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     assert!(worker.terminate().success());
     assert!(a.terminate().success());
 }

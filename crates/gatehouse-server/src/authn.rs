@@ -101,7 +101,6 @@ pub async fn record_login(
         Change::RecordEvent(login_event(user, methods)),
     ];
     services
-        .store
         .apply_changes(&changes, &acting_as(user, audit))
         .await?;
     count_login_success();

@@ -266,12 +266,40 @@ impl Default for PostgresConfig {
     }
 }
 
-/// Redis settings.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// Redis settings. Redis holds shared ephemeral state only (rate-limit counters, cache
+/// invalidations, the session lookup cache, queue wake-ups); PostgreSQL stays the only
+/// durable store, so losing Redis loses nothing (see `crate::redis`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RedisConfig {
-    /// `redis://` or `rediss://` URL, password included; unset means "no Redis".
+    /// `redis://` or `rediss://` (TLS) URL, optionally with the password
+    /// (`redis://:password@host:6379/0`); unset means "no Redis". Masked in `check-config`
+    /// because it may carry the password.
     pub url: Option<Secret>,
+    /// The password, when it is not in the URL (accepts `env://` and `file://`).
+    pub password: Option<Secret>,
+    /// Seconds to wait for a connection.
+    pub connect_timeout_secs: u64,
+    /// Milliseconds a command may take before the caller falls back (rate limits to the
+    /// in-process counters, the session cache to the database).
+    pub command_timeout_ms: u64,
+    /// Connections in the pool.
+    pub pool_size: usize,
+    /// Seconds a session looked up in the database is served from Redis.
+    pub session_cache_secs: u64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            password: None,
+            connect_timeout_secs: 5,
+            command_timeout_ms: 500,
+            pool_size: 4,
+            session_cache_secs: 30,
+        }
+    }
 }
 
 /// Log output.
@@ -473,6 +501,20 @@ impl Config {
             ));
         }
         self.email.check().map_err(ConfigError)?;
+        if let Some(url) = &self.redis.url {
+            crate::redis::check_url(url.expose())
+                .map_err(|problem| ConfigError(format!("redis.url: {problem}")))?;
+        }
+        if self.redis.url.is_none() && self.redis.password.is_some() {
+            return Err(ConfigError(
+                "redis.password: set, but redis.url is not (Redis is off)".into(),
+            ));
+        }
+        if self.redis.pool_size == 0 || self.redis.command_timeout_ms == 0 {
+            return Err(ConfigError(
+                "redis.pool_size and redis.command_timeout_ms: must be at least 1".into(),
+            ));
+        }
         if self.worker.sweep_interval_secs == 0 {
             return Err(ConfigError(
                 "worker.sweep_interval_secs: must be at least 1".into(),

@@ -1,6 +1,7 @@
 //! The flows the pages run, read from the store and kept for a few seconds, so a sign-in's
 //! six requests do not parse the same definition six times, and an edit made with `apply` (on
-//! any replica, or by the CLI) reaches every server within [`FLOW_CACHE_TTL`].
+//! any replica, or by the CLI) reaches every server within [`FLOW_CACHE_TTL`], or at once
+//! when Redis carries the invalidation (`crate::redis::invalidation`).
 
 use gatehouse_core::{Store, StoreError};
 use gatehouse_flows::Flow;
@@ -62,6 +63,13 @@ impl FlowCatalog {
             cache.insert(slug.to_owned(), (Instant::now(), Arc::clone(&flow)));
         }
         Ok(Some(flow))
+    }
+
+    /// Drops every cached flow (a flow changed, here or on another replica).
+    pub fn clear(&self) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.clear();
+        }
     }
 
     fn cached(&self, slug: &str) -> Option<Arc<Flow>> {

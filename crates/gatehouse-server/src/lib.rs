@@ -16,6 +16,7 @@ pub mod mail;
 pub mod oidc;
 pub mod prepare;
 pub mod recovery_limit;
+pub mod redis;
 pub mod reference;
 pub mod services;
 pub mod sweep;

@@ -76,6 +76,7 @@ pub async fn serve(services: Services, options: ServeOptions) -> Result<(), RunE
     let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel::<String>(1);
 
     tokio::spawn(prepare_until_done(services.clone(), true, fatal_tx));
+    spawn_redis_tasks(&services, &stop_rx);
     if let Some(https) = https {
         tokio::spawn(https.serve(web::router(services.clone()), stop_rx.clone()));
     }
@@ -130,6 +131,7 @@ pub async fn run_worker(services: Services) -> Result<(), RunError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel::<String>(1);
     tokio::spawn(prepare_until_done(services.clone(), false, fatal_tx));
+    spawn_redis_tasks(&services, &stop_rx);
     if let Some(listener) = metrics {
         spawn_metrics_listener(listener, services.clone(), stop_rx.clone());
     }
@@ -146,6 +148,18 @@ pub async fn run_worker(services: Services) -> Result<(), RunError> {
     let _ = stop_tx.send(true);
     let _ = worker.await;
     outcome
+}
+
+/// With Redis configured: the link's health monitor and the cache invalidation subscriber;
+/// the worker's wake-up relay starts with the worker (see [`worker::run`]).
+fn spawn_redis_tasks(services: &Services, stop: &watch::Receiver<bool>) {
+    if let Some(link) = &services.redis {
+        tokio::spawn(link.clone().monitor(stop.clone()));
+        tokio::spawn(crate::redis::invalidation::subscribe(
+            services.clone(),
+            stop.clone(),
+        ));
+    }
 }
 
 /// Serves the metrics router until the stop signal.

@@ -1,5 +1,7 @@
 //! The services a running Gatehouse shares between its HTTP handlers, worker and CLI:
-//! configuration, storage and the keyed crypto helpers derived from the secret key.
+//! configuration, storage, the keyed crypto helpers derived from the secret key, and the
+//! optional Redis link with what depends on it (shared rate limits, cache invalidation,
+//! session lookup cache, queue wake-ups).
 
 use crate::config::Config;
 use gatehouse_core::Store;
@@ -29,12 +31,12 @@ pub struct Services {
     pub secret_box: Arc<SecretBox>,
     /// Non-secret fingerprint of the secret key, compared with the database's.
     pub secret_key_check: String,
-    /// Failed sign-in counters.
-    pub login_throttle: Arc<crate::throttle::LoginThrottle>,
+    /// Failed sign-in counters (shared through Redis when configured).
+    pub login_throttle: Arc<crate::throttle::Throttle>,
     /// Wakes the email delivery task when this process queues a message.
     pub outbox_wakeup: Arc<tokio::sync::Notify>,
     /// Recovery-link requests per account and per client address.
-    pub recovery_limiter: Arc<crate::recovery_limit::RecoveryLimiter>,
+    pub recovery_limiter: Arc<crate::recovery_limit::RecoveryLimits>,
     /// Set once migrations and first-start preparation have finished.
     pub prepared: Arc<AtomicBool>,
     /// The stored flows, parsed and briefly cached.
@@ -45,6 +47,8 @@ pub struct Services {
     pub oidc_cache: Arc<crate::oidc::cache::OidcCache>,
     /// Writes issued client_credentials tokens in shared transactions.
     pub token_writer: Arc<crate::oidc::token_writer::TokenWriter>,
+    /// Redis, when `redis.url` is set: shared ephemeral state of the replicas.
+    pub redis: Option<crate::redis::RedisLink>,
 }
 
 /// Why the services could not be assembled.
@@ -62,6 +66,9 @@ pub enum ServicesError {
     /// The database could not be opened.
     #[error("database: {0}")]
     Database(gatehouse_core::StoreError),
+    /// The Redis settings cannot be used.
+    #[error("redis: {0}")]
+    Redis(String),
 }
 
 impl Services {
@@ -104,26 +111,105 @@ impl Services {
         )
         .map_err(|e| ServicesError::PasswordHashing(e.to_string()))?;
         let store: Arc<dyn gatehouse_core::Store> = Arc::new(sql.clone());
+        let redis =
+            crate::redis::RedisLink::connect(&config.redis).map_err(ServicesError::Redis)?;
+        let digester = Arc::new(TokenDigester::new(&secret_key));
+        let counters = redis.clone().map(|link| {
+            Arc::new(crate::redis::counters::RedisCounters::new(
+                link,
+                Arc::clone(&digester),
+                config.login_throttle.clone(),
+            ))
+        });
         Ok(Self {
             flows: Arc::new(crate::flow_catalog::FlowCatalog::new(Arc::clone(&store))),
             store,
             sql,
             hasher,
-            digester: Arc::new(TokenDigester::new(&secret_key)),
+            digester,
             csrf: Arc::new(CsrfSigner::new(&secret_key)),
             secret_box: Arc::new(SecretBox::new(&secret_key)),
             secret_key_check: secret_key.check_value(),
-            login_throttle: Arc::new(crate::throttle::LoginThrottle::new(
+            login_throttle: Arc::new(crate::throttle::Throttle::new(
                 config.login_throttle.clone(),
+                counters
+                    .clone()
+                    .map(|c| c as Arc<dyn crate::throttle::ThrottleCounters>),
             )),
             outbox_wakeup: Arc::new(tokio::sync::Notify::new()),
-            recovery_limiter: Arc::new(crate::recovery_limit::RecoveryLimiter::default()),
+            recovery_limiter: Arc::new(crate::recovery_limit::RecoveryLimits::new(
+                counters.map(|c| c as Arc<dyn crate::recovery_limit::WindowCounters>),
+            )),
             config: Arc::new(config),
             prepared: Arc::new(AtomicBool::new(false)),
             oidc_keys: crate::oidc::keys::KeyCache::default(),
             oidc_cache: Arc::default(),
             token_writer: Arc::default(),
+            redis,
         })
+    }
+
+    /// Applies `changes` in one transaction, then drops what they made stale: this
+    /// process's caches at once, every replica's through Redis, and ended sessions from the
+    /// Redis session cache. Every change set of the server and the CLI goes through here.
+    ///
+    /// # Errors
+    /// The store's error (then nothing was written and nothing is dropped).
+    pub async fn apply_changes(
+        &self,
+        changes: &gatehouse_core::ChangeSet,
+        audit: &gatehouse_core::AuditContext,
+    ) -> Result<(), gatehouse_core::StoreError> {
+        self.store.apply_changes(changes, audit).await?;
+        self.changed(&crate::redis::invalidation::Invalidation::for_changes(
+            changes,
+        ))
+        .await;
+        if let Some(link) = &self.redis {
+            crate::redis::sessions::forget_for_changes(link, changes).await;
+        }
+        Ok(())
+    }
+
+    /// Drops every cached session of `user` from the Redis session cache, after a change the
+    /// store made without a change set (deleting or deactivating the user).
+    pub async fn user_sessions_ended(&self, user: gatehouse_core::UserId) {
+        if let Some(link) = &self.redis {
+            crate::redis::sessions::forget(link, crate::redis::sessions::Forget::User(user)).await;
+        }
+    }
+
+    /// Drops `kinds` from this process's caches and tells the other replicas to do the same;
+    /// call it after a change to applications, providers, keys or flows has committed.
+    pub async fn changed(&self, kinds: &[crate::redis::invalidation::Invalidation]) {
+        if kinds.is_empty() {
+            return;
+        }
+        crate::redis::invalidation::clear_local(self, kinds);
+        if let Some(link) = &self.redis {
+            crate::redis::invalidation::publish(link, kinds).await;
+        }
+    }
+
+    /// Waits up to the connect timeout for Redis to answer, for short-lived processes (the
+    /// CLI) that publish an invalidation right after start; `false` when it did not.
+    pub async fn await_redis(&self) -> bool {
+        let Some(link) = &self.redis else {
+            return false;
+        };
+        let deadline =
+            std::time::Duration::from_secs(self.config.redis.connect_timeout_secs.max(1));
+        let started = std::time::Instant::now();
+        while started.elapsed() < deadline {
+            if link.check(std::time::Duration::from_millis(500)).await {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        tracing::warn!(
+            "Redis did not answer; other replicas pick up this change within their cache TTL"
+        );
+        false
     }
 
     /// Whether start-up preparation has finished.

@@ -1,10 +1,14 @@
 //! Login throttling (OWASP ASVS V2.2.1, NIST SP 800-63B §5.2.2): every key (an account name, a
 //! client address) gets a few free failures, then a growing wait between attempts, then a
 //! lockout. Waiting attempts are refused before any password is hashed, so a flood costs no
-//! CPU. Counters live in this process; replicas sharing Redis share them (issue 8).
+//! CPU. Counters live in this process ([`LoginThrottle`]); with Redis configured, replicas
+//! share them ([`crate::redis::counters`]) and this process's counters are the fallback
+//! while Redis is unreachable, so an outage never lifts the limits ([`Throttle`]).
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -45,6 +49,133 @@ impl Default for ThrottlePolicy {
 /// A wait as the whole seconds of an HTTP `Retry-After` header: rounded up, at least 1.
 pub fn retry_after_secs(wait: Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+impl ThrottlePolicy {
+    /// How long a key with `count` failures must wait before its next attempt: nothing for
+    /// the first `free`, then `base_delay_secs` doubling up to `max_delay_secs`, and
+    /// `lockout_secs` from `lockout_after` failures on (accounts only).
+    pub fn wait_after(
+        &self,
+        count: u32,
+        free: u32,
+        lockout_after: Option<u32>,
+    ) -> Option<Duration> {
+        if lockout_after.is_some_and(|limit| count >= limit) {
+            return Some(Duration::from_secs(self.lockout_secs));
+        }
+        let over = count.checked_sub(free).filter(|n| *n > 0)?;
+        let factor = 1u64 << (over - 1).min(20);
+        Some(Duration::from_secs(
+            self.base_delay_secs
+                .saturating_mul(factor)
+                .min(self.max_delay_secs),
+        ))
+    }
+
+    /// The account and address rules as (key, free failures, lockout threshold).
+    pub fn rules<'k>(
+        &self,
+        account: &'k str,
+        address: &'k str,
+    ) -> [(&'k str, u32, Option<u32>); 2] {
+        [
+            (account, self.free_attempts, Some(self.lockout_after)),
+            (address, self.ip_free_attempts, None),
+        ]
+    }
+}
+
+/// A shared counter store could not be reached; the caller uses this process's counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("shared counters unavailable")]
+pub struct CountersUnavailable;
+
+/// Where failure counters live: this process ([`LoginThrottle`]) or Redis, shared by every
+/// replica ([`crate::redis::counters::RedisCounters`]).
+#[async_trait]
+pub trait ThrottleCounters: Send + Sync {
+    /// Whether every one of `keys` allows an attempt now; the longest wait otherwise.
+    async fn check(&self, keys: &[String]) -> Result<ThrottleVerdict, CountersUnavailable>;
+    /// Records a failed attempt against `account` and `address`.
+    async fn record_failure(&self, account: &str, address: &str)
+    -> Result<(), CountersUnavailable>;
+    /// Forgets an account's failures.
+    async fn record_success(&self, account: &str) -> Result<(), CountersUnavailable>;
+}
+
+#[async_trait]
+impl ThrottleCounters for LoginThrottle {
+    async fn check(&self, keys: &[String]) -> Result<ThrottleVerdict, CountersUnavailable> {
+        Ok(LoginThrottle::check(self, keys, Instant::now()))
+    }
+
+    async fn record_failure(
+        &self,
+        account: &str,
+        address: &str,
+    ) -> Result<(), CountersUnavailable> {
+        LoginThrottle::record_failure(self, account, address, Instant::now());
+        Ok(())
+    }
+
+    async fn record_success(&self, account: &str) -> Result<(), CountersUnavailable> {
+        LoginThrottle::record_success(self, account);
+        Ok(())
+    }
+}
+
+/// The throttle the pages use: the shared counters when configured and reachable, else this
+/// process's. Failures are always counted here too, so a Redis outage falls back to a budget
+/// that already knows this replica's recent failures (fail-safe, not fail-open).
+pub struct Throttle {
+    local: LoginThrottle,
+    shared: Option<Arc<dyn ThrottleCounters>>,
+}
+
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttle")
+            .field("shared", &self.shared.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Throttle {
+    /// A throttle enforcing `policy`, sharing its counters through `shared` when given.
+    pub fn new(policy: ThrottlePolicy, shared: Option<Arc<dyn ThrottleCounters>>) -> Self {
+        Self {
+            local: LoginThrottle::new(policy),
+            shared,
+        }
+    }
+
+    /// Whether every one of `keys` allows an attempt now; the longest wait otherwise.
+    pub async fn check(&self, keys: &[String]) -> ThrottleVerdict {
+        if let Some(shared) = &self.shared
+            && let Ok(verdict) = shared.check(keys).await
+        {
+            return verdict;
+        }
+        self.local.check(keys, Instant::now())
+    }
+
+    /// Records a failed attempt against `account` and `address`.
+    pub async fn record_failure(&self, account: &str, address: &str) {
+        self.local.record_failure(account, address, Instant::now());
+        if let Some(shared) = &self.shared {
+            // Unavailable: the local count above is the fallback.
+            let _ = shared.record_failure(account, address).await;
+        }
+    }
+
+    /// Forgets an account's failures after a successful sign-in.
+    pub async fn record_success(&self, account: &str) {
+        self.local.record_success(account);
+        if let Some(shared) = &self.shared {
+            let _ = shared.record_success(account).await;
+        }
+    }
 }
 
 /// Whether an attempt may go ahead.
@@ -116,11 +247,7 @@ impl LoginThrottle {
         if entries.len() >= MAX_KEYS {
             self.evict(&mut entries, now);
         }
-        let policy = &self.policy;
-        for (key, free, lockout) in [
-            (account, policy.free_attempts, Some(policy.lockout_after)),
-            (address, policy.ip_free_attempts, None),
-        ] {
+        for (key, free, lockout) in self.policy.rules(account, address) {
             let entry = entries.entry(key.to_owned()).or_insert(Failures {
                 count: 0,
                 last: now,
@@ -135,7 +262,10 @@ impl LoginThrottle {
             }
             entry.count = entry.count.saturating_add(1);
             entry.last = now;
-            entry.blocked_until = self.block_for(entry.count, free, lockout).map(|d| now + d);
+            entry.blocked_until = self
+                .policy
+                .wait_after(entry.count, free, lockout)
+                .map(|d| now + d);
         }
     }
 
@@ -145,22 +275,6 @@ impl LoginThrottle {
         if let Ok(mut entries) = self.entries.lock() {
             entries.remove(account);
         }
-    }
-
-    /// How long a key with `count` failures must wait before its next attempt.
-    fn block_for(&self, count: u32, free: u32, lockout_after: Option<u32>) -> Option<Duration> {
-        let policy = &self.policy;
-        if lockout_after.is_some_and(|limit| count >= limit) {
-            return Some(Duration::from_secs(policy.lockout_secs));
-        }
-        let over = count.checked_sub(free).filter(|n| *n > 0)?;
-        let factor = 1u64 << (over - 1).min(20);
-        Some(Duration::from_secs(
-            policy
-                .base_delay_secs
-                .saturating_mul(factor)
-                .min(policy.max_delay_secs),
-        ))
     }
 
     fn expired(&self, failures: &Failures, now: Instant) -> bool {
@@ -282,6 +396,59 @@ mod tests {
             throttle.check(&[account], later),
             ThrottleVerdict::Allowed,
             "counting starts over"
+        );
+    }
+
+    /// Shared counters that are never reachable.
+    struct Unreachable;
+
+    #[async_trait]
+    impl ThrottleCounters for Unreachable {
+        async fn check(&self, _: &[String]) -> Result<ThrottleVerdict, CountersUnavailable> {
+            Err(CountersUnavailable)
+        }
+        async fn record_failure(&self, _: &str, _: &str) -> Result<(), CountersUnavailable> {
+            Err(CountersUnavailable)
+        }
+        async fn record_success(&self, _: &str) -> Result<(), CountersUnavailable> {
+            Err(CountersUnavailable)
+        }
+    }
+
+    #[tokio::test]
+    async fn replicas_with_shared_counters_share_one_budget() {
+        // One in-process throttle stands in for Redis behind two replicas' facades.
+        let shared: Arc<dyn ThrottleCounters> = Arc::new(LoginThrottle::new(policy()));
+        let one = Throttle::new(policy(), Some(Arc::clone(&shared)));
+        let two = Throttle::new(policy(), Some(shared));
+        let (account, address) = keys();
+        let both = [account.clone(), address.clone()];
+        one.record_failure(&account, &address).await;
+        two.record_failure(&account, &address).await;
+        assert_eq!(
+            two.check(&both).await,
+            ThrottleVerdict::Allowed,
+            "two free failures"
+        );
+        one.record_failure(&account, &address).await;
+        assert!(matches!(two.check(&both).await, ThrottleVerdict::Wait(_)));
+        two.record_success(&account).await;
+        assert_eq!(
+            one.check(std::slice::from_ref(&account)).await,
+            ThrottleVerdict::Allowed
+        );
+    }
+
+    #[tokio::test]
+    async fn unreachable_shared_counters_fall_back_to_local_ones() {
+        let throttle = Throttle::new(policy(), Some(Arc::new(Unreachable)));
+        let (account, address) = keys();
+        for _ in 0..3 {
+            throttle.record_failure(&account, &address).await;
+        }
+        assert!(
+            matches!(throttle.check(&[account]).await, ThrottleVerdict::Wait(_)),
+            "an outage never lifts the limit"
         );
     }
 

@@ -1,7 +1,8 @@
 //! Background work: periodic sweeps of expired rows (see [`crate::sweep`]), email
 //! delivery (see [`crate::mail`]) and back-channel logout delivery (see
-//! [`crate::oidc::backchannel`]). Runs embedded in `serve` or alone as `gatehouse worker`; sweeps are
-//! idempotent deletes and deliveries are leased, so several workers are safe.
+//! [`crate::oidc::backchannel`]). Runs embedded in `serve` or alone as `gatehouse worker`;
+//! sweeps are idempotent deletes and deliveries are leased, so several workers are safe.
+//! With Redis, a server's new mail wakes a worker at once (`crate::redis::wakeup`).
 
 use crate::services::Services;
 use crate::sweep::sweep;
@@ -18,6 +19,11 @@ pub async fn run(services: Services, mut shutdown: watch::Receiver<bool>) {
         shutdown.clone(),
     ));
     let logouts = tokio::spawn(crate::oidc::backchannel::run_delivery(
+        services.clone(),
+        shutdown.clone(),
+    ));
+    // With Redis, new mail queued by a server wakes delivery at once.
+    tokio::spawn(crate::redis::wakeup::relay_outbox(
         services.clone(),
         shutdown.clone(),
     ));

@@ -64,7 +64,10 @@ impl Caddy {
 
     fn wait_until_serving(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
+        // The root certificate, the leaf for `localhost` (issued a moment later: a handshake
+        // before it fails with an internal-error alert) and the open port.
         while !(self.root_path().exists()
+            && has_certificate(&self.dir.path().join("storage/certificates"))
             && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok())
         {
             assert!(
@@ -94,6 +97,20 @@ impl Caddy {
             .build()
             .expect("client")
     }
+}
+
+/// Whether `dir` holds a `.crt` file at any depth.
+fn has_certificate(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                has_certificate(&path)
+            } else {
+                path.extension().is_some_and(|ext| ext == "crt")
+            }
+        })
+    })
 }
 
 impl Origin for Caddy {

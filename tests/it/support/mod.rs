@@ -4,5 +4,6 @@ pub mod caddy;
 pub mod db;
 pub mod forms;
 pub mod pg;
+pub mod redis;
 pub mod server;
 pub mod smtp;

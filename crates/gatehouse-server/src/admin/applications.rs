@@ -4,6 +4,7 @@
 
 use super::{AdminError, AdminResult, Caller, page_in_memory};
 use crate::oidc::secrets;
+use crate::redis::invalidation::Invalidation;
 use crate::services::Services;
 use gatehouse_core::{AdminArea, Application, ListQuery, NewApplication, Page};
 
@@ -65,6 +66,7 @@ pub async fn create(
         .store
         .create_application(app, &caller.audit)
         .await?;
+    services.changed(&[Invalidation::Applications]).await;
     Ok((created, secret))
 }
 
@@ -93,6 +95,8 @@ pub async fn rotate_secret(
             &caller.audit,
         )
         .await?;
+    // The old secret must stop working on every replica now, not after the cache TTL.
+    services.changed(&[Invalidation::Applications]).await;
     Ok(secret)
 }
 
@@ -100,10 +104,12 @@ pub async fn rotate_secret(
 pub async fn delete(services: &Services, caller: &Caller, slug: &str) -> AdminResult<()> {
     caller.require_write(AdminArea::Applications)?;
     let app = find(services, slug).await?;
-    Ok(services
+    services
         .store
         .delete_application(app.id, &caller.audit)
-        .await?)
+        .await?;
+    services.changed(&[Invalidation::Applications]).await;
+    Ok(())
 }
 
 async fn find(services: &Services, slug: &str) -> AdminResult<Application> {

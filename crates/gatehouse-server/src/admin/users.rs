@@ -103,10 +103,15 @@ pub async fn update(
     if patch.is_empty() {
         return Ok(user);
     }
-    Ok(services
+    let deactivated = patch.active == Some(false);
+    let updated = services
         .store
         .update_user(user.id, patch, &caller.audit)
-        .await?)
+        .await?;
+    if deactivated {
+        services.user_sessions_ended(user.id).await;
+    }
+    Ok(updated)
 }
 
 /// Deletes a user with its memberships, tokens and sessions. Nobody deletes themselves here.
@@ -117,7 +122,9 @@ pub async fn delete(services: &Services, caller: &Caller, id: UserId) -> AdminRe
             "you cannot delete your own account".into(),
         ));
     }
-    Ok(services.store.delete_user(user.id, &caller.audit).await?)
+    services.store.delete_user(user.id, &caller.audit).await?;
+    services.user_sessions_ended(user.id).await;
+    Ok(())
 }
 
 /// Sets a user's password (records `password_set`); ends none of its sessions.
@@ -188,10 +195,7 @@ pub async fn revoke_session(
     let event = NewEvent::about_model(EventAction::ModelDeleted, "session", session, "session")
         .with("user_id", user.id.to_string());
     let changes = vec![Change::EndSession(session), Change::RecordEvent(event)];
-    Ok(services
-        .store
-        .apply_changes(&changes, &caller.audit)
-        .await?)
+    Ok(services.apply_changes(&changes, &caller.audit).await?)
 }
 
 /// A user's MFA devices (never their secrets).

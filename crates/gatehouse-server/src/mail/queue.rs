@@ -62,6 +62,10 @@ async fn enqueue(
     let kind = request.email.kind.clone();
     let id = services.store.enqueue_email(request, audit).await?;
     services.outbox_wakeup.notify_one();
+    if let Some(link) = &services.redis {
+        // A worker in another process starts at once rather than at its next poll.
+        crate::redis::wakeup::nudge(link, crate::redis::wakeup::OUTBOX).await;
+    }
     metrics::counter!("gatehouse_email_queued_total", "kind" => kind).increment(1);
     Ok(id)
 }

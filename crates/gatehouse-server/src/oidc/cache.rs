@@ -5,7 +5,8 @@
 //! "Token endpoint"). As with `flow_catalog`, entries expire after [`OIDC_CACHE_TTL`], so a
 //! change made with the CLI or `apply` (another process) or on another replica reaches every
 //! server within that time; only things that exist are cached, so made-up client ids and
-//! slugs cannot grow the cache.
+//! slugs cannot grow the cache. With Redis, a change is published and every replica clears
+//! the entries at once (`crate::redis::invalidation`); the TTL remains the fallback.
 
 use crate::oidc::keys::ActiveKey;
 use crate::services::Services;
@@ -102,6 +103,19 @@ impl OidcCache {
     pub(crate) fn remember_signing_key(&self, alg: KeyAlgorithm, key: ActiveKey) {
         self.published.clear();
         self.signing.insert(alg, key);
+    }
+
+    /// Drops every cached application (a change to one committed, here or on another
+    /// replica: see `crate::redis::invalidation`).
+    pub fn clear_applications(&self) {
+        self.by_client_id.clear();
+        self.by_slug.clear();
+    }
+
+    /// Drops the cached signing and published keys (a key was created or rotated).
+    pub fn clear_keys(&self) {
+        self.signing.clear();
+        self.published.clear();
     }
 }
 

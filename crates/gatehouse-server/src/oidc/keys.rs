@@ -5,6 +5,7 @@
 //! keeps the previous one published until every token it could have signed has expired.
 
 use crate::prepare::SIGNING_KEY_CONTEXT;
+use crate::redis::invalidation::Invalidation;
 use crate::services::Services;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -139,8 +140,12 @@ pub async fn ensure_key(services: &Services, alg: KeyAlgorithm) -> Result<(), Ke
         .create_signing_key(key, &AuditContext::system())
         .await
     {
+        Ok(_) => {
+            services.changed(&[Invalidation::Keys]).await;
+            Ok(())
+        }
         // A concurrent request created it first.
-        Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+        Err(StoreError::Conflict(_)) => Ok(()),
         Err(other) => Err(other.into()),
     }
 }
@@ -199,10 +204,12 @@ pub async fn rotate(
     );
     let key = new_key(services, alg, name).await?;
     let verify_until = now + longest_signed_lifetime(services).await?;
-    Ok(services
+    let rotated = services
         .store
         .rotate_signing_key(key, verify_until, audit)
-        .await?)
+        .await?;
+    services.changed(&[Invalidation::Keys]).await;
+    Ok(rotated)
 }
 
 /// Every key (retired ones too, until their tokens expire) as verification keys and as

@@ -40,7 +40,6 @@ use gatehouse_flows::{
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 const FLOW_COOKIE: &str = "gatehouse_flow";
 /// Where a signed-in person lands when no `next` was given.
@@ -423,7 +422,8 @@ impl<'a> FlowRun<'a> {
                             &stage.kind,
                             &mut execution,
                             &self.audit,
-                        );
+                        )
+                        .await;
                     }
                     if page && webauthn::uses_challenge(&stage.kind) {
                         webauthn::refresh_challenge(&mut execution);
@@ -525,7 +525,7 @@ impl<'a> FlowRun<'a> {
                 match authn::verify_password(self.services, &username, password, &self.audit).await
                 {
                     Ok(_) => {
-                        throttle.record_success(&account);
+                        throttle.record_success(&account).await;
                         let mut choice = serde_json::Map::new();
                         if self.offers_remember_me(execution)
                             && form.get(REMEMBER_ME).is_some_and(|v| v == "true")
@@ -538,7 +538,7 @@ impl<'a> FlowRun<'a> {
                         ]))
                     }
                     Err(LoginError::InvalidCredentials) => {
-                        throttle.record_failure(&account, &address, Instant::now());
+                        throttle.record_failure(&account, &address).await;
                         Ok(StageOutcome::form_error("Invalid username or password"))
                     }
                     Err(LoginError::Store(error)) => Err(store_error_page(self.services, error)),
@@ -567,13 +567,13 @@ impl<'a> FlowRun<'a> {
                     .map_err(|e| store_error_page(self.services, e))?
                 {
                     Some(true) => {
-                        throttle.record_success(&account);
+                        throttle.record_success(&account).await;
                         return Ok(StageOutcome::passed([Effect::Authenticated(
                             AuthMethod::Static,
                         )]));
                     }
                     Some(false) => {
-                        throttle.record_failure(&account, &address, Instant::now());
+                        throttle.record_failure(&account, &address).await;
                         let message = "Invalid or already used recovery code";
                         authn::record_code_failure(self.services, &user, message, &self.audit)
                             .await;
@@ -586,7 +586,7 @@ impl<'a> FlowRun<'a> {
                     .map_err(|e| store_error_page(self.services, e))?;
                 let message = match check {
                     mfa::CodeCheck::Valid => {
-                        throttle.record_success(&account);
+                        throttle.record_success(&account).await;
                         return Ok(StageOutcome::passed([Effect::Authenticated(
                             AuthMethod::Totp,
                         )]));
@@ -596,7 +596,7 @@ impl<'a> FlowRun<'a> {
                         "This code was already used. Wait for the next one."
                     }
                 };
-                throttle.record_failure(&account, &address, Instant::now());
+                throttle.record_failure(&account, &address).await;
                 authn::record_code_failure(self.services, &user, message, &self.audit).await;
                 Ok(StageOutcome::form_error(message))
             }
@@ -709,9 +709,7 @@ impl<'a> FlowRun<'a> {
         let address =
             LoginThrottle::address_key(self.audit.client_ip.as_deref().unwrap_or("unknown"));
         let keys = [account, address];
-        if let ThrottleVerdict::Wait(wait) =
-            self.services.login_throttle.check(&keys, Instant::now())
-        {
+        if let ThrottleVerdict::Wait(wait) = self.services.login_throttle.check(&keys).await {
             authn::record_throttled(self.services, username, &self.audit).await;
             return Err(StageOutcome::form_error(format!(
                 "Too many failed attempts. Try again in {} seconds.",
@@ -875,7 +873,6 @@ impl<'a> FlowRun<'a> {
                     Change::RecordEvent(authn::login_event(&user, &methods.join(","))),
                 ]);
                 self.services
-                    .store
                     .apply_changes(&changes, &authn::acting_as(&user, &self.audit))
                     .await
                     .map_err(store_error)?;
@@ -942,7 +939,6 @@ impl<'a> FlowRun<'a> {
                 }
                 if !changes.is_empty() {
                     self.services
-                        .store
                         .apply_changes(&changes, &authn::acting_as(&user, &self.audit))
                         .await
                         .map_err(store_error)?;
@@ -963,7 +959,6 @@ impl<'a> FlowRun<'a> {
                     );
                     let changes = vec![Change::EndSession(ended.id), Change::RecordEvent(event)];
                     self.services
-                        .store
                         .apply_changes(&changes, &authn::acting_as(&user, &self.audit))
                         .await
                         .map_err(store_error)?;

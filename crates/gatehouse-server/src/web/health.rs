@@ -1,5 +1,7 @@
 //! Liveness and readiness for orchestrators: live means the process serves HTTP; ready means
-//! start-up finished and the database answers within a second.
+//! start-up finished and the database (and Redis, when configured) answers within a second.
+//! A Redis outage makes the process not ready although it still serves (everything that
+//! uses Redis falls back), so an orchestrator and an operator see it; it recovers by itself.
 
 use crate::services::Services;
 use axum::Json;
@@ -24,19 +26,25 @@ pub(crate) async fn ready(State(services): State<Services>) -> (StatusCode, Json
     } else {
         "pending"
     };
-    let ready = database == "ok" && startup == "ok";
+    let redis = match &services.redis {
+        Some(link) if link.check(Duration::from_secs(1)).await => Some("ok"),
+        Some(_) => Some("unavailable"),
+        None => None,
+    };
+    let ready = database == "ok" && startup == "ok" && redis.is_none_or(|r| r == "ok");
     metrics::gauge!("gatehouse_ready").set(if ready { 1.0 } else { 0.0 });
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        Json(json!({
-            "status": if ready { "ok" } else { "unavailable" },
-            "database": database,
-            "startup": startup,
-        })),
-    )
+    let mut body = json!({
+        "status": if ready { "ok" } else { "unavailable" },
+        "database": database,
+        "startup": startup,
+    });
+    if let Some(redis) = redis {
+        body["redis"] = redis.into();
+    }
+    (status, Json(body))
 }

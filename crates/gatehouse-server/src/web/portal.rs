@@ -196,7 +196,7 @@ pub(crate) async fn revoke_session(
         let event = NewEvent::about_model(EventAction::ModelDeleted, "session", target, "session")
             .with("user_id", user.id.to_string());
         let changes = vec![Change::EndSession(target), Change::RecordEvent(event)];
-        services.store.apply_changes(&changes, &audit).await?;
+        services.apply_changes(&changes, &audit).await?;
         Ok::<_, StoreError>(StatusCode::SEE_OTHER)
     }
     .await;

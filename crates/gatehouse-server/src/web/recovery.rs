@@ -12,7 +12,6 @@ use axum::response::Response;
 use chrono::Utc;
 use gatehouse_core::{AuditContext, StoreError, TokenIntent, User, UserId};
 use gatehouse_flows::{EmailPurpose, FlowExecution, StageKind};
-use std::time::Instant;
 
 /// Marks in the execution that the email stage has run, and how: `sent` or `limited`.
 pub(super) const LINK_REQUESTED_KEY: &str = "email_link_requested";
@@ -46,7 +45,7 @@ pub(super) fn not_available(services: &Services) -> Response {
 /// there is one, it is active, has an address, and has not had too many links lately) in a
 /// background task, so the response takes the same time whether or not an account exists.
 /// A client over its request limit gets no link and a page that says so.
-pub(super) fn request_link_once(
+pub(super) async fn request_link_once(
     services: &Services,
     stage_kind: &StageKind,
     execution: &mut FlowExecution,
@@ -69,9 +68,7 @@ pub(super) fn request_link_once(
         return;
     };
     let address = audit.client_ip.as_deref().unwrap_or("unknown");
-    let allowed = services
-        .recovery_limiter
-        .allow_address(address, Instant::now());
+    let allowed = services.recovery_limiter.allow_address(address).await;
     execution.context.prompt_data.insert(
         LINK_REQUESTED_KEY.into(),
         (if allowed { "sent" } else { "limited" }).into(),
@@ -111,7 +108,8 @@ async fn send_recovery(
     };
     if !services
         .recovery_limiter
-        .allow_account(&user.id.to_string(), Instant::now())
+        .allow_account(&user.id.to_string())
+        .await
     {
         tracing::warn!(user = %user.username, "too many recovery links for this account; no email sent");
         return;

@@ -1,7 +1,10 @@
 //! Signed-in sessions for the web layer: an opaque random secret in a cookie, its keyed
 //! digest in the session store (so a leaked database holds no usable cookies), a fresh secret
 //! at every sign-in (no fixation). Sign-out ends the session through a change set (see
-//! `gatehouse_core::Change::EndSession`), which also queues its back-channel logouts.
+//! `gatehouse_core::Change::EndSession`), which also queues its back-channel logouts. With
+//! Redis, the lookup by digest is served from a short-lived shared cache
+//! (`crate::redis::sessions`); the database stays the truth and every path that ends a
+//! session drops it from that cache after the commit.
 
 use super::cookies;
 use crate::services::Services;
@@ -22,17 +25,33 @@ pub(crate) async fn current(
         return Ok(None);
     };
     let digest = services.digester.digest(&secret);
-    let Some(session) = services
-        .store
-        .session_by_digest(&digest, Utc::now())
-        .await?
-    else {
+    let Some(session) = lookup(services, &digest).await? else {
         return Ok(None);
     };
     match services.store.user_by_id(session.user_id).await? {
         Some(user) if user.active => Ok(Some((session, user))),
         _ => Ok(None),
     }
+}
+
+/// The live session with `digest`: from the Redis cache when it has it, else from the
+/// database (then cached).
+async fn lookup(services: &Services, digest: &str) -> Result<Option<Session>, StoreError> {
+    let now = Utc::now();
+    if let Some(link) = &services.redis {
+        if let Some(session) = crate::redis::sessions::cached(link, digest).await
+            && session.digest == digest
+            && session.expires_at > now
+        {
+            return Ok(Some(session));
+        }
+        let found = services.store.session_by_digest(digest, now).await?;
+        if let Some(session) = &found {
+            crate::redis::sessions::remember(link, session).await;
+        }
+        return Ok(found);
+    }
+    services.store.session_by_digest(digest, now).await
 }
 
 /// A new session for `user` lasting `lifetime`, authenticated just now with `methods` (not

@@ -11,6 +11,7 @@ use gatehouse_core::{
 };
 use gatehouse_server::Services;
 use gatehouse_server::oidc::{keys, secrets};
+use gatehouse_server::redis::invalidation::Invalidation;
 use serde_json::json;
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -264,6 +265,7 @@ pub(crate) async fn run(command: AppCommand, services: Services) -> anyhow::Resu
                     &audit,
                 )
                 .await?;
+            services.changed(&[Invalidation::Applications]).await;
             if generated {
                 println!("client_secret: {secret}");
                 eprintln!("(shown once: store it now)");
@@ -277,6 +279,7 @@ pub(crate) async fn run(command: AppCommand, services: Services) -> anyhow::Resu
             }
             let app = find(&services, &slug).await?;
             services.store.delete_application(app.id, &audit).await?;
+            services.changed(&[Invalidation::Applications]).await;
             println!("deleted application {slug}");
         }
     }
@@ -378,6 +381,9 @@ async fn create(args: AppCreate, services: &Services, audit: &AuditContext) -> a
             audit,
         )
         .await?;
+    // A client id looked up before it existed is not cached, but a slug's discovery
+    // document and group checks may be: drop them everywhere.
+    services.changed(&[Invalidation::Applications]).await;
     if let Some(alg) = alg {
         keys::ensure_key(services, alg)
             .await

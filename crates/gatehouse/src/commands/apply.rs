@@ -48,22 +48,22 @@ pub(crate) async fn apply_document(
     dry_run: bool,
     services: &Services,
 ) -> anyhow::Result<ExitCode> {
-    let changes =
-        match declarative::plan(
-            document,
-            snapshot,
-            &services.hasher,
-            &services.digester,
-            &services.secret_box,
-        )
-        .await {
-            Ok(changes) => changes,
-            Err(error) => {
-                eprintln!("gatehouse: {origin}: {error}");
-                eprintln!("nothing was changed");
-                return Ok(ExitCode::from(2));
-            }
-        };
+    let changes = match declarative::plan(
+        document,
+        snapshot,
+        &services.hasher,
+        &services.digester,
+        &services.secret_box,
+    )
+    .await
+    {
+        Ok(changes) => changes,
+        Err(error) => {
+            eprintln!("gatehouse: {origin}: {error}");
+            eprintln!("nothing was changed");
+            return Ok(ExitCode::from(2));
+        }
+    };
     if changes.is_empty() {
         println!("no changes");
         return Ok(ExitCode::SUCCESS);
@@ -79,7 +79,6 @@ pub(crate) async fn apply_document(
         return Ok(ExitCode::SUCCESS);
     }
     services
-        .store
         .apply_changes(&changes, &AuditContext::cli())
         .await
         .map_err(|e| anyhow!("{e}; nothing was changed"))?;

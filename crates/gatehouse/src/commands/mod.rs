@@ -89,5 +89,10 @@ async fn admin_services(mut config: Config) -> anyhow::Result<Services> {
     gatehouse_server::prepare::seed_default_flows(&services)
         .await
         .context("cannot store the default flows")?;
+    // Changes made here are published to the servers' caches through Redis when it is
+    // configured; connect before the first one.
+    if services.redis.is_some() {
+        services.await_redis().await;
+    }
     Ok(services)
 }

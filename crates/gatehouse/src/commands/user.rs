@@ -85,6 +85,7 @@ pub(crate) async fn run(command: UserCommand, services: Services) -> anyhow::Res
                 }
             }
             store.delete_user(user.id, &audit).await?;
+            services.user_sessions_ended(user.id).await;
             println!("deleted user {username}");
         }
         UserCommand::AppPassword(command) => {
@@ -196,6 +197,9 @@ async fn set_active(
             audit,
         )
         .await?;
+    if !active {
+        services.user_sessions_ended(user.id).await;
+    }
     println!(
         "{} {username}",
         if active { "activated" } else { "deactivated" }

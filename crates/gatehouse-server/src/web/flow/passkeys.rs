@@ -10,7 +10,6 @@ use axum::response::Response;
 use gatehouse_core::{AuditContext, StoreError, User, ValidationError};
 use gatehouse_flows::{AuthMethod, Effect, FlowExecution, StageOutcome};
 use std::collections::HashMap;
-use std::time::Instant;
 
 impl FlowRun<'_> {
     /// Identification answered with a discoverable passkey: identifies and authenticates the
@@ -26,7 +25,7 @@ impl FlowRun<'_> {
         // No account is named before the signature is checked: failures count per address.
         let keys = [format!("passkey:{address}"), address];
         let throttle = &self.services.login_throttle;
-        if let ThrottleVerdict::Wait(wait) = throttle.check(&keys, Instant::now()) {
+        if let ThrottleVerdict::Wait(wait) = throttle.check(&keys).await {
             return Ok(StageOutcome::form_error(format!(
                 "Too many failed attempts. Try again in {} seconds.",
                 wait.as_secs().max(1)
@@ -44,7 +43,7 @@ impl FlowRun<'_> {
             }
             Ok(Err(refusal)) => {
                 tracing::info!(reason = %refusal.reason, "passkey sign-in refused");
-                throttle.record_failure(&keys[0], &keys[1], Instant::now());
+                throttle.record_failure(&keys[0], &keys[1]).await;
                 Ok(StageOutcome::form_error(refusal.message))
             }
             Err(error) => Err(store_error_page(self.services, error)),
@@ -62,13 +61,13 @@ impl FlowRun<'_> {
         let throttle = &self.services.login_throttle;
         match webauthn::validate(self.services, execution, user, form).await {
             Ok(Ok(())) => {
-                throttle.record_success(&account);
+                throttle.record_success(&account).await;
                 Ok(StageOutcome::passed([Effect::Authenticated(
                     AuthMethod::Webauthn,
                 )]))
             }
             Ok(Err(refusal)) => {
-                throttle.record_failure(&account, &address, Instant::now());
+                throttle.record_failure(&account, &address).await;
                 let reason = format!("passkey: {}", refusal.reason);
                 authn::record_code_failure(self.services, user, &reason, &self.audit).await;
                 Ok(StageOutcome::form_error(refusal.message))

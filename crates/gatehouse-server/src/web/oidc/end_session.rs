@@ -218,7 +218,7 @@ impl Request<'_> {
                 .map(|v| v.chars().take(256).collect()),
         };
         let changes = vec![Change::EndSession(ended), Change::RecordEvent(event)];
-        self.services.store.apply_changes(&changes, &audit).await
+        self.services.apply_changes(&changes, &audit).await
     }
 
     /// After logout: the validated redirect, or the signed-out page.
