@@ -17,7 +17,6 @@ use gatehouse_core::{Application, AuditContext, OAuth2Provider, TokenIntent, Use
 use gatehouse_oidc::service_account::admit;
 use gatehouse_oidc::token_request::ServiceAccountCredentials;
 use gatehouse_oidc::{TokenError, TokenErrorCode};
-use std::time::Instant;
 
 /// Longest username looked up; longer ones cannot exist and are refused without a query.
 const MAX_USERNAME: usize = 150;
@@ -98,7 +97,7 @@ async fn verified_account(
         LoginThrottle::address_key(audit.client_ip.as_deref().unwrap_or("unknown")),
     ];
     let keys = &keys;
-    if let ThrottleVerdict::Wait(wait) = throttle.check(keys, Instant::now()) {
+    if let ThrottleVerdict::Wait(wait) = throttle.check(keys).await {
         tracing::info!(application = %app.slug, "service account attempt throttled");
         crate::authn::record_service_account_failure(
             services,
@@ -111,7 +110,7 @@ async fn verified_account(
     }
     // Every wrong credential counts against the account and the address.
     let refuse = |reason: &'static str| async move {
-        throttle.record_failure(&keys[0], &keys[1], Instant::now());
+        throttle.record_failure(&keys[0], &keys[1]).await;
         refuse_unthrottled(reason).await
     };
     if account.username.len() > MAX_USERNAME || account.password.len() > MAX_PASSWORD {
@@ -133,7 +132,7 @@ async fn verified_account(
     };
     // The credentials are right: the account's failures are forgotten (the address keeps
     // its count). A group-policy refusal is not a guess and is not counted.
-    throttle.record_success(&keys[0]);
+    throttle.record_success(&keys[0]).await;
     if !admits_user(services, app, &user).await? {
         return Err(refuse_unthrottled("denied by the application's group policy").await);
     }

@@ -31,7 +31,6 @@ use gatehouse_oidc::authorize::form_encode;
 use gatehouse_oidc::consent::remembered_scopes;
 use serde::Deserialize;
 use serde_json::json;
-use std::time::Instant;
 
 /// The user-code page.
 pub(super) const DEVICE_PAGE: &str = "/if/device/";
@@ -124,13 +123,16 @@ pub(super) async fn page(
         return render(&services, &headers, &user, typed, None, None);
     }
     let guess = CodeGuess::new(&session, &client_ip);
-    if let Some(response) = guess.refusal(&services) {
+    if let Some(response) = guess.refusal(&services).await {
         return response;
     }
-    match guess.counted(
-        &services,
-        device::pending(&services, &typed, Utc::now()).await,
-    ) {
+    match guess
+        .counted(
+            &services,
+            device::pending(&services, &typed, Utc::now()).await,
+        )
+        .await
+    {
         Ok(Some((authorization, app))) => {
             if let Err(response) = admitted(&services, &app, &user).await {
                 return response;
@@ -188,17 +190,19 @@ pub(super) async fn answer(
     };
     let now = Utc::now();
     let guess = CodeGuess::new(&session, &client_ip);
-    if let Some(response) = guess.refusal(&services) {
+    if let Some(response) = guess.refusal(&services).await {
         return response;
     }
-    let (authorization, app) =
-        match guess.counted(&services, device::pending(&services, &form.code, now).await) {
-            Ok(Some(found)) => found,
-            Ok(None) => {
-                return render(&services, &headers, &user, form.code, Some(NOT_VALID), None);
-            }
-            Err(error) => return unavailable(&services, &error),
-        };
+    let (authorization, app) = match guess
+        .counted(&services, device::pending(&services, &form.code, now).await)
+        .await
+    {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return render(&services, &headers, &user, form.code, Some(NOT_VALID), None);
+        }
+        Err(error) => return unavailable(&services, &error),
+    };
     if let Err(response) = admitted(&services, &app, &user).await {
         return response;
     }
@@ -293,9 +297,8 @@ impl CodeGuess {
     }
 
     /// `None` when another code may be tried now; else the 429 page with `Retry-After`.
-    fn refusal(&self, services: &Services) -> Option<Response> {
-        let ThrottleVerdict::Wait(wait) = services.login_throttle.check(&self.keys, Instant::now())
-        else {
+    async fn refusal(&self, services: &Services) -> Option<Response> {
+        let ThrottleVerdict::Wait(wait) = services.login_throttle.check(&self.keys).await else {
             return None;
         };
         let secs = crate::throttle::retry_after_secs(wait);
@@ -313,7 +316,7 @@ impl CodeGuess {
     }
 
     /// Counts a lookup that found no pending authorization as a miss.
-    fn counted<T>(
+    async fn counted<T>(
         &self,
         services: &Services,
         found: Result<Option<T>, StoreError>,
@@ -321,7 +324,8 @@ impl CodeGuess {
         if matches!(found, Ok(None)) {
             services
                 .login_throttle
-                .record_failure(&self.keys[0], &self.keys[1], Instant::now());
+                .record_failure(&self.keys[0], &self.keys[1])
+                .await;
         }
         found
     }
