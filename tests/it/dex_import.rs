@@ -2,7 +2,8 @@
 //! backends: a dry run writes nothing, the import creates the clients and users, a second
 //! run changes nothing, and then panva's openid-client signs in with an imported client and
 //! an imported bcrypt password and gets the very `sub` Dex gave that user; a public client
-//! redeems its code with PKCE and sees the same `sub`. Bad input imports nothing.
+//! redeems its code with PKCE and sees the same `sub`; the gitea, github and oidc connectors
+//! become sources, the ldap one is reported. Bad input imports nothing.
 
 use crate::oidc::{client, post_form, query_param, relying_party, sign_in_with};
 use crate::on_both_backends;
@@ -61,6 +62,9 @@ async fn import_then_sign_in_with_dex_subjects(backend: Backend) {
     for expected in [
         "staticClients[1].trustedPeers",
         "connectors[3] (ldap \"ad\")",
+        "Gatehouse has no ldap source",
+        "connectors[0] (gitea \"forgejo\") connectors[0].config.orgs",
+        "/source/oauth/callback/keycloak/",
         "expiry.refreshTokens.absoluteLifetime",
         "https://dex.example.com/dex",
         "application/o/grafana/",
@@ -85,6 +89,11 @@ async fn import_then_sign_in_with_dex_subjects(backend: Backend) {
     for slug in ["grafana", "argo-cd", "argo-cd-cli", "kubectl"] {
         assert!(apps.contains(slug), "{apps}");
     }
+    let sources = gh.cli_ok(&["source", "list"], None);
+    for slug in ["forgejo", "github", "keycloak"] {
+        assert!(sources.contains(slug), "{sources}");
+    }
+    assert!(!sources.contains(" ad "), "{sources}");
     let robot: Value =
         serde_json::from_str(&gh.cli_ok(&["user", "show", "deploy-robot", "--json"], None))
             .expect("json");

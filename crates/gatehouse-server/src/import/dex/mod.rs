@@ -4,6 +4,7 @@
 //! anything is written, so a failed import imports nothing.
 
 pub mod config;
+mod connectors;
 pub mod duration;
 pub mod expand;
 pub mod report;

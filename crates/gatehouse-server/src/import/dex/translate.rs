@@ -2,14 +2,15 @@
 //! keep the client id, secret, redirect URIs and public flag, with Dex-compatible subjects;
 //! static passwords become users with their bcrypt hashes (rehashed to Argon2id at their
 //! first sign-in) and the Dex identity their `sub` is built from; `expiry` and
-//! `oauth2.skipApprovalScreen` become lifetimes and consent. Whatever has no equivalent is
+//! `oauth2.skipApprovalScreen` become lifetimes and consent; connectors become upstream
+//! sources (see [`super::connectors`]). Whatever has no equivalent is
 //! named in the report with the reason, never dropped silently.
 //!
 //! Existing objects are never taken over by accident: a user or application that already
 //! exists under the same name but did not come from this Dex configuration keeps its name,
 //! and the imported one gets another (or is skipped), as the report says.
 
-use super::config::{Connector, DexConfig, StaticClient, StaticPassword, UnknownKeys};
+use super::config::{DexConfig, StaticClient, StaticPassword, UnknownKeys};
 use super::duration;
 use super::report::{Report, Section};
 use crate::declarative::{ApplicationSpec, Document, GroupSpec, OidcSpec, Snapshot, UserSpec};
@@ -63,8 +64,22 @@ pub fn translate(
         &mut document,
         &mut report,
     )?;
+    let mut source_slugs = BTreeSet::new();
     for (index, connector) in config.connectors.iter().enumerate() {
-        report_connector(index, connector, &mut report);
+        report_unknown(
+            &mut report,
+            &format!("connectors[{index}]"),
+            &connector.unknown,
+        );
+        if let Some(source) = super::connectors::translate(
+            index,
+            connector,
+            base_url,
+            &mut source_slugs,
+            &mut report,
+        )? {
+            document.sources.push(source);
+        }
     }
     report.client_instructions(base_url, config.issuer.as_deref(), &document.applications);
     Ok(Translation { document, report })
@@ -639,14 +654,4 @@ fn free_slug(client_id: &str, current: &Snapshot, taken: &BTreeSet<String>) -> S
         .map(|n| format!("{base}-{n}"))
         .find(|slug| is_free(slug))
         .unwrap_or(base)
-}
-
-fn report_connector(index: usize, connector: &Connector, report: &mut Report) {
-    let path = format!("connectors[{index}]");
-    report_unknown(report, &path, &connector.unknown);
-    report.note(
-        Section::NotImported,
-        &format!("{path} ({} {:?})", connector.kind, connector.id),
-        "upstream sources are not available in this version yet",
-    );
 }
