@@ -25,9 +25,6 @@ use sea_orm::{
 use std::collections::HashSet;
 use uuid::Uuid;
 
-/// The longest delivery error kept on a row.
-const MAX_ERROR_CHARS: usize = 500;
-
 /// Queues the back-channel logouts of `sessions`, which are ending on `conn` (the caller's
 /// transaction), and revokes the grant families of the notified clients in them. Returns
 /// how many deliveries were queued.
@@ -142,6 +139,9 @@ impl LeasedQueue for backchannel_logout::Entity {
     fn lease_until() -> backchannel_logout::Column {
         backchannel_logout::Column::LeaseUntil
     }
+    fn last_error() -> backchannel_logout::Column {
+        backchannel_logout::Column::LastError
+    }
 }
 
 /// Held by `worker` and still pending.
@@ -214,50 +214,31 @@ pub(crate) async fn mark_failed<C: ConnectionTrait>(
     policy: &RetryPolicy,
     audit: &AuditContext,
 ) -> StoreResult<Option<RetryDecision>> {
-    let Some(row) = backchannel_logout::Entity::find()
-        .filter(held_by(id, worker))
-        .one(conn)
-        .await
-        .map_err(db_err)?
-    else {
-        return Ok(None);
-    };
-    let attempts = u32::try_from(row.attempts).unwrap_or(0);
-    let decision = policy.after_failure(attempts, now);
-    let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
-    let mut update = backchannel_logout::Entity::update_many()
-        .col_expr(
-            backchannel_logout::Column::LeaseUntil,
-            Expr::value(None::<DateTime<Utc>>),
-        )
-        .col_expr(
-            backchannel_logout::Column::LastError,
-            Expr::value(error.clone()),
-        );
-    update = match decision {
-        RetryDecision::RetryAt(at) => update.col_expr(
-            backchannel_logout::Column::NextAttemptAt,
-            Expr::value(timestamp::stored(at)),
-        ),
-        RetryDecision::GiveUp => update
-            .col_expr(
-                backchannel_logout::Column::Status,
-                Expr::value(DeliveryStatus::Failed.as_str()),
-            )
-            .col_expr(
+    let failure = leased::record_failure::<backchannel_logout::Entity, _>(
+        conn,
+        id.0,
+        worker,
+        now,
+        error,
+        policy,
+        DeliveryStatus::Failed.as_str(),
+        |update| {
+            update.col_expr(
                 backchannel_logout::Column::FinishedAt,
                 Expr::value(Some(timestamp::stored(now))),
-            ),
-    };
-    let result = update
-        .filter(held_by(id, worker))
-        .exec(conn)
-        .await
-        .map_err(db_err)?;
-    if result.rows_affected != 1 {
+            )
+        },
+    )
+    .await?;
+    let Some(failure) = failure else {
         return Ok(None);
-    }
-    if decision == RetryDecision::GiveUp {
+    };
+    if failure.decision == RetryDecision::GiveUp
+        && let Some(row) = backchannel_logout::Entity::find_by_id(id.0)
+            .one(conn)
+            .await
+            .map_err(db_err)?
+    {
         let event = NewEvent::about_model(
             EventAction::ConfigurationError,
             "application",
@@ -267,11 +248,11 @@ pub(crate) async fn mark_failed<C: ConnectionTrait>(
         .with("message", "back-channel logout delivery gave up")
         .with("delivery_id", id.to_string())
         .with("session_id", row.session_id.to_string())
-        .with("attempts", attempts)
-        .with("error", error);
+        .with("attempts", failure.attempts)
+        .with("error", failure.error);
         events::record(conn, event, audit).await?;
     }
-    Ok(Some(decision))
+    Ok(Some(failure.decision))
 }
 
 /// The deliveries queued for `session`, oldest first.

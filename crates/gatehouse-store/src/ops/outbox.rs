@@ -18,9 +18,6 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use uuid::Uuid;
 
-/// The longest delivery error kept on a message.
-const MAX_ERROR_CHARS: usize = 500;
-
 /// Queues a message, creating its token and recording its event in the same connection
 /// (the caller's transaction).
 pub(crate) async fn enqueue<C: ConnectionTrait>(
@@ -77,6 +74,9 @@ impl LeasedQueue for email_outbox::Entity {
     }
     fn lease_until() -> email_outbox::Column {
         email_outbox::Column::LeaseUntil
+    }
+    fn last_error() -> email_outbox::Column {
+        email_outbox::Column::LastError
     }
 }
 
@@ -151,48 +151,34 @@ pub(crate) async fn mark_failed<C: ConnectionTrait>(
     policy: &RetryPolicy,
     audit: &AuditContext,
 ) -> StoreResult<Option<RetryDecision>> {
-    let Some(row) = held(conn, id, worker).await? else {
+    let failure = leased::record_failure::<email_outbox::Entity, _>(
+        conn,
+        id.0,
+        worker,
+        now,
+        error,
+        policy,
+        EmailStatus::Failed.as_str(),
+        // A message that will never go out keeps no body.
+        |update| update.col_expr(email_outbox::Column::SealedBody, Expr::value("")),
+    )
+    .await?;
+    let Some(failure) = failure else {
         return Ok(None);
     };
-    let attempts = u32::try_from(row.attempts).unwrap_or(0);
-    let decision = policy.after_failure(attempts, now);
-    let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
-    let mut update = email_outbox::Entity::update_many()
-        .col_expr(
-            email_outbox::Column::LeaseUntil,
-            Expr::value(None::<DateTime<Utc>>),
-        )
-        .col_expr(email_outbox::Column::LastError, Expr::value(error.clone()));
-    update = match decision {
-        RetryDecision::RetryAt(at) => update.col_expr(
-            email_outbox::Column::NextAttemptAt,
-            Expr::value(timestamp::stored(at)),
-        ),
-        RetryDecision::GiveUp => update
-            .col_expr(
-                email_outbox::Column::Status,
-                Expr::value(EmailStatus::Failed.as_str()),
-            )
-            .col_expr(email_outbox::Column::SealedBody, Expr::value("")),
-    };
-    let result = update
-        .filter(email_outbox::Column::Id.eq(id.0))
-        .filter(email_outbox::Column::LeaseOwner.eq(worker))
-        .filter(email_outbox::Column::Status.eq(EmailStatus::Pending.as_str()))
-        .exec(conn)
-        .await
-        .map_err(db_err)?;
-    if result.rows_affected != 1 {
-        return Ok(None);
-    }
-    if decision == RetryDecision::GiveUp {
+    if failure.decision == RetryDecision::GiveUp
+        && let Some(row) = email_outbox::Entity::find_by_id(id.0)
+            .one(conn)
+            .await
+            .map_err(db_err)?
+    {
         let event = NewEvent::about_model(EventAction::ConfigurationError, "email", id, &row.kind)
             .with("message", "email delivery gave up")
-            .with("attempts", attempts)
-            .with("error", error);
+            .with("attempts", failure.attempts)
+            .with("error", failure.error);
         events::record(conn, event, audit).await?;
     }
-    Ok(Some(decision))
+    Ok(Some(failure.decision))
 }
 
 /// Looks a message up.
