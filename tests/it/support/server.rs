@@ -170,10 +170,38 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_gatehouse"))
 }
 
-/// A free 127.0.0.1 port (released before use; good enough for tests).
+/// A free 127.0.0.1 port for a server the test starts next.
+///
+/// The port is released before the server binds it, so it is picked below the kernel's
+/// ephemeral range (32768 and up): there no outgoing connection of a concurrent test
+/// (PostgreSQL, Chromium, a relying party) can take it in between, which is what an
+/// ephemeral `bind(0)` port suffered in CI. Candidates start at a point mixed from the
+/// process id, the clock and a counter, so concurrent test processes rarely try the same one.
 pub fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port");
-    listener.local_addr().expect("local addr")
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const FIRST: u64 = 15_000;
+    const SPAN: u64 = 32_000 - FIRST;
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    let mut seed = (u64::from(std::process::id()) << 32)
+        ^ nanos
+        ^ CALLS
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..SPAN {
+        // xorshift: a cheap walk through the range.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let port = (FIRST + seed % SPAN) as u16;
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            return listener.local_addr().expect("local addr");
+        }
+    }
+    panic!("no free port between {FIRST} and {}", FIRST + SPAN)
 }
 
 /// Where a test's HTTP requests go: one server directly, or a proxy in front of several.
