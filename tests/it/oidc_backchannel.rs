@@ -4,7 +4,8 @@
 //! token naming the session's `sid` (the one in the ID token) when the session ends by
 //! sign-out, by RP-initiated end-session and by revocation from the portal. The receiver
 //! answers its first request with 500, so the first delivery is retried. A second client
-//! without a back-channel URI, signed in the same sessions, causes no delivery.
+//! without a back-channel URI, signed in the same sessions, causes no delivery. With a
+//! separate worker, Redis wakes delivery at once.
 
 use crate::oidc::{
     PASSWORD, REDIRECT, authorize_url, claims_of, client, csrf_of, location, post_form,
@@ -12,6 +13,10 @@ use crate::oidc::{
 };
 use crate::oidc_authlib::id_token;
 use crate::on_both_backends;
+use crate::redis::{REDIS_PASSWORD, redis_env};
+use crate::replicas::create_grafana_with;
+use crate::support::pg::PrivatePostgres;
+use crate::support::redis::PrivateRedis;
 use crate::support::server::{Backend, Installation, Server, free_addr};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -308,3 +313,40 @@ async fn backchannel_logout(backend: Backend) {
 }
 
 on_both_backends!(backchannel_logout);
+
+/// With a separate worker, a sign-out at a replica wakes the worker's delivery through
+/// Redis: the worker polls the queue only once a minute, so a token within seconds proves
+/// the wake-up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_separate_worker_delivers_at_once_when_woken_through_redis() {
+    let pg = PrivatePostgres::start();
+    let redis = PrivateRedis::start_with_password(Some(REDIS_PASSWORD));
+    let data = tempfile::tempdir().expect("data dir");
+    let mut env = redis_env(&pg, &redis, data.path());
+    env.insert(
+        "GATEHOUSE_WORKER__BACKCHANNEL_POLL_INTERVAL_MS".to_owned(),
+        "60000".to_owned(),
+    );
+    let addr = free_addr();
+    // The worker mints logout tokens away from any request: the issuer comes from the
+    // configured external URL, as a multi-process deployment must set it.
+    env.insert(
+        "GATEHOUSE_EXTERNAL_URL".to_owned(),
+        format!("http://{addr}"),
+    );
+    let issuer = format!("http://{addr}/application/o/grafana/");
+    let receiver = Receiver::start(&issuer, "grafana", 0);
+    let secret = create_grafana_with(&env, &["--backchannel-logout-uri", &receiver.uri()]);
+    let replica = Server::start_replica_at(&env, addr, &[]);
+    let worker = Server::start_worker(&env, &[]);
+    replica.wait_ready().await;
+    worker.wait_ready().await;
+
+    let browser = client();
+    let token = id_token(&replica, &browser, &secret).await;
+    follow(&replica, &browser, "/if/flow/default-invalidation-flow/").await;
+    assert!(!signed_in(&replica, &browser).await);
+    let received = receiver.wait_for(1).await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    check_logout(&received, &token);
+}

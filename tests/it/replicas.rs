@@ -86,20 +86,26 @@ async fn try_sign_in(client: &reqwest::Client, origin: &str) -> bool {
 
 /// Creates the confidential client `grafana` with the CLI and returns its secret.
 pub(crate) fn create_grafana(env: &std::collections::BTreeMap<String, String>) -> String {
-    let created = run_cli(
-        env,
-        &[
-            "app",
-            "create",
-            "grafana",
-            "--client-id",
-            "grafana",
-            "--redirect-uri",
-            REDIRECT,
-            "--json",
-        ],
-        None,
-    );
+    create_grafana_with(env, &[])
+}
+
+/// As [`create_grafana`], with `extra` options for `gatehouse app create`.
+pub(crate) fn create_grafana_with(
+    env: &std::collections::BTreeMap<String, String>,
+    extra: &[&str],
+) -> String {
+    let mut args = vec![
+        "app",
+        "create",
+        "grafana",
+        "--client-id",
+        "grafana",
+        "--redirect-uri",
+        REDIRECT,
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let created = run_cli(env, &args, None);
     assert!(created.status.success(), "{created:?}");
     let created: Value = serde_json::from_slice(&created.stdout).expect("json");
     created["client_secret"]

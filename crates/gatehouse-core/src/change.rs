@@ -91,6 +91,15 @@ pub enum Change {
     RecordEvent(NewEvent),
 }
 
+impl Change {
+    /// Whether applying this change ends sessions, and so may queue back-channel logouts
+    /// that delivery should start on now.
+    #[must_use]
+    pub fn ends_sessions(&self) -> bool {
+        matches!(self, Self::EndSession(_) | Self::EndOtherSessions { .. })
+    }
+}
+
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -35,6 +35,8 @@ pub struct Services {
     pub login_throttle: Arc<crate::throttle::Throttle>,
     /// Wakes the email delivery task when this process queues a message.
     pub outbox_wakeup: Arc<tokio::sync::Notify>,
+    /// Wakes the back-channel logout delivery task when this process ends sessions.
+    pub backchannel_wakeup: Arc<tokio::sync::Notify>,
     /// Recovery-link requests per account and per client address.
     pub recovery_limiter: Arc<crate::recovery_limit::RecoveryLimits>,
     /// Set once migrations and first-start preparation have finished.
@@ -137,6 +139,7 @@ impl Services {
                     .map(|c| c as Arc<dyn crate::throttle::ThrottleCounters>),
             )),
             outbox_wakeup: Arc::new(tokio::sync::Notify::new()),
+            backchannel_wakeup: Arc::new(tokio::sync::Notify::new()),
             recovery_limiter: Arc::new(crate::recovery_limit::RecoveryLimits::new(
                 counters.map(|c| c as Arc<dyn crate::recovery_limit::WindowCounters>),
             )),
@@ -168,7 +171,20 @@ impl Services {
         if let Some(link) = &self.redis {
             crate::redis::sessions::forget_for_changes(link, changes).await;
         }
+        if changes.iter().any(gatehouse_core::Change::ends_sessions) {
+            self.logouts_queued().await;
+        }
         Ok(())
+    }
+
+    /// Starts back-channel logout delivery now rather than at its next poll, here and (through
+    /// Redis) in a separate worker; call it after a commit that ended sessions, which is when
+    /// the store queues logout tokens.
+    async fn logouts_queued(&self) {
+        self.backchannel_wakeup.notify_one();
+        if let Some(link) = &self.redis {
+            crate::redis::wakeup::nudge(link, crate::redis::wakeup::Queue::Backchannel).await;
+        }
     }
 
     /// Drops every cached session of `user` from the Redis session cache, after a change the
@@ -177,6 +193,7 @@ impl Services {
         if let Some(link) = &self.redis {
             crate::redis::sessions::forget(link, crate::redis::sessions::Forget::User(user)).await;
         }
+        self.logouts_queued().await;
     }
 
     /// Drops `kinds` from this process's caches and tells the other replicas to do the same;

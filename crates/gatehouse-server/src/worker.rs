@@ -22,8 +22,8 @@ pub async fn run(services: Services, mut shutdown: watch::Receiver<bool>) {
         services.clone(),
         shutdown.clone(),
     ));
-    // With Redis, new mail queued by a server wakes delivery at once.
-    tokio::spawn(crate::redis::wakeup::relay_outbox(
+    // With Redis, new mail and logouts queued by a server wake delivery at once.
+    tokio::spawn(crate::redis::wakeup::relay(
         services.clone(),
         shutdown.clone(),
     ));

@@ -250,13 +250,17 @@ impl Server {
     /// Starts `gatehouse serve --no-worker`, one of several replicas that leave background
     /// tasks to a separate worker.
     pub fn start_replica(env: &BTreeMap<String, String>, extra: &[(&str, &str)]) -> Self {
-        Self::spawn(
-            env,
-            &["serve", "--no-worker"],
-            free_addr(),
-            free_addr(),
-            extra,
-        )
+        Self::start_replica_at(env, free_addr(), extra)
+    }
+
+    /// Starts a replica with its HTTP listener on `http`, for tests that must know the
+    /// address (the issuer) first.
+    pub fn start_replica_at(
+        env: &BTreeMap<String, String>,
+        http: SocketAddr,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        Self::spawn(env, &["serve", "--no-worker"], http, free_addr(), extra)
     }
 
     /// Starts `gatehouse worker`. It has no public listener, so `http` and `metrics` both

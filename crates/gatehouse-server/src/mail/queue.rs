@@ -64,7 +64,7 @@ async fn enqueue(
     services.outbox_wakeup.notify_one();
     if let Some(link) = &services.redis {
         // A worker in another process starts at once rather than at its next poll.
-        crate::redis::wakeup::nudge(link, crate::redis::wakeup::OUTBOX).await;
+        crate::redis::wakeup::nudge(link, crate::redis::wakeup::Queue::Outbox).await;
     }
     metrics::counter!("gatehouse_email_queued_total", "kind" => kind).increment(1);
     Ok(id)

@@ -200,7 +200,7 @@ fn count(result: &'static str) {
 }
 
 /// Delivers queued logout tokens until `shutdown` flips to true, checking the queue every
-/// `worker.backchannel_poll_interval_ms`.
+/// `worker.backchannel_poll_interval_ms` and whenever a session-ending commit wakes it.
 pub async fn run_delivery(services: Services, mut shutdown: watch::Receiver<bool>) {
     let timeout =
         std::time::Duration::from_secs(services.config.worker.backchannel_timeout_secs.max(1));
@@ -231,6 +231,7 @@ pub async fn run_delivery(services: Services, mut shutdown: watch::Receiver<bool
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
+            _ = services.backchannel_wakeup.notified() => {}
             _ = shutdown.changed() => break,
         }
         if *shutdown.borrow() {
