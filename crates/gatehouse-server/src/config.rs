@@ -115,6 +115,8 @@ pub struct Config {
     pub bootstrap_username: String,
     /// An API token created for the first administrator, for automation.
     pub bootstrap_token: Option<Secret>,
+    /// Dex-compatible endpoints for clients moved from Dex (off unless a path is set).
+    pub dex_compat: DexCompatConfig,
 }
 
 impl Default for Config {
@@ -138,7 +140,56 @@ impl Default for Config {
             bootstrap_email: None,
             bootstrap_username: "admin".into(),
             bootstrap_token: None,
+            dex_compat: DexCompatConfig::default(),
         }
+    }
+}
+
+/// The Dex-compatible issuer: Dex served every client from one issuer URL with its own
+/// endpoint paths, so clients that hard-code them (or an API server's `--oidc-issuer-url`)
+/// keep working when Gatehouse takes over Dex's host name. Installation-wide, as Dex's issuer
+/// was: every OIDC application can be reached through it; tokens are bound to their client
+/// by `aud`, and each application's own issuer stays as it is.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DexCompatConfig {
+    /// The path of Dex's issuer under `external_url` (`/dex` for Dex's usual
+    /// `https://dex.example.com/dex`, `/` for an issuer at the root); unset: no alias.
+    pub issuer_path: Option<String>,
+}
+
+/// Paths Gatehouse serves itself, which the Dex alias must not shadow.
+const RESERVED_PREFIXES: &[&str] = &["/application", "/if", "/api", "/source", "/-", "/static"];
+
+impl DexCompatConfig {
+    /// The issuer path normalised (no trailing slash; `""` for the root), when the alias is on.
+    pub fn path(&self) -> Option<&str> {
+        self.issuer_path.as_deref().map(|p| p.trim_end_matches('/'))
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let Some(raw) = &self.issuer_path else {
+            return Ok(());
+        };
+        let path = raw.trim_end_matches('/');
+        if !raw.starts_with('/') {
+            return Err(format!("must start with / (got {raw:?})"));
+        }
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~/".contains(c);
+        if !path.chars().all(allowed) || path.contains("//") {
+            return Err(format!(
+                "may hold only letters, digits, -._~ and single slashes (got {raw:?})"
+            ));
+        }
+        if let Some(prefix) = RESERVED_PREFIXES
+            .iter()
+            .find(|p| path == **p || path.starts_with(&format!("{p}/")))
+        {
+            return Err(format!(
+                "{raw:?} is under {prefix}, which Gatehouse serves itself"
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -515,6 +566,9 @@ impl Config {
                 "redis.pool_size and redis.command_timeout_ms: must be at least 1".into(),
             ));
         }
+        self.dex_compat
+            .check()
+            .map_err(|problem| ConfigError(format!("dex_compat.issuer_path: {problem}")))?;
         if self.worker.sweep_interval_secs == 0 {
             return Err(ConfigError(
                 "worker.sweep_interval_secs: must be at least 1".into(),
@@ -709,5 +763,34 @@ impl Provider for ResolvedReferences {
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         Ok(Profile::Default.collect(self.0.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DexCompatConfig;
+
+    fn check(path: &str) -> Result<(), String> {
+        DexCompatConfig {
+            issuer_path: Some(path.to_owned()),
+        }
+        .check()
+    }
+
+    #[test]
+    fn dex_issuer_paths_are_checked() {
+        assert!(check("/dex").is_ok());
+        assert!(check("/dex/").is_ok());
+        assert!(check("/").is_ok());
+        assert!(check("dex").is_err());
+        assert!(check("/dex?x").is_err());
+        assert!(check("/a//b").is_err());
+        assert!(check("/application/o").is_err());
+        assert!(check("/api").is_err());
+        assert!(check("/apis").is_ok());
+        let root = DexCompatConfig {
+            issuer_path: Some("/".into()),
+        };
+        assert_eq!(root.path(), Some(""));
     }
 }

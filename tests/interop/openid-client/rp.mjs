@@ -73,7 +73,7 @@ async function main () {
   return {
     claims,
     userinfo,
-    refreshed: { hasAccessToken: typeof refreshed.access_token === 'string', rotated: refreshed.refresh_token !== tokens.refresh_token, idTokenSub: refreshed.claims()?.sub },
+    refreshed: { hasAccessToken: typeof refreshed.access_token === 'string', rotated: refreshed.refresh_token !== tokens.refresh_token, idTokenSub: refreshed.claims()?.sub, idTokenIss: refreshed.claims()?.iss },
     introspected,
     afterRevocation,
     reuse

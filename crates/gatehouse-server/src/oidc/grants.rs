@@ -5,6 +5,7 @@
 //! to store and sign. Every authorization, token and refresh is an audit event written with
 //! its artefacts.
 
+use crate::oidc::issuer::{self, Via};
 use crate::oidc::keys::{self, KeyError};
 use crate::services::Services;
 use chrono::{DateTime, Duration, Utc};
@@ -142,8 +143,9 @@ pub async fn admits_user(
     Ok(app.admits(&groups))
 }
 
-/// Issues a single-use authorization code for a validated request; records
-/// `authorize_application`.
+/// Issues a single-use authorization code for a validated request received `via` one of
+/// the issuers (recorded, so its tokens name that issuer); records `authorize_application`.
+#[allow(clippy::too_many_arguments)]
 pub async fn issue_code(
     services: &Services,
     app: &Application,
@@ -151,6 +153,7 @@ pub async fn issue_code(
     request: &AuthorizationRequest,
     user: &User,
     sign_in: &SignIn,
+    via: Via,
     audit: &AuditContext,
 ) -> Result<String, GrantError> {
     let code = gatehouse_crypto::generate_token("");
@@ -170,6 +173,7 @@ pub async fn issue_code(
         data.insert("nonce".into(), Value::from(nonce.as_str()));
     }
     sign_in.store_in(&mut data);
+    issuer::record(services, via, &mut data);
     let token = NewOAuth2Token {
         kind: OAuth2TokenKind::AuthorizationCode,
         application_id: app.id,
@@ -230,12 +234,14 @@ impl TokenResponse {
     }
 }
 
-/// Serves a token request from an authenticated client.
+/// Serves a token request from an authenticated client, received `via` one of the issuers.
+/// Grants that redeem an artefact keep the issuer it recorded; the others name `via`'s.
 pub async fn token(
     services: &Services,
     app: &Application,
     provider: &OAuth2Provider,
     request: TokenRequest,
+    via: Via,
     audit: &AuditContext,
 ) -> Result<TokenResponse, GrantError> {
     match request {
@@ -279,6 +285,7 @@ pub async fn token(
                 provider,
                 &account,
                 scope.as_deref(),
+                via,
                 audit,
             )
             .await
@@ -286,7 +293,7 @@ pub async fn token(
         TokenRequest::ClientCredentials {
             scope,
             service_account: None,
-        } => client_credentials(services, app, provider, scope.as_deref(), audit).await,
+        } => client_credentials(services, app, provider, scope.as_deref(), via, audit).await,
         TokenRequest::DeviceCode { device_code } => {
             crate::oidc::device::redeem(services, app, provider, &device_code, audit).await
         }
@@ -426,6 +433,7 @@ async fn client_credentials(
     app: &Application,
     provider: &OAuth2Provider,
     scope: Option<&[String]>,
+    via: Via,
     audit: &AuditContext,
 ) -> Result<TokenResponse, GrantError> {
     if provider.client_type != ClientType::Confidential {
@@ -464,6 +472,7 @@ async fn client_credentials(
         None,
         scopes,
         &SignIn::default(),
+        via,
         event,
         audit,
     )
@@ -481,9 +490,12 @@ pub(crate) async fn issue_direct(
     user: Option<&User>,
     scopes: Vec<String>,
     sign_in: &SignIn,
+    via: Via,
     event: NewEvent,
     audit: &AuditContext,
 ) -> Result<TokenResponse, GrantError> {
+    let mut data = Map::new();
+    issuer::record(services, via, &mut data);
     let seed = OAuth2Token {
         id: gatehouse_core::OAuth2TokenId::new(),
         kind: OAuth2TokenKind::AccessToken,
@@ -492,7 +504,7 @@ pub(crate) async fn issue_direct(
         family: GrantFamilyId::new(),
         session_id: None,
         scopes: scopes.clone(),
-        data: Map::new(),
+        data,
         expires_at: Utc::now(),
         used_at: None,
         revoked_at: None,
@@ -517,7 +529,8 @@ pub(crate) struct Minted {
 }
 
 /// Signs the access token (and ID token with `openid`), creates a refresh token with
-/// `offline_access`, and returns the records to store.
+/// `offline_access`, and returns the records to store. The tokens name the issuer
+/// `parent` recorded (the application's own unless it came through the Dex alias).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn mint(
     services: &Services,
@@ -531,7 +544,7 @@ pub(crate) async fn mint(
 ) -> Result<Minted, GrantError> {
     let auth_time = sign_in.auth_time;
     let key = keys::active_key(services, provider.signing_alg).await?;
-    let issuer = issuer(services, app);
+    let issuer = issuer::recorded(services, app, &parent.data);
     let now = Utc::now();
     let subject = match user {
         Some(user) => subject(services, app, provider, user),
@@ -626,6 +639,7 @@ fn refresh_record(
     let secret = gatehouse_crypto::generate_token("");
     let mut data = Map::new();
     sign_in.store_in(&mut data);
+    issuer::carry(&parent.data, &mut data);
     let record = NewOAuth2Token {
         kind: OAuth2TokenKind::RefreshToken,
         application_id: app.id,
@@ -770,14 +784,14 @@ pub async fn introspect(
         "scope": info.record.scopes.join(" "),
         "exp": info.record.expires_at.timestamp(),
         "iat": info.record.created_at.timestamp(),
-        "iss": issuer(services, app),
+        "iss": issuer::recorded(services, app, &info.record.data),
         "token_type": match info.record.kind {
             OAuth2TokenKind::RefreshToken => "refresh_token",
             _ => "Bearer",
         },
     });
     if let Some(claims) = &info.claims {
-        for name in ["sub", "aud", "jti"] {
+        for name in ["iss", "sub", "aud", "jti"] {
             if let Some(value) = claims.get(name) {
                 body[name] = value.clone();
             }

@@ -6,6 +6,7 @@ pub mod backchannel;
 pub mod cache;
 pub mod device;
 pub mod grants;
+pub mod issuer;
 pub mod keys;
 pub mod secrets;
 pub mod service_account;

@@ -10,6 +10,7 @@
 use crate::oidc::grants::{
     GrantError, SignIn, TokenResponse, admits_user, issue_direct, token_event,
 };
+use crate::oidc::issuer::Via;
 use crate::services::Services;
 use crate::throttle::{LoginThrottle, ThrottleVerdict};
 use chrono::Utc;
@@ -31,6 +32,7 @@ pub async fn client_credentials(
     provider: &OAuth2Provider,
     account: &ServiceAccountCredentials,
     scope: Option<&[String]>,
+    via: Via,
     audit: &AuditContext,
 ) -> Result<TokenResponse, GrantError> {
     let scopes = granted_scopes(provider, scope)?;
@@ -49,6 +51,7 @@ pub async fn client_credentials(
         Some(&user),
         scopes,
         &sign_in,
+        via,
         event,
         audit,
     )

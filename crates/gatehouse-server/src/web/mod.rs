@@ -53,7 +53,7 @@ pub fn router(services: Services) -> Router {
             "/if/user/devices/rename",
             axum::routing::post(portal::rename_device),
         )
-        .merge(oidc::routes())
+        .merge(oidc::routes(services.config.dex_compat.path()))
         .merge(api::router())
         .route("/", get(portal::root))
         .route("/static/gatehouse.css", get(pages::stylesheet))

@@ -18,7 +18,7 @@ pub(crate) async fn dex(
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let snapshot = Snapshot::read(services.store.as_ref()).await?;
     let env = |name: &str| std::env::var(name).ok();
-    let translation = match dex::import(&text, &env, &snapshot, &services.config.base_url()) {
+    let mut translation = match dex::import(&text, &env, &snapshot, &services.config.base_url()) {
         Ok(translation) => translation,
         Err(error) => {
             eprintln!("gatehouse: {}: {error}", file.display());
@@ -26,6 +26,7 @@ pub(crate) async fn dex(
             return Ok(ExitCode::from(2));
         }
     };
+    translation.report.dex_alias = gatehouse_server::oidc::issuer::dex_alias_issuer(&services);
     print!("{}", translation.report);
     println!();
     println!("Changes:");

@@ -65,6 +65,9 @@ pub struct Report {
     pub base_url: String,
     /// One entry per imported client.
     pub clients: Vec<ClientInstructions>,
+    /// The Dex-compatible alias issuer, when `dex_compat.issuer_path` is set: every client
+    /// may keep Dex's paths under it.
+    pub dex_alias: Option<String>,
 }
 
 impl Report {
@@ -139,7 +142,63 @@ impl fmt::Display for Report {
                 writeln!(f, "    userinfo:           {base}/application/o/userinfo/")?;
                 writeln!(f, "    JWKS:               {}jwks/", client.issuer)?;
             }
+            writeln!(f)?;
+            self.write_dex_alias(f)?;
         }
         Ok(())
+    }
+}
+
+impl Report {
+    /// The alias's URLs, or how to turn it on with Dex's own issuer path.
+    fn write_dex_alias(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use gatehouse_oidc::dex::{AUTH_PATH, KEYS_PATH, TOKEN_PATH, USERINFO_PATH};
+        let Some(alias) = &self.dex_alias else {
+            let path = self.dex_issuer.as_deref().map_or("/dex", issuer_path);
+            writeln!(
+                f,
+                "Or keep Dex's URLs for every client: serve Gatehouse at Dex's host name with \
+                 `dex_compat: {{ issuer_path: \"{path}\" }}` in its configuration, and run this \
+                 import again to see the alias URLs."
+            )?;
+            return Ok(());
+        };
+        let same = self.dex_issuer.as_deref() == Some(alias.as_str());
+        writeln!(
+            f,
+            "Or, for every client, Dex's paths under the Dex-compatible issuer{}:",
+            if same {
+                " (Dex's issuer unchanged)"
+            } else {
+                ""
+            }
+        )?;
+        writeln!(f, "    issuer / discovery: {alias}")?;
+        writeln!(f, "    authorization:      {alias}{AUTH_PATH}")?;
+        writeln!(f, "    token:              {alias}{TOKEN_PATH}")?;
+        writeln!(f, "    userinfo:           {alias}{USERINFO_PATH}")?;
+        writeln!(f, "    JWKS:               {alias}{KEYS_PATH}")
+    }
+}
+
+/// The path of an issuer URL (`https://dex.example.com/dex` → `/dex`; `/` when it has none).
+fn issuer_path(issuer: &str) -> &str {
+    let after_scheme = issuer.split_once("://").map_or(issuer, |(_, rest)| rest);
+    match after_scheme.find('/') {
+        Some(at) if after_scheme.len() > at + 1 => &after_scheme[at..],
+        _ => "/",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_paths_of_dex_issuers() {
+        assert_eq!(issuer_path("https://dex.example.com/dex"), "/dex");
+        assert_eq!(issuer_path("https://dex.example.com/"), "/");
+        assert_eq!(issuer_path("https://dex.example.com"), "/");
+        assert_eq!(issuer_path("http://127.0.0.1:5556/a/b"), "/a/b");
     }
 }

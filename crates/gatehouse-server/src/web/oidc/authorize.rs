@@ -3,10 +3,13 @@
 //! the authentication flow and brought back here; with a fresh enough one, the
 //! application's group policy decides, then the consent mode (`super::consent` shows the
 //! page and brings the answer back here), and an authorization code goes back to the client.
+//! Served as the Dex alias's `/auth` too: the request then speaks for the alias issuer, in
+//! the RFC 9207 `iss` parameter and in the tokens its code yields.
 
 use super::consent;
 use super::responses::{audit, error_page, see_other};
 use crate::oidc::grants::{self, GrantError};
+use crate::oidc::issuer::{self, Via};
 use crate::services::Services;
 use crate::web::client::ClientIp;
 use crate::web::flow::LOGIN_PATH;
@@ -37,6 +40,7 @@ pub(super) enum ConsentAnswer {
 pub(super) async fn authorize_get(
     State(services): State<Services>,
     client_ip: ClientIp,
+    via: Via,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -46,6 +50,7 @@ pub(super) async fn authorize_get(
         client_ip,
         &headers,
         &query,
+        via,
         ConsentAnswer::NotAsked,
     )
     .await
@@ -55,6 +60,7 @@ pub(super) async fn authorize_get(
 pub(super) async fn authorize_post(
     State(services): State<Services>,
     client_ip: ClientIp,
+    via: Via,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -71,20 +77,23 @@ pub(super) async fn authorize_post(
         client_ip,
         &headers,
         &text,
+        via,
         ConsentAnswer::NotAsked,
     )
     .await
 }
 
-/// Runs an authorization request (`query` holds its form-encoded parameters) to its answer.
+/// Runs an authorization request (`query` holds its form-encoded parameters) received
+/// `via` one of the issuers to its answer.
 pub(super) async fn run(
     services: &Services,
     client_ip: ClientIp,
     headers: &HeaderMap,
     query: &str,
+    via: Via,
     answer: ConsentAnswer,
 ) -> Response {
-    match decide(services, client_ip, headers, query, answer).await {
+    match decide(services, client_ip, headers, query, via, answer).await {
         Ok(response) => response,
         Err(StoreError::Unavailable) => error_page(
             services,
@@ -107,6 +116,7 @@ async fn decide(
     client_ip: ClientIp,
     headers: &HeaderMap,
     query: &str,
+    via: Via,
     answer: ConsentAnswer,
 ) -> Result<Response, StoreError> {
     let params = match Params::parse_form(query) {
@@ -137,7 +147,7 @@ async fn decide(
             "The application is not known to Gatehouse.",
         ));
     };
-    let issuer = grants::issuer(services, &app);
+    let issuer = issuer::issuer_via(services, &app, via);
     let request = match authorize::validate(&params, &provider) {
         Ok(request) => request,
         Err(error) => return Ok(answer_error(services, &error, &issuer)),
@@ -161,7 +171,7 @@ async fn decide(
                 &issuer,
             ));
         }
-        return Ok(sign_in_first(services, original_query, &request, now));
+        return Ok(sign_in_first(services, original_query, &request, via, now));
     };
     // OIDC Core §3.1.2.1: `prompt=login` and an exceeded `max_age` demand a fresh sign-in,
     // which the authentication flow performs even for a signed-in browser.
@@ -182,7 +192,7 @@ async fn decide(
             ));
         }
         Freshness::SignInAgain => {
-            return Ok(sign_in_first(services, original_query, &request, now));
+            return Ok(sign_in_first(services, original_query, &request, via, now));
         }
     }
     if matches!(answer, ConsentAnswer::Denied) {
@@ -260,6 +270,7 @@ async fn decide(
                         session: &session,
                         scopes: &request.scopes,
                         query,
+                        via,
                         remembered: provider.consent_mode == ConsentMode::Remembered,
                         redirect_uri: &request.redirect_uri,
                     },
@@ -274,6 +285,7 @@ async fn decide(
         &request,
         &user,
         &grants::SignIn::of_session(&session),
+        via,
         &audit,
     )
     .await
@@ -306,6 +318,7 @@ fn sign_in_first(
     services: &Services,
     original_query: &str,
     request: &AuthorizationRequest,
+    via: Via,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Response {
     let issued = now.timestamp();
@@ -313,7 +326,8 @@ fn sign_in_first(
         .digester
         .digest(&reauth::marker_message(issued, original_query));
     let back = format!(
-        "/application/o/authorize/?{original_query}{}",
+        "{}?{original_query}{}",
+        super::authorization_path(services, via),
         reauth::marker_suffix(issued, &mac)
     );
     let mut target = format!("{LOGIN_PATH}?next={}", authorize::form_encode(&back));

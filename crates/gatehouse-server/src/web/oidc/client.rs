@@ -4,6 +4,7 @@
 //! is good for one request only.
 
 use super::responses::{store_failure, token_error};
+use crate::oidc::issuer::Via;
 use crate::services::Services;
 use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -39,26 +40,29 @@ fn form(headers: &HeaderMap, body: &[u8]) -> Result<Params, TokenError> {
 /// A form request from an authenticated client: its parameters, application and provider.
 pub(super) type ClientRequest = (Params, Application, OAuth2Provider);
 
-/// Reads the form body of a request received at `endpoint` and authenticates its client;
-/// every failure is already the RFC 6749 §5.2 response.
+/// Reads the form body of a request received at `endpoint` (through `via`'s issuer) and
+/// authenticates its client; every failure is already the RFC 6749 §5.2 response.
 pub(super) async fn client_request(
     services: &Services,
     headers: &HeaderMap,
     body: &[u8],
     endpoint: &str,
+    via: Via,
 ) -> Result<ClientRequest, Response> {
     let params = form(headers, body).map_err(|e| token_error(&e))?;
-    let (app, provider) = authenticated_client(services, headers, &params, endpoint).await?;
+    let (app, provider) = authenticated_client(services, headers, &params, endpoint, via).await?;
     Ok((params, app, provider))
 }
 
 /// Authenticates the client of a token-endpoint-style request received at `endpoint` (the
-/// path under `/application/o/`, e.g. `token/`), which a client assertion's `aud` may name.
+/// path under `/application/o/`, e.g. `token/`), which a client assertion's `aud` may name;
+/// through the Dex alias, its issuer and endpoints may be named too.
 async fn authenticated_client(
     services: &Services,
     headers: &HeaderMap,
     params: &Params,
     endpoint: &str,
+    via: Via,
 ) -> Result<(Application, OAuth2Provider), Response> {
     let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
     let presented = presented_client(authorization, params).map_err(|e| token_error(&e))?;
@@ -81,11 +85,16 @@ async fn authenticated_client(
     let token_endpoint = format!("{base}/application/o/token/");
     let this_endpoint = format!("{base}/application/o/{endpoint}");
     let issuer = discovery::issuer(base, &app.slug);
-    let audiences = [
-        token_endpoint.as_str(),
-        issuer.as_str(),
-        this_endpoint.as_str(),
-    ];
+    let mut audiences = vec![token_endpoint, issuer, this_endpoint];
+    if via == Via::DexAlias
+        && let Some(alias) = crate::oidc::issuer::dex_alias_issuer(services)
+    {
+        use gatehouse_oidc::dex::{INTROSPECT_PATH, TOKEN_PATH};
+        audiences.push(format!("{alias}{TOKEN_PATH}"));
+        audiences.push(format!("{alias}{INTROSPECT_PATH}"));
+        audiences.push(alias);
+    }
+    let audiences: Vec<&str> = audiences.iter().map(String::as_str).collect();
     let refuse = |reason: &str| {
         tracing::info!(client_id = %provider.client_id, method = presented.method.as_str(), reason, "client authentication failed");
         token_error(&TokenError::invalid_client())

@@ -12,6 +12,7 @@
 use super::authorize::{self, ConsentAnswer};
 use super::responses::error_page;
 use crate::config::BrandingConfig;
+use crate::oidc::issuer::Via;
 use crate::services::Services;
 use crate::web::client::ClientIp;
 use crate::web::{cookies, csrf, pages, session};
@@ -36,6 +37,9 @@ const PENDING_LIFETIME_SECS: i64 = 600;
 struct Pending {
     /// The authorization request's form-encoded parameters.
     query: String,
+    /// The issuer the request came through.
+    #[serde(default)]
+    via: Via,
     /// The scopes the page showed.
     scopes: Vec<String>,
     /// Unix time after which the answer is refused.
@@ -56,6 +60,8 @@ pub(super) struct Asking<'a> {
     pub(super) scopes: &'a [String],
     /// The authorization request's parameters.
     pub(super) query: &'a str,
+    /// The issuer the request came through.
+    pub(super) via: Via,
     /// Whether the answer will be remembered.
     pub(super) remembered: bool,
     /// The validated redirect URI the answer sends the browser to.
@@ -88,6 +94,7 @@ fn seal_context(session: &Session) -> String {
 pub(super) fn ask(services: &Services, headers: &HeaderMap, asking: &Asking<'_>) -> Response {
     let pending = Pending {
         query: asking.query.to_owned(),
+        via: asking.via,
         scopes: asking.scopes.to_vec(),
         expires: Utc::now().timestamp() + PENDING_LIFETIME_SECS,
         nonce: gatehouse_crypto::generate_token(""),
@@ -233,5 +240,13 @@ pub(super) async fn answer(
     } else {
         ConsentAnswer::Denied
     };
-    authorize::run(&services, client_ip, &headers, &pending.query, answer).await
+    authorize::run(
+        &services,
+        client_ip,
+        &headers,
+        &pending.query,
+        pending.via,
+        answer,
+    )
+    .await
 }

@@ -11,6 +11,7 @@ use super::client::client_request;
 use super::responses::{audit, error_page, no_store_json, see_other, store_failure, token_error};
 use crate::config::BrandingConfig;
 use crate::oidc::device;
+use crate::oidc::issuer::Via;
 use crate::services::Services;
 use crate::throttle::ThrottleVerdict;
 use crate::web::client::ClientIp;
@@ -42,11 +43,11 @@ pub(super) async fn device_authorization(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (params, app, provider) = match client_request(&services, &headers, &body, "device/").await
-    {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (params, app, provider) =
+        match client_request(&services, &headers, &body, "device/", Via::Application).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
     let scopes = match gatehouse_oidc::device::requested_scopes(&params, &provider) {
         Ok(scopes) => scopes,
         Err(error) => return token_error(&error),

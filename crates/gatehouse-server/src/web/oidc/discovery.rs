@@ -1,5 +1,6 @@
 //! `GET /application/o/<slug>/.well-known/openid-configuration` and `.../jwks/`, served from
-//! bytes serialised once and cached briefly (`oidc::cache`): clients fetch both often.
+//! bytes serialised once and cached briefly (`oidc::cache`): clients fetch both often; and
+//! the same two documents for the Dex-compatible alias (`<issuer path>/keys`).
 
 use super::responses::store_failure;
 use crate::oidc::cache::{self, PublishedApplication};
@@ -27,6 +28,25 @@ pub(super) async fn jwks(State(services): State<Services>, Path(slug): Path<Stri
     if let Err(response) = oidc_app(&services, &slug).await {
         return response;
     }
+    match cache::published_keys(&services).await {
+        Ok(published) => public_json(published.jwks.clone()),
+        Err(error) => store_failure(&error),
+    }
+}
+
+/// The Dex-compatible alias's metadata (`dex_compat.issuer_path`).
+pub(super) async fn dex_alias_configuration(State(services): State<Services>) -> Response {
+    match crate::oidc::issuer::dex_alias_issuer(&services) {
+        Some(issuer) => {
+            let document = crate::oidc::issuer::dex_alias_document(&services, &issuer);
+            public_json(Bytes::from(document.to_string()))
+        }
+        None => not_found(),
+    }
+}
+
+/// The alias's JWKS: the same keys as every application's.
+pub(super) async fn dex_alias_jwks(State(services): State<Services>) -> Response {
     match cache::published_keys(&services).await {
         Ok(published) => public_json(published.jwks.clone()),
         Err(error) => store_failure(&error),

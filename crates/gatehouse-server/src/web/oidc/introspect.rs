@@ -1,9 +1,11 @@
 //! `POST /application/o/introspect/` (RFC 7662) and `POST /application/o/revoke/`
-//! (RFC 7009). Both authenticate the client and only ever act on its own tokens.
+//! (RFC 7009). Both authenticate the client and only ever act on its own tokens. The Dex
+//! alias serves introspection as `<issuer path>/token/introspect`.
 
 use super::client::client_request;
 use super::responses::{audit, no_store_json, store_failure, token_error};
 use crate::oidc::grants;
+use crate::oidc::issuer::Via;
 use crate::services::Services;
 use crate::web::client::ClientIp;
 use axum::body::Bytes;
@@ -16,11 +18,12 @@ use gatehouse_oidc::TokenError;
 /// RFC 7662 §2: confidential clients only (a public client cannot be authenticated).
 pub(super) async fn introspect(
     State(services): State<Services>,
+    via: Via,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let (params, app, provider) =
-        match client_request(&services, &headers, &body, "introspect/").await {
+        match client_request(&services, &headers, &body, "introspect/", via).await {
             Ok(found) => found,
             Err(response) => return response,
         };
@@ -43,11 +46,11 @@ pub(super) async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (params, app, provider) = match client_request(&services, &headers, &body, "revoke/").await
-    {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (params, app, provider) =
+        match client_request(&services, &headers, &body, "revoke/", Via::Application).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
     let Some(token) = params.get("token") else {
         return token_error(&TokenError::invalid_request("token is required"));
     };

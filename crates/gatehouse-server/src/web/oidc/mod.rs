@@ -2,6 +2,9 @@
 //! JWKS and end-session (RP-initiated logout), and the shared authorize, token, userinfo,
 //! introspection, revocation and device authorization endpoints with the device user-code
 //! page (`/if/device/`). Handlers only translate HTTP to `gatehouse-oidc` and `crate::oidc::grants`.
+//! With `dex_compat.issuer_path` set, the same handlers also answer at Dex's paths under that
+//! issuer (`<path>/auth`, `/token`, `/keys`, `/userinfo`, `/token/introspect` and discovery),
+//! told by the [`Via`] in the request's extensions which issuer they speak for.
 
 mod authorize;
 mod client;
@@ -14,16 +17,20 @@ mod responses;
 mod token;
 mod userinfo;
 
+use crate::oidc::issuer::Via;
 use crate::services::Services;
-use axum::Router;
+use axum::extract::FromRequestParts;
 use axum::http::HeaderValue;
+use axum::http::request::Parts;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use gatehouse_oidc::AuthorizeError;
 use gatehouse_oidc::params::Params;
 
-/// The OIDC routes, merged into the public router.
-pub(crate) fn routes() -> Router<Services> {
-    Router::new()
+/// The OIDC routes, merged into the public router; with a Dex issuer path (`""` for the
+/// root), the Dex-compatible alias too.
+pub(crate) fn routes(dex_issuer_path: Option<&str>) -> Router<Services> {
+    let routes = Router::new()
         .route(
             "/application/o/{slug}/.well-known/openid-configuration",
             get(discovery::configuration),
@@ -46,7 +53,48 @@ pub(crate) fn routes() -> Router<Services> {
             get(userinfo::userinfo_get).post(userinfo::userinfo_post),
         )
         .route("/application/o/introspect/", post(introspect::introspect))
-        .route("/application/o/revoke/", post(introspect::revoke))
+        .route("/application/o/revoke/", post(introspect::revoke));
+    match dex_issuer_path {
+        None => routes,
+        Some("") => routes.merge(dex_alias_routes()),
+        Some(path) => routes.nest(path, dex_alias_routes()),
+    }
+}
+
+/// Dex's endpoint paths, served by the same handlers as the application endpoints.
+fn dex_alias_routes() -> Router<Services> {
+    use gatehouse_oidc::dex;
+    Router::new()
+        .route(dex::DISCOVERY_PATH, get(discovery::dex_alias_configuration))
+        .route(dex::KEYS_PATH, get(discovery::dex_alias_jwks))
+        .route(
+            dex::AUTH_PATH,
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route(dex::TOKEN_PATH, post(token::token))
+        .route(
+            dex::USERINFO_PATH,
+            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+        )
+        .route(dex::INTROSPECT_PATH, post(introspect::introspect))
+        .layer(Extension(Via::DexAlias))
+}
+
+/// The issuer a request came through: the alias's routes mark their requests.
+impl<S: Send + Sync> FromRequestParts<S> for Via {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Via>().copied().unwrap_or_default())
+    }
+}
+
+/// The local path of the authorization endpoint `via` names, up to its query.
+pub(crate) fn authorization_path(services: &Services, via: Via) -> String {
+    match (via, services.config.dex_compat.path()) {
+        (Via::DexAlias, Some(path)) => format!("{path}{}", gatehouse_oidc::dex::AUTH_PATH),
+        _ => "/application/o/authorize/".to_owned(),
+    }
 }
 
 /// The `Content-Security-Policy` of a page whose form may end, through redirects, at
@@ -60,7 +108,13 @@ pub(crate) fn csp_for_form_target(redirect_uri: &str) -> Option<HeaderValue> {
 /// is known and the redirect URI registered (the authorization endpoint's own checks), so
 /// the flow's pages can allow it as a form target. `None` for any other `next`.
 pub(crate) async fn redirect_target_of_next(services: &Services, next: &str) -> Option<String> {
-    let query = next.strip_prefix("/application/o/authorize/?")?;
+    let (path, query) = next.split_once('?')?;
+    if ![Via::Application, Via::DexAlias]
+        .into_iter()
+        .any(|via| authorization_path(services, via) == path)
+    {
+        return None;
+    }
     let params = Params::parse_form(query).ok()?;
     let client_id = gatehouse_oidc::authorize::client_id(&params).ok()?;
     let app = services

@@ -1,8 +1,9 @@
-//! `POST /application/o/token/` (RFC 6749 §3.2).
+//! `POST /application/o/token/` (RFC 6749 §3.2), also served as the Dex alias's `/token`.
 
 use super::client::client_request;
 use super::responses::{audit, no_store_json, store_failure, token_error};
 use crate::oidc::grants::{self, GrantError};
+use crate::oidc::issuer::Via;
 use crate::services::Services;
 use crate::web::client::ClientIp;
 use axum::body::Bytes;
@@ -14,13 +15,15 @@ use axum::response::Response;
 pub(super) async fn token(
     State(services): State<Services>,
     client_ip: ClientIp,
+    via: Via,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (params, app, provider) = match client_request(&services, &headers, &body, "token/").await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (params, app, provider) =
+        match client_request(&services, &headers, &body, "token/", via).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
     let request = match gatehouse_oidc::token_request::parse(&params) {
         Ok(request) => request,
         Err(error) => return token_error(&error),
@@ -31,7 +34,7 @@ pub(super) async fn token(
         &format!("client:{}", provider.client_id),
     );
     let grant_type = request.grant_type();
-    match grants::token(&services, &app, &provider, request, &audit).await {
+    match grants::token(&services, &app, &provider, request, via, &audit).await {
         Ok(response) => {
             metrics::counter!("gatehouse_tokens_issued_total", "grant" => grant_type).increment(1);
             no_store_json(StatusCode::OK, &response.body())
