@@ -7,6 +7,7 @@
 
 mod admin_api;
 mod admin_api_fuzz;
+mod admin_ui;
 mod app_update;
 mod apply_apps;
 mod authn;

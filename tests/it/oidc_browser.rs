@@ -21,7 +21,7 @@ const ROLE_RULE: &str = "contains(groups[*], 'grafana-admins') && 'Admin' || 'Vi
 
 /// The relying party's redirect URI: answers every request with a small page and reports
 /// the request target it was called with.
-async fn callback_listener() -> (String, mpsc::UnboundedReceiver<String>) {
+pub(crate) async fn callback_listener() -> (String, mpsc::UnboundedReceiver<String>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -57,7 +57,7 @@ async fn callback_listener() -> (String, mpsc::UnboundedReceiver<String>) {
 
 /// Signs `user` in through Chromium from the RP's authorization URL and allows the consent
 /// page when `consent` (explicit consent); returns the callback URL the RP received.
-async fn browser_login(
+pub(crate) async fn browser_login(
     page: &fantoccini::Client,
     (url, consent): (&str, bool),
     user: Option<&str>,

@@ -1,6 +1,7 @@
 //! The HTTP surface: a thin axum layer that parses requests, calls services and renders
 //! responses. Routes follow the authentik-compatible layout in DESIGN.md.
 
+mod admin;
 mod api;
 mod client;
 mod cookies;
@@ -55,6 +56,7 @@ pub fn router(services: Services) -> Router {
         )
         .merge(oidc::routes(services.config.dex_compat.path()))
         .merge(api::router())
+        .merge(admin::routes())
         .route("/", get(portal::root))
         .route("/static/gatehouse.css", get(pages::stylesheet))
         .route("/static/webauthn.js", get(pages::webauthn_script))
