@@ -40,7 +40,7 @@ async fn admin_journey_in_chromium_ends_with_a_real_relying_party() {
     let gh = Installation::new(Backend::Sqlite).await;
     gh.cli_ok(
         &["user", "create", "dave", "--password-stdin"],
-        Some("dave's long passphrase\n"),
+        Some("an outsider's passphrase\n"),
     );
     let server = Server::start(&gh, &[("GATEHOUSE_BOOTSTRAP_PASSWORD", PASSWORD)]);
     server.wait_ready().await;
@@ -87,7 +87,7 @@ async fn admin_journey_in_chromium_ends_with_a_real_relying_party() {
         .await
         .expect("value");
     assert_eq!(kept.as_deref(), Some("carol"));
-    type_into(page, "password", "carol's long passphrase").await;
+    type_into(page, "password", "a wiki reader's passphrase").await;
     click(page, "create").await;
     assert_eq!(text_of(page, "heading").await, "carol");
     assert_eq!(text_of(page, "notice").await, "User created.");
@@ -141,7 +141,7 @@ async fn admin_journey_in_chromium_ends_with_a_real_relying_party() {
         page,
         (url, false),
         Some("carol"),
-        "carol's long passphrase",
+        "a wiki reader's passphrase",
         &base,
         &mut callbacks,
     )
@@ -168,7 +168,7 @@ async fn admin_journey_in_chromium_ends_with_a_real_relying_party() {
         .await
         .expect("authorization URL");
     submit_field(page, "uid", "dave").await;
-    submit_field(page, "password", "dave's long passphrase").await;
+    submit_field(page, "password", "an outsider's passphrase").await;
     let denied = page.find(Locator::Css("h1")).await.expect("heading");
     assert_eq!(denied.text().await.expect("text"), "Access denied");
     assert!(
@@ -227,7 +227,7 @@ async fn auditors_read_every_list_and_every_write_is_refused() {
             "staff",
             "--password-stdin",
         ],
-        Some("plain's long passphrase\n"),
+        Some("a quiet morning passphrase\n"),
     );
     let server = Server::start(&gh, &[("GATEHOUSE_BOOTSTRAP_PASSWORD", PASSWORD)]);
     server.wait_ready().await;
@@ -257,7 +257,7 @@ async fn auditors_read_every_list_and_every_write_is_refused() {
             ("csrf", &csrf),
             ("username", "audrey"),
             ("groups", "auditors"),
-            ("password", "audrey's long passphrase"),
+            ("password", "a careful reviewer's passphrase"),
             ("active", "yes"),
         ],
     )
@@ -299,7 +299,7 @@ async fn auditors_read_every_list_and_every_write_is_refused() {
         &server,
         &plain,
         &server.url("/if/admin/"),
-        &[("uid", "plain"), ("password", "plain's long passphrase")],
+        &[("uid", "plain"), ("password", "a quiet morning passphrase")],
     )
     .await;
     assert_eq!(back, "/if/admin/");
@@ -308,7 +308,13 @@ async fn auditors_read_every_list_and_every_write_is_refused() {
     assert!(body.contains("no administrative role"), "{body}");
 
     // The auditor reads every list and detail, without write controls.
-    let audrey = signed_in(&server, "audrey", "audrey's long passphrase", "/if/admin/").await;
+    let audrey = signed_in(
+        &server,
+        "audrey",
+        "a careful reviewer's passphrase",
+        "/if/admin/",
+    )
+    .await;
     for path in [
         "/if/admin/",
         "/if/admin/events/?action=login",
@@ -340,9 +346,11 @@ async fn auditors_read_every_list_and_every_write_is_refused() {
     );
     assert!(users.contains("id=\"read-only\""), "a read-only banner");
 
-    // Every write is refused by the services, whatever the page showed.
-    let csrf = csrf_of(&users);
+    // Every write is refused by the services, whatever the page showed (the read-only
+    // details form still carries this browser's CSRF token).
     let user_page = format!("/if/admin/users/{plain_id}/");
+    let (_, details) = get_page(&audrey, &server, &user_page).await;
+    let csrf = csrf_of(&details);
     for (path, fields) in [
         ("/if/admin/users/".to_owned(), vec![("username", "mallory")]),
         (
@@ -459,6 +467,8 @@ async fn overview_events_flows_and_keys_pages() {
             || bad.contains("id=\"user-error\">no user named &quot;nobody&quot;"),
         "{bad}"
     );
+    let (status, bad) = get_page(&admin, &server, "/if/admin/events/?since=soon").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(bad.contains("id=\"since-error\""), "{bad}");
 
     // Flows show their stages in order.
