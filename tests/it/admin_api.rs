@@ -499,7 +499,165 @@ async fn roles_are_enforced_on_every_call(backend: Backend) {
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
-on_both_backends!(roles_are_enforced_on_every_call);
+async fn applications_are_changed_by_superusers_only(backend: Backend) {
+    let gh = Installation::new(backend).await;
+    let server = server_with_root(&gh);
+    server.wait_ready().await;
+    let root = Api::new(&server, Some(ROOT_TOKEN));
+    for (name, attributes) in [
+        ("auditors", json!({"gatehouse_admin_roles": ["auditor"]})),
+        (
+            "managers",
+            json!({"gatehouse_admin_roles": ["user_manager"]}),
+        ),
+        ("staff", json!({})),
+    ] {
+        root.expect(
+            StatusCode::CREATED,
+            Method::POST,
+            "/core/groups/",
+            Some(json!({"name": name, "attributes": attributes})),
+        )
+        .await;
+    }
+    let (_, auditor_token) = user_with_token(&root, "audrey", &["auditors"]).await;
+    let (_, manager_token) = user_with_token(&root, "manny", &["managers"]).await;
+    root.expect(
+        StatusCode::CREATED,
+        Method::POST,
+        "/core/applications/",
+        Some(json!({"slug": "grafana", "name": "Grafana",
+            "oauth2": {"client_id": "grafana", "redirect_uris": ["https://grafana.example/cb"]}})),
+    )
+    .await;
+    root.expect(
+        StatusCode::CREATED,
+        Method::POST,
+        "/core/applications/",
+        Some(json!({"slug": "portal", "name": "Portal"})),
+    )
+    .await;
+
+    let rename = json!({"name": "Renamed"});
+    for token in [&auditor_token, &manager_token] {
+        let (status, body) = Api::new(&server, Some(token))
+            .call(
+                Method::PATCH,
+                "/core/applications/grafana/",
+                Some(rename.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    }
+
+    // Bad input names the field and changes nothing.
+    for (body, field) in [
+        (json!({"name": ""}), "name"),
+        (json!({"launch_url": "not a url"}), "launch_url"),
+        (json!({"allowed_groups": ["nobody"]}), "allowed_groups"),
+        (
+            json!({"oauth2": {"signing_alg": "HS256"}}),
+            "oauth2.signing_alg",
+        ),
+        (
+            json!({"name": "Half", "oauth2": {"redirect_uris": ["not a uri"]}}),
+            "redirect_uris[0]",
+        ),
+    ] {
+        let answer = root
+            .expect(
+                StatusCode::BAD_REQUEST,
+                Method::PATCH,
+                "/core/applications/grafana/",
+                Some(body.clone()),
+            )
+            .await;
+        assert!(answer["fields"][field].is_array(), "{body}: {answer}");
+    }
+    let (_, unchanged) = root.get("/core/applications/grafana/").await;
+    assert_eq!(unchanged["name"], "Grafana");
+    root.expect(
+        StatusCode::NOT_FOUND,
+        Method::PATCH,
+        "/core/applications/nope/",
+        Some(rename.clone()),
+    )
+    .await;
+    root.expect(
+        StatusCode::CONFLICT,
+        Method::PATCH,
+        "/core/applications/portal/",
+        Some(json!({"oauth2": {"scopes": ["openid"]}})),
+    )
+    .await;
+
+    let changed = root
+        .expect(
+            StatusCode::OK,
+            Method::PATCH,
+            "/core/applications/grafana/",
+            Some(json!({
+                "name": "Grafana 11",
+                "launch_url": "https://grafana.example/",
+                "allowed_groups": ["staff"],
+                "oauth2": {
+                    "redirect_uris": ["https://grafana.example/login/generic_oauth"],
+                    "signing_alg": "ES256",
+                    "consent_mode": "explicit",
+                    "access_token_lifetime": 600,
+                    "token_endpoint_auth_method": "client_secret_post"
+                }
+            })),
+        )
+        .await;
+    assert_eq!(changed["name"], "Grafana 11");
+    assert_eq!(changed["allowed_groups"], json!(["staff"]));
+    let oauth2 = &changed["oauth2"];
+    assert_eq!(
+        oauth2["redirect_uris"],
+        json!(["https://grafana.example/login/generic_oauth"])
+    );
+    assert_eq!(oauth2["signing_alg"], "ES256");
+    assert_eq!(oauth2["consent_mode"], "explicit");
+    assert_eq!(oauth2["access_token_lifetime"], 600);
+    assert_eq!(oauth2["token_endpoint_auth_method"], "client_secret_post");
+    assert_eq!(oauth2["client_id"], "grafana");
+    let (_, stored) = root.get("/core/applications/grafana/").await;
+    assert_eq!(stored, changed);
+    // Its discovery document now advertises ES256, so a key for it exists already.
+    let (_, keys) = root.get("/crypto/keys/?search=ES256").await;
+    assert!(keys["pagination"]["count"].as_u64() >= Some(1), "{keys}");
+
+    // `null` clears; an empty list lets everyone in; the event names what changed.
+    let cleared = root
+        .expect(
+            StatusCode::OK,
+            Method::PATCH,
+            "/core/applications/grafana/",
+            Some(json!({"launch_url": null, "allowed_groups": [],
+                "oauth2": {"token_endpoint_auth_method": null}})),
+        )
+        .await;
+    assert_eq!(cleared["launch_url"], Value::Null);
+    assert_eq!(cleared["allowed_groups"], json!([]));
+    assert_eq!(cleared["oauth2"]["token_endpoint_auth_method"], Value::Null);
+    let (_, events) = root
+        .get("/events/?action=model_updated&page_size=500")
+        .await;
+    let text = events.to_string();
+    assert!(
+        text.contains("grafana") && text.contains("redirect_uris"),
+        "{text}"
+    );
+    let (_, shown) = Api::new(&server, Some(&auditor_token))
+        .get("/core/applications/grafana/")
+        .await;
+    assert_eq!(shown["name"], "Grafana 11");
+}
+on_both_backends!(
+    roles_are_enforced_on_every_call,
+    applications_are_changed_by_superusers_only
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_cookies_need_the_csrf_header_for_writes() {

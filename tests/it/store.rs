@@ -17,6 +17,9 @@ crate::on_both_stores! {
     migrations_are_idempotent_and_pool_reports,
     creates_and_reads_users,
     lists_searches_and_pages_users,
+    user_search_follows_changes_and_folds_unicode,
+    page_totals_are_exact_at_every_offset,
+    group_names_of_a_page_of_users_in_one_call,
     duplicate_username_conflicts_and_writes_nothing,
     invalid_email_is_refused,
     update_records_changed_field_names,
@@ -271,6 +274,207 @@ async fn lists_searches_and_pages_users(store: SqlStore) {
         .await
         .expect("page");
     assert_eq!(clamped.items.len(), 1);
+}
+
+async fn user_search_follows_changes_and_folds_unicode(store: SqlStore) {
+    let carol = store
+        .create_user(
+            NewUser {
+                name: "Carol Singer".into(),
+                email: Some("carol@old.example".into()),
+                ..user("carol")
+            },
+            &audit(),
+        )
+        .await
+        .expect("create");
+    store
+        .create_user(
+            NewUser {
+                name: "Élodie Ünal".into(),
+                ..user("elodie")
+            },
+            &audit(),
+        )
+        .await
+        .expect("create");
+    let search = |s: &str| ListQuery {
+        search: Some(s.into()),
+        ..ListQuery::all()
+    };
+    let usernames =
+        |page: gatehouse_core::Page<gatehouse_core::User>| names(&page.items, |u| &u.username);
+    // Non-ASCII letters fold on both backends (SQLite's LOWER would leave them alone).
+    assert_eq!(
+        usernames(store.list_users(&search("ÉLODIE")).await.expect("search")),
+        ["elodie"]
+    );
+    assert_eq!(
+        usernames(store.list_users(&search("ünal")).await.expect("search")),
+        ["elodie"]
+    );
+    // A term spanning two fields (name end, email start) matches nothing.
+    assert_eq!(
+        store
+            .list_users(&search("singer carol"))
+            .await
+            .expect("search")
+            .total,
+        0
+    );
+
+    store
+        .update_user(
+            carol.id,
+            UserPatch {
+                name: Some("Carol Zebra".into()),
+                email: Some(None),
+                ..UserPatch::default()
+            },
+            &audit(),
+        )
+        .await
+        .expect("update");
+    assert_eq!(
+        usernames(store.list_users(&search("zebra")).await.expect("search")),
+        ["carol"]
+    );
+    let stale = store.list_users(&search("singer")).await.expect("search");
+    assert_eq!(stale.total, 0);
+    let stale = store
+        .list_users(&search("old.example"))
+        .await
+        .expect("search");
+    assert_eq!(stale.total, 0);
+    // A patch that leaves name and email alone keeps the user findable.
+    store
+        .update_user(
+            carol.id,
+            UserPatch {
+                active: Some(false),
+                ..UserPatch::default()
+            },
+            &audit(),
+        )
+        .await
+        .expect("update");
+    assert_eq!(
+        usernames(store.list_users(&search("ZEBRA")).await.expect("search")),
+        ["carol"]
+    );
+}
+
+async fn page_totals_are_exact_at_every_offset(store: SqlStore) {
+    for i in 0..7 {
+        store
+            .create_user(user(&format!("user{i}")), &audit())
+            .await
+            .expect("create");
+    }
+    store
+        .create_user(user("other"), &audit())
+        .await
+        .expect("create");
+    let page = |search: Option<&str>, limit: u64, offset: u64| ListQuery {
+        search: search.map(str::to_owned),
+        limit,
+        offset,
+        ..ListQuery::default()
+    };
+    // Full pages, the partial last page, an exactly full last page, and past the end.
+    for (offset, expected) in [(0, 3), (3, 3), (6, 2), (9, 0), (50, 0)] {
+        let found = store
+            .list_users(&page(None, 3, offset))
+            .await
+            .expect("page");
+        assert_eq!(found.total, 8, "offset {offset}");
+        assert_eq!(found.items.len(), expected, "offset {offset}");
+    }
+    let last = store.list_users(&page(None, 4, 4)).await.expect("page");
+    assert_eq!((last.total, last.items.len()), (8, 4));
+    for (offset, expected) in [(0, 5), (5, 2), (7, 0), (20, 0)] {
+        let found = store
+            .list_users(&page(Some("USER"), 5, offset))
+            .await
+            .expect("search");
+        assert_eq!(found.total, 7, "search offset {offset}");
+        assert_eq!(found.items.len(), expected, "search offset {offset}");
+    }
+    let descending = store
+        .list_users(&ListQuery {
+            descending: true,
+            ..page(Some("user"), 2, 1)
+        })
+        .await
+        .expect("page");
+    assert_eq!(
+        names(&descending.items, |u| &u.username),
+        ["user5", "user4"]
+    );
+    assert_eq!(descending.total, 7);
+    let none = store
+        .list_users(&page(Some("nobody"), 5, 0))
+        .await
+        .expect("search");
+    assert_eq!((none.total, none.items.len()), (0, 0));
+}
+
+async fn group_names_of_a_page_of_users_in_one_call(store: SqlStore) {
+    for name in ["zeta", "alpha", "mid"] {
+        store
+            .create_group(group(name, None), &audit())
+            .await
+            .expect("group");
+    }
+    let alice = store
+        .create_user(member_of("alice", &["zeta", "alpha"]), &audit())
+        .await
+        .expect("alice");
+    let bob = store
+        .create_user(member_of("bob", &["mid"]), &audit())
+        .await
+        .expect("bob");
+    let carol = store
+        .create_user(user("carol"), &audit())
+        .await
+        .expect("carol");
+    let names = store
+        .direct_group_names(&[alice.id, bob.id, carol.id])
+        .await
+        .expect("names");
+    assert_eq!(
+        names.get(&alice.id).map(Vec::as_slice),
+        Some(&["alpha".to_owned(), "zeta".to_owned()][..])
+    );
+    assert_eq!(
+        names.get(&bob.id).map(Vec::as_slice),
+        Some(&["mid".to_owned()][..])
+    );
+    assert!(!names.contains_key(&carol.id));
+    assert!(
+        store
+            .direct_group_names(&[])
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    let alpha = store
+        .group_by_name("alpha")
+        .await
+        .expect("lookup")
+        .expect("alpha");
+    store
+        .add_member(alpha.id, bob.id, &audit())
+        .await
+        .expect("add");
+    let members = store.group_members(alpha.id).await.expect("members");
+    assert_eq!(
+        members
+            .iter()
+            .map(|u| u.username.as_str())
+            .collect::<Vec<_>>(),
+        ["alice", "bob"]
+    );
 }
 
 async fn duplicate_username_conflicts_and_writes_nothing(store: SqlStore) {

@@ -146,6 +146,12 @@ pub trait GroupStore: Send + Sync {
     async fn group_members(&self, group: GroupId) -> StoreResult<Vec<User>>;
     /// The groups a user is directly in, ordered by name.
     async fn direct_groups(&self, user: UserId) -> StoreResult<Vec<Group>>;
+    /// The names of the groups each of `users` is directly in (ordered by name), in one query,
+    /// so a list page can show them without a query per user. Users in no group are absent.
+    async fn direct_group_names(
+        &self,
+        users: &[UserId],
+    ) -> StoreResult<std::collections::HashMap<UserId, Vec<String>>>;
     /// The groups a user is in directly or through a descendant, ordered by name.
     async fn effective_groups(&self, user: UserId) -> StoreResult<Vec<Group>>;
     /// Whether any active user is effectively in a superuser group.

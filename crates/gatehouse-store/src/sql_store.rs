@@ -209,6 +209,13 @@ impl GroupStore for SqlStore {
         groups::direct(&self.db, user).await
     }
 
+    async fn direct_group_names(
+        &self,
+        users: &[UserId],
+    ) -> StoreResult<std::collections::HashMap<UserId, Vec<String>>> {
+        groups::direct_names_of(&self.db, users).await
+    }
+
     async fn effective_groups(&self, user: UserId) -> StoreResult<Vec<Group>> {
         groups::effective(&self.db, user).await
     }

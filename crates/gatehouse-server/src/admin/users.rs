@@ -46,6 +46,30 @@ pub async fn list(
     Ok(services.store.list_users(query).await?)
 }
 
+/// A page of users with the names of their direct groups (one query for the whole page, not
+/// one per user), for list pages that show memberships.
+pub async fn list_with_groups(
+    services: &Services,
+    caller: &Caller,
+    query: &ListQuery,
+) -> AdminResult<Page<(User, Vec<String>)>> {
+    let page = list(services, caller, query).await?;
+    let ids: Vec<UserId> = page.items.iter().map(|u| u.id).collect();
+    let mut names = services.store.direct_group_names(&ids).await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|user| {
+            let groups = names.remove(&user.id).unwrap_or_default();
+            (user, groups)
+        })
+        .collect();
+    Ok(Page {
+        items,
+        total: page.total,
+    })
+}
+
 /// One user.
 pub async fn get(services: &Services, caller: &Caller, id: UserId) -> AdminResult<User> {
     caller.require_read(AdminArea::Users)?;

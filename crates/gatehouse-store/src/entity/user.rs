@@ -20,6 +20,8 @@ pub(crate) struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub last_login: Option<DateTimeUtc>,
+    /// Username, name and email in lower case, for search (see `crate::search`).
+    pub search_text: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -20,6 +20,7 @@ mod m20261129_000014_key_rotation;
 mod m20261129_000015_backchannel_logout;
 mod m20261129_000016_scope_mappings;
 mod m20261129_000017_sources;
+mod m20261129_000018_user_search;
 
 /// Every migration, oldest first.
 pub(crate) struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000015_backchannel_logout::Migration),
             Box::new(m20261129_000016_scope_mappings::Migration),
             Box::new(m20261129_000017_sources::Migration),
+            Box::new(m20261129_000018_user_search::Migration),
         ]
     }
 

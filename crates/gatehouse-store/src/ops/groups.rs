@@ -16,7 +16,7 @@ use gatehouse_core::{
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationDef,
 };
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -257,15 +257,22 @@ pub(crate) async fn members<C: ConnectionTrait>(
     conn: &C,
     id: GroupId,
 ) -> StoreResult<Vec<gatehouse_core::User>> {
-    let ids: Vec<Uuid> = group_member::Entity::find()
-        .select_only()
+    // A subquery, not a list of bound ids: a group of 40,000 members would pass the bound
+    // parameter limits of SQLite (32,766) and PostgreSQL (65,535).
+    let member_ids = Query::select()
         .column(group_member::Column::UserId)
-        .filter(group_member::Column::GroupId.eq(id.0))
-        .into_tuple()
+        .from(group_member::Entity)
+        .and_where(group_member::Column::GroupId.eq(id.0))
+        .to_owned();
+    user::Entity::find()
+        .filter(user::Column::Id.in_subquery(member_ids))
+        .order_by_asc(user::Column::Username)
         .all(conn)
         .await
-        .map_err(db_err)?;
-    crate::ops::users::by_ids(conn, ids).await
+        .map_err(db_err)?
+        .into_iter()
+        .map(crate::ops::users::from_row)
+        .collect()
 }
 
 /// The ids of the groups a user is directly in.
@@ -287,6 +294,38 @@ pub(crate) async fn direct_group_ids<C: ConnectionTrait>(
 pub(crate) async fn direct<C: ConnectionTrait>(conn: &C, user: UserId) -> StoreResult<Vec<Group>> {
     let ids = direct_group_ids(conn, user).await?;
     by_ids(conn, ids).await
+}
+
+/// The names of the groups each of `users` is directly in, ordered by name, in one query
+/// (a list page shows them for every user without a query per row). Users in no group are
+/// absent from the map.
+pub(crate) async fn direct_names_of<C: ConnectionTrait>(
+    conn: &C,
+    users: &[UserId],
+) -> StoreResult<HashMap<UserId, Vec<String>>> {
+    let mut names: HashMap<UserId, Vec<String>> = HashMap::new();
+    if users.is_empty() {
+        return Ok(names);
+    }
+    let membership: RelationDef = group_member::Entity::belongs_to(group::Entity)
+        .from(group_member::Column::GroupId)
+        .to(group::Column::Id)
+        .into();
+    let rows: Vec<(Uuid, String)> = group_member::Entity::find()
+        .select_only()
+        .column(group_member::Column::UserId)
+        .column(group::Column::Name)
+        .join(JoinType::InnerJoin, membership)
+        .filter(group_member::Column::UserId.is_in(users.iter().map(|u| u.0)))
+        .order_by_asc(group::Column::Name)
+        .into_tuple()
+        .all(conn)
+        .await
+        .map_err(db_err)?;
+    for (user, name) in rows {
+        names.entry(UserId(user)).or_default().push(name);
+    }
+    Ok(names)
 }
 
 /// The groups a user is in directly or through a descendant, ordered by name.

@@ -3,9 +3,11 @@
 //! logout, scope mappings) sit next to it without changing the rest.
 
 use super::{
-    Admin, ApiErrorBody, ApiJson, ApiQuery, ApiResult, ListParams, Paginated, no_content, path_slug,
+    Admin, ApiErrorBody, ApiJson, ApiQuery, ApiResult, ListParams, Paginated, double_option,
+    no_content, path_slug,
 };
-use crate::admin::{AdminError, applications as service};
+use crate::admin::AdminError;
+use crate::admin::applications::{self as service, ApplicationChanges, ProviderChanges};
 use crate::services::Services;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -153,6 +155,42 @@ fn parsed<T>(
         .transpose()
 }
 
+fn signing_alg(value: Option<&str>) -> Result<Option<KeyAlgorithm>, AdminError> {
+    parsed(
+        value,
+        "oauth2.signing_alg",
+        KeyAlgorithm::parse,
+        "RS256, ES256 or EdDSA",
+    )
+}
+
+fn subject_mode(value: Option<&str>) -> Result<Option<SubjectMode>, AdminError> {
+    parsed(
+        value,
+        "oauth2.subject_mode",
+        SubjectMode::parse,
+        "hashed_user_id, user_id, username or email",
+    )
+}
+
+fn consent_mode(value: Option<&str>) -> Result<Option<ConsentMode>, AdminError> {
+    parsed(
+        value,
+        "oauth2.consent_mode",
+        ConsentMode::parse,
+        "implicit, explicit or remembered",
+    )
+}
+
+fn auth_method(value: Option<&str>) -> Result<Option<TokenEndpointAuthMethod>, AdminError> {
+    parsed(
+        value,
+        "oauth2.token_endpoint_auth_method",
+        TokenEndpointAuthMethod::parse,
+        "client_secret_basic, client_secret_post, private_key_jwt or none",
+    )
+}
+
 impl OAuth2ProviderCreate {
     fn into_provider(self) -> Result<OAuth2Provider, AdminError> {
         let client_type = parsed(
@@ -168,39 +206,20 @@ impl OAuth2ProviderCreate {
         if let Some(scopes) = self.scopes {
             provider.scopes = scopes;
         }
-        if let Some(alg) = parsed(
-            self.signing_alg.as_deref(),
-            "oauth2.signing_alg",
-            KeyAlgorithm::parse,
-            "RS256, ES256 or EdDSA",
-        )? {
+        if let Some(alg) = signing_alg(self.signing_alg.as_deref())? {
             provider.signing_alg = alg;
         }
-        if let Some(mode) = parsed(
-            self.subject_mode.as_deref(),
-            "oauth2.subject_mode",
-            SubjectMode::parse,
-            "hashed_user_id, user_id, username or email",
-        )? {
+        if let Some(mode) = subject_mode(self.subject_mode.as_deref())? {
             provider.subject_mode = mode;
         }
-        if let Some(mode) = parsed(
-            self.consent_mode.as_deref(),
-            "oauth2.consent_mode",
-            ConsentMode::parse,
-            "implicit, explicit or remembered",
-        )? {
+        if let Some(mode) = consent_mode(self.consent_mode.as_deref())? {
             provider.consent_mode = mode;
         }
         if let Some(pkce) = self.require_pkce {
             provider.require_pkce = pkce || client_type == ClientType::Public;
         }
-        provider.token_endpoint_auth_method = parsed(
-            self.token_endpoint_auth_method.as_deref(),
-            "oauth2.token_endpoint_auth_method",
-            TokenEndpointAuthMethod::parse,
-            "client_secret_basic, client_secret_post, private_key_jwt or none",
-        )?;
+        provider.token_endpoint_auth_method =
+            auth_method(self.token_endpoint_auth_method.as_deref())?;
         let defaults = Lifetimes::default();
         provider.lifetimes = Lifetimes {
             authorization_code: self
@@ -212,6 +231,81 @@ impl OAuth2ProviderCreate {
                 .unwrap_or(defaults.refresh_token),
         };
         Ok(provider)
+    }
+}
+
+/// Changes to an application; absent fields stay, `launch_url: null` removes the launch URL,
+/// `allowed_groups: []` lets everyone use it. A list replaces the stored list.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ApplicationUpdate {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    launch_url: Option<Option<String>>,
+    /// Group names; empty means everyone may use it.
+    #[serde(default)]
+    allowed_groups: Option<Vec<String>>,
+    /// Changes to its OAuth2/OIDC provider (409 when it has none).
+    #[serde(default)]
+    oauth2: Option<OAuth2ProviderUpdate>,
+}
+
+/// Changes to an OAuth2/OIDC provider; absent fields stay. The client id and type cannot
+/// change (that is a new client); the secret changes with `rotate_secret`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct OAuth2ProviderUpdate {
+    #[serde(default)]
+    redirect_uris: Option<Vec<String>>,
+    #[serde(default)]
+    post_logout_redirect_uris: Option<Vec<String>>,
+    /// Allowed scopes (mapped scopes stay allowed).
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    /// `RS256`, `ES256` or `EdDSA`.
+    #[serde(default)]
+    signing_alg: Option<String>,
+    /// `hashed_user_id`, `user_id`, `username` or `email`.
+    #[serde(default)]
+    subject_mode: Option<String>,
+    /// `implicit`, `explicit` or `remembered`.
+    #[serde(default)]
+    consent_mode: Option<String>,
+    #[serde(default)]
+    require_pkce: Option<bool>,
+    /// `null` allows any method the client type permits.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    token_endpoint_auth_method: Option<Option<String>>,
+    /// Seconds.
+    #[serde(default)]
+    access_token_lifetime: Option<i64>,
+    /// Seconds.
+    #[serde(default)]
+    refresh_token_lifetime: Option<i64>,
+    /// Seconds.
+    #[serde(default)]
+    authorization_code_lifetime: Option<i64>,
+}
+
+impl OAuth2ProviderUpdate {
+    fn into_changes(self) -> Result<ProviderChanges, AdminError> {
+        Ok(ProviderChanges {
+            redirect_uris: self.redirect_uris,
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
+            scopes: self.scopes,
+            signing_alg: signing_alg(self.signing_alg.as_deref())?,
+            subject_mode: subject_mode(self.subject_mode.as_deref())?,
+            consent_mode: consent_mode(self.consent_mode.as_deref())?,
+            require_pkce: self.require_pkce,
+            token_endpoint_auth_method: self
+                .token_endpoint_auth_method
+                .map(|method| auth_method(method.as_deref()))
+                .transpose()?,
+            authorization_code_lifetime: self.authorization_code_lifetime,
+            access_token_lifetime: self.access_token_lifetime,
+            refresh_token_lifetime: self.refresh_token_lifetime,
+        })
     }
 }
 
@@ -289,6 +383,38 @@ pub(crate) async fn get(
 ) -> ApiResult<Json<ApplicationOut>> {
     Ok(Json(
         service::get(&services, &caller, path_slug(&slug, "application")?)
+            .await?
+            .into(),
+    ))
+}
+
+/// Changes an application and its OAuth2/OIDC provider; answers the application as stored.
+#[utoipa::path(patch, path = "/api/v3/core/applications/{slug}/", tag = "applications",
+    request_body = ApplicationUpdate,
+    params(("slug" = String, Path, description = "The application's slug")),
+    responses(
+        (status = 200, body = ApplicationOut),
+        (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody),
+        (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody),
+        (status = 409, body = ApiErrorBody)))]
+pub(crate) async fn update(
+    State(services): State<Services>,
+    Admin(caller): Admin,
+    Path(slug): Path<String>,
+    ApiJson(body): ApiJson<ApplicationUpdate>,
+) -> ApiResult<Json<ApplicationOut>> {
+    let slug = path_slug(&slug, "application")?;
+    let changes = ApplicationChanges {
+        name: body.name,
+        launch_url: body.launch_url,
+        allowed_groups: body.allowed_groups,
+        oauth2: body
+            .oauth2
+            .map(OAuth2ProviderUpdate::into_changes)
+            .transpose()?,
+    };
+    Ok(Json(
+        service::update(&services, &caller, slug, changes)
             .await?
             .into(),
     ))

@@ -89,7 +89,11 @@ fn api_parts() -> (axum::Router<Services>, utoipa::openapi::OpenApi) {
         .routes(routes!(groups::members, groups::add_member))
         .routes(routes!(groups::remove_member))
         .routes(routes!(applications::list, applications::create))
-        .routes(routes!(applications::get, applications::delete))
+        .routes(routes!(
+            applications::get,
+            applications::update,
+            applications::delete
+        ))
         .routes(routes!(applications::rotate_secret))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::delete))

@@ -69,6 +69,19 @@ pub(crate) struct UserOut {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     last_login: Option<DateTime<Utc>>,
+    /// Names of the user's direct groups; in list answers only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<String>>,
+}
+
+impl UserOut {
+    /// A list entry: the user with its direct groups' names.
+    fn listed((user, groups): (User, Vec<String>)) -> Self {
+        Self {
+            groups: Some(groups),
+            ..Self::from(user)
+        }
+    }
 }
 
 impl From<User> for UserOut {
@@ -86,6 +99,7 @@ impl From<User> for UserOut {
             created_at: user.created_at,
             updated_at: user.updated_at,
             last_login: user.last_login,
+            groups: None,
         }
     }
 }
@@ -209,8 +223,8 @@ pub(crate) async fn list(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<Paginated<UserOut>>> {
     let query = params.query("username")?;
-    let page = service::list(&services, &caller, &query).await?;
-    Ok(Json(Paginated::of(page, &query, UserOut::from)))
+    let page = service::list_with_groups(&services, &caller, &query).await?;
+    Ok(Json(Paginated::of(page, &query, UserOut::listed)))
 }
 
 /// Creates a user.
