@@ -18,6 +18,7 @@ mod recovery;
 mod recovery_codes;
 mod session;
 mod setup;
+mod source;
 mod webauthn;
 
 use crate::services::Services;
@@ -50,10 +51,15 @@ pub fn router(services: Services) -> Router {
             axum::routing::post(portal::remove_device),
         )
         .route(
+            "/if/user/connections/remove",
+            axum::routing::post(portal::remove_connection),
+        )
+        .route(
             "/if/user/devices/rename",
             axum::routing::post(portal::rename_device),
         )
         .merge(oidc::routes())
+        .merge(source::routes())
         .merge(api::router())
         .route("/", get(portal::root))
         .route("/static/gatehouse.css", get(pages::stylesheet))
