@@ -176,7 +176,13 @@ pub async fn record_source_failure(
     reason: &str,
     audit: &AuditContext,
 ) {
-    record_failure(services, username, &format!("source {source}: {reason}"), audit).await;
+    record_failure(
+        services,
+        username,
+        &format!("source {source}: {reason}"),
+        audit,
+    )
+    .await;
 }
 
 /// Appends a `login_failed` event; failures to write it are logged, never shown to the client.

@@ -67,15 +67,16 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let host = name.as_str().to_owned();
         let allow_loopback = self.allow_loopback;
         Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if found.is_empty() {
                 return Err("the name has no address".into());
             }
             for addr in &found {
                 if let Err(refused) = address::check(addr.ip(), allow_loopback) {
-                    return Err(format!("{host} resolves to a refused address ({refused:?})").into());
+                    return Err(
+                        format!("{host} resolves to a refused address ({refused:?})").into(),
+                    );
                 }
             }
             let addrs: reqwest::dns::Addrs = Box::new(found.into_iter());

@@ -6,11 +6,11 @@
 
 use crate::services::Services;
 use chrono::{DateTime, Utc};
+use gatehouse_core::source::client_secret_context;
 use gatehouse_core::{
     AuditContext, GroupChanges, GroupSyncMode, NewSourceConnection, NewUser, Source,
     SourceConnection, SourceKind, SourceLogin, StoreError, User, UserId,
 };
-use gatehouse_core::source::client_secret_context;
 use gatehouse_sources::endpoints::{self, ResolvedEndpoints, UserApi};
 use gatehouse_sources::groups::{self, LocalGroup};
 use gatehouse_sources::identity::{self, UpstreamIdentity};
@@ -190,9 +190,10 @@ pub async fn identify(
                             .into(),
                     )
                 })?;
-            Some(String::from_utf8(bytes).map_err(|_| {
-                Failure::Misconfigured("the client secret is not text".into())
-            })?)
+            Some(
+                String::from_utf8(bytes)
+                    .map_err(|_| Failure::Misconfigured("the client secret is not text".into()))?,
+            )
         }
         None => None,
     };
@@ -368,7 +369,9 @@ pub async fn sign_in(
 ) -> Result<SignedIn, Failure> {
     let source = &ready.source;
     let store = &services.store;
-    let existing = store.source_connection(source.id, &identity.subject).await?;
+    let existing = store
+        .source_connection(source.id, &identity.subject)
+        .await?;
     let facts = MatchFacts {
         linked_user: existing.as_ref().map(|c| c.user_id),
         by_email: match identity.email.as_deref() {
@@ -376,9 +379,7 @@ pub async fn sign_in(
             None => None,
         },
         by_username: match identity.username.as_deref() {
-            Some(name) => {
-                candidate(services, source, store.user_by_username(name).await?).await?
-            }
+            Some(name) => candidate(services, source, store.user_by_username(name).await?).await?,
             None => None,
         },
         current_user_linked_here: match purpose {
@@ -390,7 +391,11 @@ pub async fn sign_in(
     let (user, connection, outcome) = match decision {
         MatchDecision::SignIn(user) => {
             let connection = existing.ok_or(Failure::Store(StoreError::Internal))?;
-            (require_user(services, user).await?, connection, Outcome::Linked)
+            (
+                require_user(services, user).await?,
+                connection,
+                Outcome::Linked,
+            )
         }
         MatchDecision::Link(user) => {
             let connection = store
@@ -404,10 +409,15 @@ pub async fn sign_in(
                     audit,
                 )
                 .await?;
-            (require_user(services, user).await?, connection, Outcome::NewLink)
+            (
+                require_user(services, user).await?,
+                connection,
+                Outcome::NewLink,
+            )
         }
         MatchDecision::Enroll { username_taken } => {
-            let (user, connection) = enroll(services, ready, identity, username_taken, audit).await?;
+            let (user, connection) =
+                enroll(services, ready, identity, username_taken, audit).await?;
             (user, connection, Outcome::Enrolled)
         }
         MatchDecision::Deny(reason) => return Err(denied(reason)),

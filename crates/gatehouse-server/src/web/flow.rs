@@ -318,7 +318,11 @@ impl<'a> FlowRun<'a> {
     /// Records the current stage's outcome and answers: a redirect to the next stage when
     /// one follows (post/redirect/get: the next stage is shown by a GET, so reloads never
     /// resubmit), else whatever the decision leads to.
-    async fn advance_and_show(&self, mut execution: FlowExecution, outcome: StageOutcome) -> Response {
+    async fn advance_and_show(
+        &self,
+        mut execution: FlowExecution,
+        outcome: StageOutcome,
+    ) -> Response {
         match self
             .executor
             .advance(self.flow, &mut execution, outcome, Utc::now())

@@ -362,7 +362,11 @@ pub(crate) async fn remove_connection(
             return Ok(StatusCode::NOT_FOUND);
         };
         let audit = acting(&user, peer);
-        match services.store.unlink_source(user.id, source.id, &audit).await {
+        match services
+            .store
+            .unlink_source(user.id, source.id, &audit)
+            .await
+        {
             Err(StoreError::NotFound { .. }) => Ok(StatusCode::NOT_FOUND),
             other => other.map(|()| StatusCode::SEE_OTHER),
         }

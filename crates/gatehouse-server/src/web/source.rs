@@ -31,7 +31,10 @@ pub(crate) fn routes() -> axum::Router<Services> {
             "/source/oauth/login/{slug}/",
             axum::routing::get(start).post(start_link),
         )
-        .route("/source/oauth/callback/{slug}/", axum::routing::get(callback))
+        .route(
+            "/source/oauth/callback/{slug}/",
+            axum::routing::get(callback),
+        )
 }
 
 /// Query of the login URL (the identification page's buttons link here).
@@ -128,7 +131,27 @@ pub(crate) async fn start_link(
     };
     let purpose = LoginPurpose::Link { user: user.id };
     let request = login::begin(&services, &ready, purpose, Some(PORTAL.into()), None);
-    to_upstream(&services, &slug, &request)
+    // The pages' CSP limits where a form submission may lead (`form-action 'self'`), redirects
+    // included: this answer is a page that moves on to the upstream by itself.
+    let page = ContinuePage {
+        brand: &services.config.branding,
+        name: &ready.source.settings.name,
+        target: &request.url,
+    };
+    let mut response = pages::render(StatusCode::OK, &page);
+    if let Some(cookie) = pending_cookie(&services, &slug, &request) {
+        cookies::append(&mut response, &cookie);
+    }
+    response
+}
+
+/// A page that moves on to `target` (a meta refresh, with a link for browsers that do not).
+#[derive(Template)]
+#[template(path = "continue.html")]
+struct ContinuePage<'a> {
+    brand: &'a crate::config::BrandingConfig,
+    name: &'a str,
+    target: &'a str,
 }
 
 const PORTAL: &str = "/if/user/";
@@ -139,18 +162,27 @@ fn to_upstream(
     slug: &str,
     request: &gatehouse_sources::request::AuthorizationRequest,
 ) -> Response {
-    let Ok(json) = serde_json::to_vec(&request.pending) else {
+    let Some(cookie) = pending_cookie(services, slug, request) else {
         return flow::store_error_page(services, gatehouse_core::StoreError::Internal);
     };
-    let sealed = services.secret_box.seal(&json, &seal_context(slug));
-    let https = services.config.is_https();
-    let cookie = format!(
-        "{}; Max-Age={PENDING_COOKIE_SECS}",
-        cookies::set_lax(&cookie_name(services), &sealed, https)
-    );
     let mut response = see_other(&request.url);
     cookies::append(&mut response, &cookie);
     response
+}
+
+/// The `Set-Cookie` value keeping `request`'s pending login, sealed and bound to the source.
+fn pending_cookie(
+    services: &Services,
+    slug: &str,
+    request: &gatehouse_sources::request::AuthorizationRequest,
+) -> Option<String> {
+    let json = serde_json::to_vec(&request.pending).ok()?;
+    let sealed = services.secret_box.seal(&json, &seal_context(slug));
+    let https = services.config.is_https();
+    Some(format!(
+        "{}; Max-Age={PENDING_COOKIE_SECS}",
+        cookies::set_lax(&cookie_name(services), &sealed, https)
+    ))
 }
 
 fn see_other(target: &str) -> Response {
@@ -183,7 +215,15 @@ pub(crate) async fn callback(
         pending.as_ref().and_then(|p| p.next.as_deref()),
     );
     let clear = cookies::clear(&cookie_name(&services), services.config.is_https());
-    let mut response = match finish(&services, &slug, &params, pending.as_ref(), (&headers, &audit)).await {
+    let mut response = match finish(
+        &services,
+        &slug,
+        &params,
+        pending.as_ref(),
+        (&headers, &audit),
+    )
+    .await
+    {
         Ok((signed_in, pending)) => match pending.purpose {
             LoginPurpose::SignIn => {
                 flow::continue_after_source(
@@ -253,7 +293,10 @@ async fn finish(
 
 fn read_pending(services: &Services, headers: &HeaderMap, slug: &str) -> Option<PendingLogin> {
     let sealed = cookies::read(headers, &cookie_name(services))?;
-    let bytes = services.secret_box.open(&sealed, &seal_context(slug)).ok()?;
+    let bytes = services
+        .secret_box
+        .open(&sealed, &seal_context(slug))
+        .ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
