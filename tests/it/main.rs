@@ -45,6 +45,7 @@ mod replicas;
 mod server;
 mod setup;
 mod source_cli;
+mod source_login;
 mod source_store;
 mod store;
 mod support;

@@ -166,6 +166,25 @@ pub async fn record_service_account_failure(
     .await;
 }
 
+/// Records a refused upstream-source login (bad or replayed state, upstream error, invalid
+/// ID token, refused by the source's user matching); `username` is the upstream's name or
+/// identifier when known.
+pub async fn record_source_failure(
+    services: &Services,
+    source: &str,
+    username: &str,
+    reason: &str,
+    audit: &AuditContext,
+) {
+    record_failure(
+        services,
+        username,
+        &format!("source {source}: {reason}"),
+        audit,
+    )
+    .await;
+}
+
 /// Appends a `login_failed` event; failures to write it are logged, never shown to the client.
 async fn record_failure(services: &Services, username: &str, reason: &str, audit: &AuditContext) {
     metrics::counter!("gatehouse_logins_total", "result" => "failure").increment(1);

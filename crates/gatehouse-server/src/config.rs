@@ -105,6 +105,8 @@ pub struct Config {
     pub login_throttle: crate::throttle::ThrottlePolicy,
     /// Outgoing email (SMTP); recovery and verification links need it.
     pub email: crate::mail::EmailConfig,
+    /// How Gatehouse talks to upstream login sources (timeouts, the SSRF guard).
+    pub sources: SourcesConfig,
     /// Password for the first administrator, created on first start only.
     pub bootstrap_password: Option<Secret>,
     /// Pre-hashed password for the first administrator (instead of `bootstrap_password`).
@@ -135,6 +137,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             login_throttle: crate::throttle::ThrottlePolicy::default(),
             email: crate::mail::EmailConfig::default(),
+            sources: SourcesConfig::default(),
             bootstrap_password: None,
             bootstrap_password_hash: None,
             bootstrap_email: None,
@@ -474,6 +477,37 @@ impl Default for WorkerConfig {
             backchannel_retry_base_secs: 10,
             backchannel_poll_interval_ms: 1000,
             backchannel_retention_days: 7,
+        }
+    }
+}
+
+/// Outgoing requests to upstream login sources (discovery, keys, tokens, user-info, the
+/// Forgejo/GitHub APIs). Bounded so a slow or hostile upstream cannot hold a sign-in page.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SourcesConfig {
+    /// Seconds to wait for a TCP/TLS connection to an upstream.
+    pub connect_timeout_secs: u64,
+    /// Seconds one upstream request may take in all.
+    pub timeout_secs: u64,
+    /// Largest upstream response body read, in bytes.
+    pub max_response_bytes: usize,
+    /// Whether upstream hosts may resolve to loopback addresses (127.0.0.0/8, ::1). Off by
+    /// default: a name pointing at the host itself would reach its private services. Turn it
+    /// on only when the upstream really runs on the same host (and in tests).
+    pub allow_loopback: bool,
+    /// Seconds a fetched discovery document or JWKS is reused.
+    pub cache_secs: u64,
+}
+
+impl Default for SourcesConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout_secs: 5,
+            timeout_secs: 10,
+            max_response_bytes: 1024 * 1024,
+            allow_loopback: false,
+            cache_secs: 300,
         }
     }
 }

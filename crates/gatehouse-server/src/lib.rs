@@ -19,6 +19,7 @@ pub mod recovery_limit;
 pub mod redis;
 pub mod reference;
 pub mod services;
+pub mod sources;
 pub mod sweep;
 pub mod telemetry;
 pub mod throttle;

@@ -51,6 +51,8 @@ pub struct Services {
     pub token_writer: Arc<crate::oidc::token_writer::TokenWriter>,
     /// Redis, when `redis.url` is set: shared ephemeral state of the replicas.
     pub redis: Option<crate::redis::RedisLink>,
+    /// The bounded, SSRF-guarded HTTP client for upstream login sources.
+    pub upstream: Arc<crate::sources::fetch::Upstream>,
 }
 
 /// Why the services could not be assembled.
@@ -71,6 +73,9 @@ pub enum ServicesError {
     /// The Redis settings cannot be used.
     #[error("redis: {0}")]
     Redis(String),
+    /// The HTTP client for upstream sources could not be built.
+    #[error("sources: {0}")]
+    Sources(String),
 }
 
 impl Services {
@@ -123,7 +128,10 @@ impl Services {
                 config.login_throttle.clone(),
             ))
         });
+        let upstream = crate::sources::fetch::Upstream::new(&config.sources)
+            .map_err(|e| ServicesError::Sources(e.to_string()))?;
         Ok(Self {
+            upstream: Arc::new(upstream),
             flows: Arc::new(crate::flow_catalog::FlowCatalog::new(Arc::clone(&store))),
             store,
             sql,

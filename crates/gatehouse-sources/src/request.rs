@@ -45,6 +45,10 @@ pub struct PendingLogin {
     pub purpose: LoginPurpose,
     /// A validated local path to return to afterwards.
     pub next: Option<String>,
+    /// The flow whose identification page started the login, resumed after the callback
+    /// (the default authentication flow when `None`).
+    #[serde(default)]
+    pub flow: Option<String>,
     /// When it was started.
     pub created_at: DateTime<Utc>,
 }
@@ -97,6 +101,7 @@ pub fn authorization_request(
         code_verifier: generate_token(""),
         purpose,
         next,
+        flow: None,
         created_at: now,
     };
     let challenge = s256_challenge(&pending.code_verifier);

@@ -201,7 +201,7 @@ pub(crate) async fn submit(
             _ => run.resume_from_verification_link(token).await,
         };
     }
-    let Some(mut execution) = run.load_state() else {
+    let Some(execution) = run.load_state() else {
         return redirect(&flow_path(flow), Vec::new());
     };
     let stage = match execution.current_stage(flow) {
@@ -212,17 +212,7 @@ pub(crate) async fn submit(
         Ok(outcome) => outcome,
         Err(response) => return response,
     };
-    match run
-        .executor
-        .advance(flow, &mut execution, outcome, Utc::now())
-    {
-        // Post/redirect/get: the next stage is shown by a GET, so reloads never resubmit.
-        Ok(Decision::Next) => match run.state_cookie(&execution) {
-            Some(cookie) => redirect(&flow_path(flow), vec![cookie]),
-            None => run.error_page(FlowError::Finished),
-        },
-        decision => run.drive(execution, decision, Vec::new()).await,
-    }
+    run.advance_and_show(execution, outcome).await
 }
 
 /// One request's view of a flow: the services, the flow, and the facts about the request.
@@ -322,6 +312,26 @@ impl<'a> FlowRun<'a> {
                 None => self.error_page(FlowError::Finished),
             },
             Err(error) => self.error_page(error),
+        }
+    }
+
+    /// Records the current stage's outcome and answers: a redirect to the next stage when
+    /// one follows (post/redirect/get: the next stage is shown by a GET, so reloads never
+    /// resubmit), else whatever the decision leads to.
+    async fn advance_and_show(
+        &self,
+        mut execution: FlowExecution,
+        outcome: StageOutcome,
+    ) -> Response {
+        match self
+            .executor
+            .advance(self.flow, &mut execution, outcome, Utc::now())
+        {
+            Ok(Decision::Next) => match self.state_cookie(&execution) {
+                Some(cookie) => redirect(&flow_path(self.flow), vec![cookie]),
+                None => self.error_page(FlowError::Finished),
+            },
+            decision => self.drive(execution, decision, Vec::new()).await,
         }
     }
 
@@ -731,6 +741,8 @@ impl<'a> FlowRun<'a> {
             {
                 false
             }
+            // An upstream source stands in for the password, not for the second factor.
+            StageKind::Password if vouched_by_source(execution) => false,
             StageKind::Identification { .. }
             | StageKind::Password
             | StageKind::Prompt { .. }
@@ -783,6 +795,7 @@ impl<'a> FlowRun<'a> {
             {
                 Ok(StageOutcome::passed([]))
             }
+            StageKind::Password if vouched_by_source(execution) => Ok(StageOutcome::passed([])),
             StageKind::AuthenticatorValidate {
                 not_configured_action,
                 ..
@@ -1071,7 +1084,17 @@ impl<'a> FlowRun<'a> {
                 Ok(view) => view,
                 Err(error) => return store_error_page(self.services, error),
             };
+        let source_buttons = match &stage.kind {
+            StageKind::Identification { sources, .. } => {
+                match self.source_buttons(sources, execution).await {
+                    Ok(buttons) => buttons,
+                    Err(response) => return response,
+                }
+            }
+            _ => Vec::new(),
+        };
         let page = FlowPage {
+            source_buttons,
             remember_me: matches!(stage.kind, StageKind::Password)
                 && self.offers_remember_me(execution),
             ceremony,
@@ -1131,6 +1154,35 @@ impl<'a> FlowRun<'a> {
                 .insert(axum::http::header::CONTENT_SECURITY_POLICY, policy);
         }
         response
+    }
+
+    /// "Sign in with …" buttons: the enabled sources the identification stage lists, or
+    /// every enabled source when it lists none.
+    async fn source_buttons(
+        &self,
+        listed: &[String],
+        execution: &FlowExecution,
+    ) -> Result<Vec<SourceButton>, Response> {
+        let all = self
+            .services
+            .store
+            .list_sources()
+            .await
+            .map_err(|e| store_error_page(self.services, e))?;
+        Ok(all
+            .into_iter()
+            .filter(|s| s.settings.enabled)
+            .filter(|s| listed.is_empty() || listed.iter().any(|l| l == s.slug()))
+            .map(|s| SourceButton {
+                href: super::source::login_url(
+                    s.slug(),
+                    &self.flow.slug,
+                    execution.context.next.as_deref(),
+                ),
+                slug: s.settings.slug,
+                name: s.settings.name,
+            })
+            .collect())
     }
 
     fn error_page(&self, error: FlowError) -> Response {
@@ -1237,9 +1289,18 @@ impl FieldView {
     }
 }
 
+/// A "Sign in with …" link on the identification page.
+struct SourceButton {
+    slug: String,
+    name: String,
+    href: String,
+}
+
 #[derive(Template)]
 #[template(path = "flow.html")]
 struct FlowPage<'a> {
+    /// Upstream sources offered on the identification page.
+    source_buttons: Vec<SourceButton>,
     fields: Vec<FieldView>,
     /// Whether the password page offers "Stay signed in".
     remember_me: bool,
@@ -1278,6 +1339,79 @@ fn session_lifetime(duration_secs: u64, remember_me_offset_secs: Option<u64>) ->
         Some(offset) => base + seconds(offset),
         None => base,
     }
+}
+
+/// Whether an upstream source vouched for the pending user in this execution.
+fn vouched_by_source(execution: &FlowExecution) -> bool {
+    execution
+        .context
+        .authenticated_methods
+        .contains(&AuthMethod::Source)
+}
+
+/// Resumes flow `flow_slug` after upstream source `source` vouched for `user`: plans the flow
+/// (with the source in its context, for `from_source` policies and `next`), passes its
+/// identification stage as that user authenticated by the source, and continues. A password
+/// stage is skipped for such a user; authenticator validation (MFA) still applies.
+pub(crate) async fn continue_after_source(
+    services: &Services,
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+    flow_slug: &str,
+    next: Option<String>,
+    user: UserId,
+    source: &str,
+) -> Response {
+    let flow = match served_flow(services, flow_slug).await {
+        Ok(flow) => flow,
+        Err(response) => return response,
+    };
+    let flow = flow.as_ref();
+    let run = match FlowRun::new(services, flow, peer, headers).await {
+        Ok(run) => run,
+        Err(response) => return response,
+    };
+    let context = gatehouse_flows::FlowContext {
+        next: next.as_deref().and_then(safe_next),
+        source: Some(source.to_owned()),
+        ..Default::default()
+    };
+    let mut execution = match run
+        .executor
+        .plan_with_context(flow, &run.facts, &run, context)
+        .await
+    {
+        Ok(execution) => execution,
+        Err(error) => return run.error_page(error),
+    };
+    let accepts_source = match run
+        .executor
+        .resolve(flow, &mut execution, &run.facts, &run)
+        .await
+    {
+        Ok(Decision::Challenge { stage, .. }) => match &stage.kind {
+            StageKind::Identification { sources, .. } => {
+                sources.is_empty() || sources.iter().any(|s| s == source)
+            }
+            _ => false,
+        },
+        Ok(decision) => return run.drive(execution, Ok(decision), Vec::new()).await,
+        Err(error) => return run.error_page(error),
+    };
+    if !accepts_source {
+        return pages::message(
+            StatusCode::FORBIDDEN,
+            &services.config.branding,
+            "Access denied",
+            "This sign-in page does not accept this sign-in method.",
+        );
+    }
+    let outcome = StageOutcome::passed([
+        Effect::IdentifiedUser(user),
+        Effect::Authenticated(AuthMethod::Source),
+        Effect::Source(source.to_owned()),
+    ]);
+    run.advance_and_show(execution, outcome).await
 }
 
 fn flow_path(flow: &Flow) -> String {

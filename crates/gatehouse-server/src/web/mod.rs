@@ -19,6 +19,7 @@ mod recovery;
 mod recovery_codes;
 mod session;
 mod setup;
+mod source;
 mod webauthn;
 
 use crate::services::Services;
@@ -51,10 +52,15 @@ pub fn router(services: Services) -> Router {
             axum::routing::post(portal::remove_device),
         )
         .route(
+            "/if/user/connections/remove",
+            axum::routing::post(portal::remove_connection),
+        )
+        .route(
             "/if/user/devices/rename",
             axum::routing::post(portal::rename_device),
         )
         .merge(oidc::routes(services.config.dex_compat.path()))
+        .merge(source::routes())
         .merge(api::router())
         .merge(admin::routes())
         .route("/", get(portal::root))

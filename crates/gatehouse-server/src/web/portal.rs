@@ -34,9 +34,25 @@ struct DeviceLine {
     codes_left: Option<u64>,
 }
 
+/// One linked upstream account.
+struct ConnectionLine {
+    source_slug: String,
+    source_name: String,
+    upstream_username: String,
+    last_login: String,
+}
+
+/// An enabled source the user has no link at yet ("Link …" button).
+struct LinkableSource {
+    slug: String,
+    name: String,
+}
+
 #[derive(Template)]
 #[template(path = "portal.html")]
 struct PortalPage<'a> {
+    connections: Vec<ConnectionLine>,
+    linkable: Vec<LinkableSource>,
     brand: &'a BrandingConfig,
     user: &'a User,
     groups: Vec<String>,
@@ -118,8 +134,38 @@ async fn render_home(services: &Services, headers: &HeaderMap) -> Result<Respons
         });
     }
     let has_recovery_codes = devices.iter().any(|d| d.codes_left.is_some());
+    let sources = services.store.list_sources().await?;
+    let linked = services.store.source_connections_of(user.id).await?;
+    let connections = linked
+        .iter()
+        .map(|c| ConnectionLine {
+            source_name: sources
+                .iter()
+                .find(|s| s.id == c.source_id)
+                .map_or_else(|| c.source_slug.clone(), |s| s.settings.name.clone()),
+            source_slug: c.source_slug.clone(),
+            upstream_username: c
+                .upstream_username
+                .clone()
+                .unwrap_or_else(|| c.upstream_id.clone()),
+            last_login: c.last_login.map_or_else(
+                || "never".into(),
+                |at| at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            ),
+        })
+        .collect();
+    let linkable = sources
+        .into_iter()
+        .filter(|s| s.settings.enabled && !linked.iter().any(|c| c.source_id == s.id))
+        .map(|s| LinkableSource {
+            slug: s.settings.slug,
+            name: s.settings.name,
+        })
+        .collect();
     let (csrf, csrf_cookie) = csrf::form_token(services, headers);
     let page = PortalPage {
+        connections,
+        linkable,
         brand: &services.config.branding,
         user: &user,
         groups,
@@ -163,12 +209,7 @@ pub(crate) async fn revoke_session(
 ) -> Response {
     let brand = &services.config.branding;
     if !csrf::verify(&services, &headers, &form.csrf) {
-        return pages::message(
-            StatusCode::FORBIDDEN,
-            brand,
-            "Form expired",
-            "Go back, reload the page and try again.",
-        );
+        return form_expired(brand);
     }
     let outcome = async {
         let Some((_, user)) = session::current(&services, &headers).await? else {
@@ -187,12 +228,7 @@ pub(crate) async fn revoke_session(
         if !owned {
             return Ok(StatusCode::NOT_FOUND);
         }
-        let audit = AuditContext {
-            actor_id: Some(user.id),
-            actor: user.username.clone(),
-            client_ip: Some(peer.to_string()),
-            user_agent: None,
-        };
+        let audit = acting(&user, peer);
         let event = NewEvent::about_model(EventAction::ModelDeleted, "session", target, "session")
             .with("user_id", user.id.to_string());
         let changes = vec![Change::EndSession(target), Change::RecordEvent(event)];
@@ -250,12 +286,7 @@ async fn device_action(
 ) -> Response {
     let brand = &services.config.branding;
     if !csrf::verify(services, headers, &form.csrf) {
-        return pages::message(
-            StatusCode::FORBIDDEN,
-            brand,
-            "Form expired",
-            "Go back, reload the page and try again.",
-        );
+        return form_expired(brand);
     }
     let outcome = async {
         let Some((_, user)) = session::current(services, headers).await? else {
@@ -267,12 +298,7 @@ async fn device_action(
         match services.store.device(target).await? {
             // Only the user's own devices: someone else's id is "not found".
             Some(device) if device.user_id == user.id => {
-                let audit = AuditContext {
-                    actor_id: Some(user.id),
-                    actor: user.username.clone(),
-                    client_ip: Some(peer.to_string()),
-                    user_agent: None,
-                };
+                let audit = acting(&user, peer);
                 match action {
                     DeviceAction::Remove => services.store.delete_device(target, &audit).await?,
                     DeviceAction::Rename => {
@@ -304,6 +330,77 @@ async fn device_action(
         (DeviceAction::Rename, outcome) => {
             action_response(services, outcome, "device", "device rename")
         }
+    }
+}
+
+/// The form of a linked account's "Remove" button.
+#[derive(Deserialize)]
+pub(crate) struct ConnectionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    source: String,
+}
+
+/// `POST /if/user/connections/remove`: removes the signed-in user's link at a source, unless
+/// it is their last way to sign in (no password, no other link), with a `model_deleted` event.
+pub(crate) async fn remove_connection(
+    State(services): State<Services>,
+    super::client::ClientIp(peer): super::client::ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<ConnectionForm>,
+) -> Response {
+    let brand = &services.config.branding;
+    if !csrf::verify(&services, &headers, &form.csrf) {
+        return form_expired(brand);
+    }
+    let outcome = async {
+        let Some((_, user)) = session::current(&services, &headers).await? else {
+            return Ok(StatusCode::UNAUTHORIZED);
+        };
+        let Some(source) = services.store.source_by_slug(&form.source).await? else {
+            return Ok(StatusCode::NOT_FOUND);
+        };
+        let audit = acting(&user, peer);
+        match services
+            .store
+            .unlink_source(user.id, source.id, &audit)
+            .await
+        {
+            Err(StoreError::NotFound { .. }) => Ok(StatusCode::NOT_FOUND),
+            other => other.map(|()| StatusCode::SEE_OTHER),
+        }
+    }
+    .await;
+    match outcome {
+        Err(StoreError::Conflict(_)) => pages::message(
+            StatusCode::CONFLICT,
+            brand,
+            "Cannot remove this link",
+            "This linked account is your only way to sign in. Set a password or link another \
+             account first.",
+        ),
+        outcome => action_response(&services, outcome, "linked account", "unlinking"),
+    }
+}
+
+/// The page for a form whose CSRF token did not verify.
+fn form_expired(brand: &BrandingConfig) -> Response {
+    pages::message(
+        StatusCode::FORBIDDEN,
+        brand,
+        "Form expired",
+        "Go back, reload the page and try again.",
+    )
+}
+
+/// The audit context of the signed-in `user` acting on their own account from `peer`.
+fn acting(user: &User, peer: std::net::IpAddr) -> AuditContext {
+    AuditContext {
+        actor_id: Some(user.id),
+        actor: user.username.clone(),
+        client_ip: Some(peer.to_string()),
+        user_agent: None,
     }
 }
 

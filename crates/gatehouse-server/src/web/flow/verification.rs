@@ -5,14 +5,14 @@
 //! scanners cannot spend it) spends the token and sets `email_verified` in one transaction,
 //! then the flow continues where it waited. The pure rules are in `gatehouse_flows::email`.
 
-use super::{FlowRun, flow_path, redirect, store_error_page};
+use super::{FlowRun, flow_path, store_error_page};
 use crate::mail::{self, QueueError};
 use crate::web::{pages, recovery};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{Duration, Utc};
 use gatehouse_core::{NewToken, TokenIntent};
-use gatehouse_flows::{Decision, FlowError, FlowExecution, StageKind, email};
+use gatehouse_flows::{FlowError, FlowExecution, StageKind, email};
 
 /// The address the link went to, kept in the execution for the "check your inbox" page.
 const SENT_TO_KEY: &str = "email_verification_sent_to";
@@ -156,7 +156,7 @@ impl FlowRun<'_> {
                 }
             }
         });
-        let Some((mut execution, outcome)) = resumed else {
+        let Some((execution, outcome)) = resumed else {
             // The address is confirmed all the same: the link proved access to the mailbox.
             return pages::message(
                 StatusCode::OK,
@@ -166,16 +166,7 @@ impl FlowRun<'_> {
                  continued (it expired or was changed); sign in to continue.",
             );
         };
-        match self
-            .executor
-            .advance(self.flow, &mut execution, outcome, Utc::now())
-        {
-            Ok(Decision::Next) => match self.state_cookie(&execution) {
-                Some(cookie) => redirect(&flow_path(self.flow), vec![cookie]),
-                None => self.error_page(FlowError::Finished),
-            },
-            decision => self.drive(execution, decision, Vec::new()).await,
-        }
+        self.advance_and_show(execution, outcome).await
     }
 }
 

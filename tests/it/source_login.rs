@@ -1,0 +1,443 @@
+//! Signing in through an upstream source, end to end (issue 6): panva's `oidc-provider` runs
+//! on 127.0.0.1 on Forgejo's OAuth paths with a `groups` claim (tests/interop/oidc-provider),
+//! and headless Chromium clicks "Sign in with …" on Gatehouse's sign-in page, signs in
+//! upstream and comes back. Covered: just-in-time enrollment with group sync (groups created
+//! under the source's parent), a second login that reuses the link and whose sync adds and
+//! removes only the memberships the source made, email linking (and its refusal when the
+//! upstream has not verified the address), deny mode, a taken username never merged, a
+//! forged state and a replayed callback, each refused with a `login_failed` event; and the
+//! portal's linked accounts (the last way in cannot be removed, a link added from the portal).
+
+use crate::on_both_backends;
+use crate::pages::{current_path, navigate_by, submit_field};
+use crate::support::browser::Browser;
+use crate::support::server::{Backend, Installation, Server, free_addr};
+use fantoccini::Locator;
+use gatehouse_core::{EventAction, GroupStore, SessionStore, SourceStore, UserStore};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "upstream-client-secret-for-tests";
+const LOGIN: &str = "/if/flow/default-authentication-flow/";
+
+/// The upstream provider process; killed on drop.
+struct Upstream {
+    child: Child,
+    base: String,
+    script: PathBuf,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.script);
+    }
+}
+
+impl Upstream {
+    /// Starts the provider for `redirect_uris`, with accounts read from `accounts`.
+    async fn start(redirect_uris: &[String], accounts: &Path) -> Self {
+        let dir = std::env::var("GATEHOUSE_TEST_OIDC_PROVIDER_DIR").expect(
+            "GATEHOUSE_TEST_OIDC_PROVIDER_DIR: run scripts/test, which installs oidc-provider with npm ci",
+        );
+        // ES modules resolve packages next to the script: run a private copy there.
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let script = Path::new(&dir).join(format!("upstream-{}-{run}.mjs", std::process::id()));
+        std::fs::copy(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../tests/interop/oidc-provider/server.js"
+            ),
+            &script,
+        )
+        .expect("copy server.js next to its node_modules");
+        let port = free_addr().port();
+        let child = Command::new("node")
+            .arg(&script)
+            .env("PORT", port.to_string())
+            .env("CLIENT_ID", "gatehouse")
+            .env("CLIENT_SECRET", SECRET)
+            .env("REDIRECT_URIS", redirect_uris.join(","))
+            .env("ACCOUNTS_FILE", accounts)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node is installed (scripts/test installs it)");
+        let upstream = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            script,
+        };
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let discovery = format!("{}/.well-known/openid-configuration", upstream.base);
+        while reqwest::get(&discovery).await.is_err() {
+            assert!(Instant::now() < deadline, "oidc-provider did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        upstream
+    }
+
+    async fn last_redirect(&self) -> String {
+        reqwest::get(format!("{}/test/last-redirect", self.base))
+            .await
+            .expect("ask the provider")
+            .text()
+            .await
+            .expect("text")
+    }
+}
+
+fn write_accounts(path: &Path, accounts: &Value) {
+    std::fs::write(path, accounts.to_string()).expect("write accounts");
+}
+
+fn account(sub: &str, login: &str, email: &str, verified: bool, groups: &[&str]) -> Value {
+    json!({
+        "sub": sub, "preferred_username": login, "name": format!("{login} upstream"),
+        "email": email, "email_verified": verified, "groups": groups,
+    })
+}
+
+/// From the sign-in page, clicks the button of `source`, signs in upstream as `login` and
+/// waits for the page Gatehouse answers with.
+async fn sign_in_with(page: &fantoccini::Client, server: &Server, source: &str, login: &str) {
+    page.delete_all_cookies().await.expect("forget cookies");
+    page.goto(&server.url(LOGIN)).await.expect("sign-in page");
+    let button = page
+        .find(Locator::Id(&format!("source-{source}")))
+        .await
+        .expect("a button for the source");
+    navigate_by(page, button).await;
+    submit_field(page, "login", login).await;
+}
+
+async fn heading(page: &fantoccini::Client) -> String {
+    page.find(Locator::Css("h1"))
+        .await
+        .expect("heading")
+        .text()
+        .await
+        .expect("text")
+}
+
+async fn direct_groups(gh: &Installation, username: &str) -> Vec<String> {
+    let store = gh.store().await;
+    let user = store
+        .user_by_username(username)
+        .await
+        .expect("read")
+        .expect("user exists");
+    let mut names: Vec<String> = store
+        .direct_groups(user.id)
+        .await
+        .expect("groups")
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    names.sort();
+    names
+}
+
+fn failures_with(events: &[gatehouse_core::Event], reason: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e.action == EventAction::LoginFailed)
+        .filter(|e| {
+            e.context
+                .get("reason")
+                .and_then(Value::as_str)
+                .is_some_and(|r| r.contains(reason))
+        })
+        .count()
+}
+
+fn create_source(gh: &Installation, slug: &str, base: &str, matching: &str, sync: &[&str]) {
+    let mut args = vec![
+        "source",
+        "create",
+        slug,
+        "--type",
+        "forgejo",
+        "--name",
+        slug,
+        "--base-url",
+        base,
+        "--client-id",
+        "gatehouse",
+        "--client-secret-stdin",
+        "--user-matching",
+        matching,
+    ];
+    args.extend_from_slice(sync);
+    gh.cli_ok(&args, Some(&format!("{SECRET}\n")));
+}
+
+async fn sign_in_through_an_upstream_source(backend: Backend) {
+    let gh = Installation::new(backend).await;
+    gh.cli_ok(&["group", "create", "forgejo"], None);
+    gh.cli_ok(&["group", "create", "staff"], None);
+    gh.cli_ok(
+        &["user", "create", "carol", "--email", "carol@example.com"],
+        None,
+    );
+    gh.cli_ok(
+        &["user", "create", "dave", "--email", "dave@example.com"],
+        None,
+    );
+    let server = Server::start(&gh, &[("GATEHOUSE_SOURCES__ALLOW_LOOPBACK", "true")]);
+    server.wait_ready().await;
+    let accounts_dir = tempfile::tempdir().expect("dir");
+    let accounts = accounts_dir.path().join("accounts.json");
+    let mut directory = json!({
+        "ada": account("101", "ada", "ada@example.com", true, &["eng", "ops"]),
+        "carol": account("103", "carol", "carol@example.com", true, &[]),
+        "dave": account("104", "dave", "dave@example.com", false, &[]),
+        "eve": account("105", "eve", "eve@example.com", true, &[]),
+        "mallory": account("106", "carol", "mallory@example.com", true, &[]),
+    });
+    write_accounts(&accounts, &directory);
+    let slugs = ["forgejo", "forgejo-email", "forgejo-deny"];
+    let callbacks: Vec<String> = slugs
+        .iter()
+        .map(|s| server.url(&format!("/source/oauth/callback/{s}/")))
+        .collect();
+    let upstream = Upstream::start(&callbacks, &accounts).await;
+    create_source(
+        &gh,
+        "forgejo",
+        &upstream.base,
+        "identifier",
+        &["--group-sync", "create", "--group-sync-parent", "forgejo"],
+    );
+    create_source(&gh, "forgejo-email", &upstream.base, "email_link", &[]);
+    create_source(&gh, "forgejo-deny", &upstream.base, "deny", &[]);
+    let browser = Browser::start().await;
+    let page = &browser.client;
+
+    // Just-in-time enrollment: a new user from the upstream's claims, its groups created
+    // under the source's parent, signed in to the portal.
+    sign_in_with(page, &server, "forgejo", "ada").await;
+    assert_eq!(
+        current_path(page).await,
+        "/if/user/",
+        "{}",
+        page.source().await.expect("source")
+    );
+    let store = gh.store().await;
+    let ada = store
+        .user_by_username("ada")
+        .await
+        .expect("read")
+        .expect("ada was enrolled");
+    assert_eq!(ada.email.as_deref(), Some("ada@example.com"));
+    assert!(ada.email_verified);
+    assert!(ada.password_hash.is_none());
+    assert_eq!(direct_groups(&gh, "ada").await, ["eng", "ops"]);
+    let forgejo = store
+        .group_by_name("forgejo")
+        .await
+        .expect("read")
+        .expect("parent");
+    let eng = store
+        .group_by_name("eng")
+        .await
+        .expect("read")
+        .expect("eng");
+    assert_eq!(eng.parent_id, Some(forgejo.id), "created under the parent");
+    let links = store.source_connections_of(ada.id).await.expect("links");
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].upstream_id, "101");
+    let sessions = store.sessions_of(ada.id).await.expect("sessions");
+    assert_eq!(sessions.len(), 1, "signed in");
+    assert!(
+        sessions[0]
+            .auth_methods
+            .contains(&gatehouse_core::AuthenticationMethod::Source),
+        "{:?}",
+        sessions[0].auth_methods
+    );
+
+    // Second login: the same user through its link; the sync joins the new upstream group,
+    // leaves the one the upstream dropped, and keeps an administrator's membership.
+    gh.cli_ok(&["group", "add-member", "staff", "ada"], None);
+    directory["ada"]["groups"] = json!(["eng", "qa"]);
+    write_accounts(&accounts, &directory);
+    sign_in_with(page, &server, "forgejo", "ada").await;
+    assert_eq!(current_path(page).await, "/if/user/");
+    assert_eq!(direct_groups(&gh, "ada").await, ["eng", "qa", "staff"]);
+    let links = store.source_connections_of(ada.id).await.expect("links");
+    assert_eq!(links.len(), 1, "the same link");
+    assert!(links[0].last_login.is_some());
+    let sync_events = gh
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.context.contains_key("group_sync_left"))
+        .count();
+    assert!(sync_events >= 2, "each sync that changed groups is audited");
+
+    // An upstream username taken locally is never merged into that user.
+    sign_in_with(page, &server, "forgejo", "mallory").await;
+    assert_eq!(heading(page).await, "Sign-in refused");
+    assert!(
+        store
+            .source_connection(
+                store
+                    .source_by_slug("forgejo")
+                    .await
+                    .expect("read")
+                    .expect("source")
+                    .id,
+                "106"
+            )
+            .await
+            .expect("read")
+            .is_none()
+    );
+
+    // Email linking: the upstream account joins the local user with its verified address.
+    sign_in_with(page, &server, "forgejo-email", "carol").await;
+    assert_eq!(current_path(page).await, "/if/user/");
+    let carol = store
+        .user_by_username("carol")
+        .await
+        .expect("read")
+        .expect("carol");
+    let links = store.source_connections_of(carol.id).await.expect("links");
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].source_slug, "forgejo-email");
+
+    // …but not with an address the upstream has not verified.
+    sign_in_with(page, &server, "forgejo-email", "dave").await;
+    assert_eq!(heading(page).await, "Sign-in refused");
+    let dave = store
+        .user_by_username("dave")
+        .await
+        .expect("read")
+        .expect("dave");
+    assert!(
+        store
+            .source_connections_of(dave.id)
+            .await
+            .expect("links")
+            .is_empty()
+    );
+
+    // Deny mode: only existing links sign in.
+    sign_in_with(page, &server, "forgejo-deny", "eve").await;
+    assert_eq!(heading(page).await, "Sign-in refused");
+    assert!(store.user_by_username("eve").await.expect("read").is_none());
+
+    // A forged state: the login started in this browser is not the one answered.
+    page.delete_all_cookies().await.expect("forget cookies");
+    page.goto(&server.url("/source/oauth/login/forgejo/"))
+        .await
+        .expect("start");
+    page.goto(&server.url("/source/oauth/callback/forgejo/?code=forged&state=not-the-one-we-sent"))
+        .await
+        .expect("forged callback");
+    assert_eq!(heading(page).await, "Sign-in refused");
+    assert!(
+        page.find(Locator::Id("retry")).await.is_ok(),
+        "a way to start again"
+    );
+
+    // A replayed callback, even with the pending-login cookie it was issued for.
+    sign_in_with_cookie_kept(page, &server, &upstream).await;
+
+    // The portal: ada (no password) cannot remove her only link, links a second source
+    // from the portal, and may then remove the first.
+    page.goto(&server.url("/if/user/")).await.expect("portal");
+    let shown = page
+        .find(Locator::Id("connection-forgejo"))
+        .await
+        .expect("the link is listed")
+        .text()
+        .await
+        .expect("text");
+    assert!(shown.contains("ada"), "{shown}");
+    let remove = page
+        .find(Locator::Id("unlink-forgejo"))
+        .await
+        .expect("remove");
+    navigate_by(page, remove).await;
+    assert_eq!(heading(page).await, "Cannot remove this link");
+    page.goto(&server.url("/if/user/")).await.expect("portal");
+    let link = page
+        .find(Locator::Id("link-forgejo-email"))
+        .await
+        .expect("a link button");
+    navigate_by(page, link).await;
+    // The answer moves on to the upstream by itself (meta refresh).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while current_path(page).await.starts_with("/source/oauth/login/") {
+        assert!(Instant::now() < deadline, "the link page did not move on");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    if page.find(Locator::Id("login")).await.is_ok() {
+        submit_field(page, "login", "ada").await;
+    }
+    assert_eq!(current_path(page).await, "/if/user/");
+    page.find(Locator::Id("connection-forgejo-email"))
+        .await
+        .expect("the new link is listed");
+    let remove = page
+        .find(Locator::Id("unlink-forgejo"))
+        .await
+        .expect("remove");
+    navigate_by(page, remove).await;
+    assert_eq!(current_path(page).await, "/if/user/");
+    let links = store.source_connections_of(ada.id).await.expect("links");
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].source_slug, "forgejo-email");
+
+    let events = gh.events().await;
+    assert!(failures_with(&events, "source forgejo: username_taken") >= 1);
+    assert!(failures_with(&events, "source forgejo-email: email_not_verified") >= 1);
+    assert!(failures_with(&events, "source forgejo-deny: not_linked") >= 1);
+    assert!(failures_with(&events, "source forgejo: invalid_state") >= 1);
+    assert!(failures_with(&events, "source forgejo: replayed_state") >= 1);
+    browser.close().await;
+}
+
+/// Signs ada in while keeping a copy of the pending-login cookie, then sends the upstream's
+/// answer again with that cookie: the state was spent, so it is refused.
+async fn sign_in_with_cookie_kept(page: &fantoccini::Client, server: &Server, upstream: &Upstream) {
+    page.delete_all_cookies().await.expect("forget cookies");
+    page.goto(&server.url(LOGIN)).await.expect("sign-in page");
+    let button = page
+        .find(Locator::Id("source-forgejo"))
+        .await
+        .expect("button");
+    navigate_by(page, button).await;
+    let pending = page
+        .get_named_cookie("gatehouse_source")
+        .await
+        .expect("the pending-login cookie")
+        .value()
+        .to_owned();
+    submit_field(page, "login", "ada").await;
+    assert_eq!(current_path(page).await, "/if/user/");
+    let answer = upstream.last_redirect().await;
+    assert!(
+        answer.contains("/source/oauth/callback/forgejo/?code="),
+        "{answer}"
+    );
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(&answer)
+        .header("cookie", format!("gatehouse_source={pending}"))
+        .send()
+        .await
+        .expect("replay");
+    assert_eq!(replay.status(), reqwest::StatusCode::FORBIDDEN);
+}
+
+on_both_backends!(sign_in_through_an_upstream_source);
