@@ -188,7 +188,7 @@ impl ValuesPage {
 /// shows the values to paste into the client, the secret included this once.
 pub(crate) async fn create(ui: AdminUi, form: FormData) -> Response {
     if let Err(page) = ui.check_csrf(&form) {
-        return page;
+        return *page;
     }
     let values = NewAppValues {
         name: form.get("name").trim().to_owned(),
@@ -297,7 +297,7 @@ pub(crate) async fn rotate_secret(
     form: FormData,
 ) -> Response {
     if let Err(page) = ui.check_csrf(&form) {
-        return page;
+        return *page;
     }
     let app = match find(&ui, &slug).await {
         Ok(app) => app,
@@ -329,7 +329,7 @@ pub(crate) async fn rotate_secret(
 /// `POST /if/admin/applications/{slug}/delete/`: deletes the application once confirmed.
 pub(crate) async fn delete(ui: AdminUi, Path(slug): Path<String>, form: FormData) -> Response {
     if let Err(page) = ui.check_csrf(&form) {
-        return page;
+        return *page;
     }
     let app = match find(&ui, &slug).await {
         Ok(app) => app,

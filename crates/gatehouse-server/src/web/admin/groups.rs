@@ -174,7 +174,7 @@ pub(crate) async fn new_form(ui: AdminUi) -> Response {
 /// `POST /if/admin/groups/`: creates a group, then shows its page.
 pub(crate) async fn create(ui: AdminUi, form: FormData) -> Response {
     if let Err(page) = ui.check_csrf(&form) {
-        return page;
+        return *page;
     }
     let values = GroupValues {
         name: form.get("name").trim().to_owned(),
@@ -328,10 +328,10 @@ async fn detail(ui: &AdminUi, id: GroupId, view: DetailView) -> Response {
     ui.render(status, &page)
 }
 
-fn group_id(ui: &AdminUi, id: &str, form: &FormData) -> Result<GroupId, Response> {
+fn group_id(ui: &AdminUi, id: &str, form: &FormData) -> Result<GroupId, Box<Response>> {
     let id = id
         .parse()
-        .map_err(|_| ui.error(AdminError::not_found("group")))?;
+        .map_err(|_| Box::new(ui.error(AdminError::not_found("group"))))?;
     ui.check_csrf(form)?;
     Ok(id)
 }
@@ -347,7 +347,7 @@ fn first_members_page() -> ListQuery {
 pub(crate) async fn update(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
     let id = match group_id(&ui, &id, &form) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let edit = GroupValues {
         name: form.get("name").trim().to_owned(),
@@ -390,7 +390,7 @@ pub(crate) async fn update(ui: AdminUi, Path(id): Path<String>, form: FormData) 
 pub(crate) async fn delete(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
     let id = match group_id(&ui, &id, &form) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let group = match service::get(&ui.services, &ui.caller, id).await {
         Ok(group) => group,
@@ -420,7 +420,7 @@ pub(crate) async fn delete(ui: AdminUi, Path(id): Path<String>, form: FormData) 
 pub(crate) async fn add_member(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
     let id = match group_id(&ui, &id, &form) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let outcome = async {
         let username = form.get("username").trim();
@@ -459,7 +459,7 @@ pub(crate) async fn add_member(ui: AdminUi, Path(id): Path<String>, form: FormDa
 pub(crate) async fn remove_member(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
     let id = match group_id(&ui, &id, &form) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let Ok(user) = form.get("user").parse::<UserId>() else {
         return ui.error(AdminError::not_found("user"));

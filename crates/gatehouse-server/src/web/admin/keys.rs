@@ -82,7 +82,7 @@ pub(crate) async fn list(
 /// one stays published until the tokens it signed have expired.
 pub(crate) async fn rotate(ui: AdminUi, form: FormData) -> Response {
     if let Err(page) = ui.check_csrf(&form) {
-        return page;
+        return *page;
     }
     if let Err(error) = ui.caller.require_write(AdminArea::Keys) {
         return ui.error(error);

@@ -204,14 +204,15 @@ impl AdminUi {
         response
     }
 
-    /// Checks a submitted form's CSRF token; a mismatch is a 403 page.
-    fn check_csrf(&self, form: &FormData) -> Result<(), Response> {
+    /// Checks a submitted form's CSRF token; a mismatch is a 403 page (boxed: the refusal
+    /// is the rare path, and a whole `Response` would bloat every `Result` on the way).
+    fn check_csrf(&self, form: &FormData) -> Result<(), Box<Response>> {
         if csrf::verify(&self.services, &self.headers, form.get("csrf")) {
             Ok(())
         } else {
-            Err(self.error(AdminError::Forbidden(
+            Err(Box::new(self.error(AdminError::Forbidden(
                 "This form has expired. Go back, reload the page and try again.".into(),
-            )))
+            ))))
         }
     }
 

@@ -101,7 +101,7 @@ pub(crate) async fn new_form(ui: AdminUi) -> Response {
 /// `POST /if/admin/users/`: creates a user, then shows its page.
 pub(crate) async fn create(ui: AdminUi, form: FormData) -> Response {
     if let Err(page) = ui.check_csrf(&form) {
-        return page;
+        return *page;
     }
     let values = NewUserValues {
         username: form.get("username").trim().to_owned(),
@@ -310,16 +310,16 @@ async fn detail(
 }
 
 /// Parses the path id or answers with the 404 page.
-fn user_id(ui: &AdminUi, id: &str) -> Result<UserId, Response> {
+fn user_id(ui: &AdminUi, id: &str) -> Result<UserId, Box<Response>> {
     id.parse()
-        .map_err(|_| ui.error(AdminError::not_found("user")))
+        .map_err(|_| Box::new(ui.error(AdminError::not_found("user"))))
 }
 
 /// `POST /if/admin/users/{id}/`: saves name, email and whether the user is active.
 pub(crate) async fn update(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
     let id = match user_id(&ui, &id).and_then(|id| ui.check_csrf(&form).map(|()| id)) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let edit = EditValues {
         name: form.get("name").trim().to_owned(),
@@ -351,7 +351,7 @@ pub(crate) async fn update(ui: AdminUi, Path(id): Path<String>, form: FormData) 
 pub(crate) async fn set_password(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
     let id = match user_id(&ui, &id).and_then(|id| ui.check_csrf(&form).map(|()| id)) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let password = form.get("password").to_owned();
     let outcome = if password.is_empty() {
@@ -378,7 +378,7 @@ pub(crate) async fn set_password(ui: AdminUi, Path(id): Path<String>, form: Form
 pub(crate) async fn send_recovery(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
     let id = match user_id(&ui, &id).and_then(|id| ui.check_csrf(&form).map(|()| id)) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match service::send_recovery(&ui.services, &ui.caller, id).await {
         Ok(()) => see_other(&format!("{LIST}{id}/?done=recovery")),
@@ -390,7 +390,7 @@ pub(crate) async fn send_recovery(ui: AdminUi, Path(id): Path<String>, form: For
 pub(crate) async fn delete(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
     let id = match user_id(&ui, &id).and_then(|id| ui.check_csrf(&form).map(|()| id)) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let user = match service::get(&ui.services, &ui.caller, id).await {
         Ok(user) => user,
@@ -420,7 +420,7 @@ pub(crate) async fn delete(ui: AdminUi, Path(id): Path<String>, form: FormData) 
 pub(crate) async fn join_group(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
     let id = match user_id(&ui, &id).and_then(|id| ui.check_csrf(&form).map(|()| id)) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let outcome = async {
         let name = form.get("group").trim();
@@ -457,7 +457,7 @@ pub(crate) async fn join_group(ui: AdminUi, Path(id): Path<String>, form: FormDa
 pub(crate) async fn leave_group(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
     let id = match user_id(&ui, &id).and_then(|id| ui.check_csrf(&form).map(|()| id)) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let Ok(group_id) = form.get("group").parse::<GroupId>() else {
         return ui.error(AdminError::not_found("group"));
@@ -497,7 +497,7 @@ pub(crate) async fn revoke_session(
 ) -> Response {
     let id = match user_id(&ui, &id).and_then(|id| ui.check_csrf(&form).map(|()| id)) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let Ok(session) = form.get("session").parse::<SessionId>() else {
         return ui.error(AdminError::not_found("session"));
@@ -523,7 +523,7 @@ pub(crate) async fn revoke_session(
 pub(crate) async fn remove_device(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
     let id = match user_id(&ui, &id).and_then(|id| ui.check_csrf(&form).map(|()| id)) {
         Ok(id) => id,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let Ok(device) = form.get("device").parse::<DeviceId>() else {
         return ui.error(AdminError::not_found("device"));
