@@ -55,30 +55,49 @@ impl Upstream {
             &script,
         )
         .expect("copy server.js next to its node_modules");
-        let port = free_addr().port();
-        let child = Command::new("node")
-            .arg(&script)
-            .env("PORT", port.to_string())
-            .env("CLIENT_ID", "gatehouse")
-            .env("CLIENT_SECRET", SECRET)
-            .env("REDIRECT_URIS", redirect_uris.join(","))
-            .env("ACCOUNTS_FILE", accounts)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node is installed (scripts/test installs it)");
-        let upstream = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            script,
-        };
-        let deadline = Instant::now() + Duration::from_secs(90);
-        let discovery = format!("{}/.well-known/openid-configuration", upstream.base);
-        while reqwest::get(&discovery).await.is_err() {
-            assert!(Instant::now() < deadline, "oidc-provider did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        // A port picked here may be taken before node binds it, and node may fail for its
+        // own reasons: each attempt that exits is retried on another port, and the last one's
+        // output is shown.
+        let mut output = String::new();
+        for _ in 0..3 {
+            let port = free_addr().port();
+            let log = script.with_extension("log");
+            let child = Command::new("node")
+                .arg(&script)
+                .env("PORT", port.to_string())
+                .env("CLIENT_ID", "gatehouse")
+                .env("CLIENT_SECRET", SECRET)
+                .env("REDIRECT_URIS", redirect_uris.join(","))
+                .env("ACCOUNTS_FILE", accounts)
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).expect("node's log file"))
+                .spawn()
+                .expect("node is installed (scripts/test installs it)");
+            let mut upstream = Self {
+                child,
+                base: format!("http://127.0.0.1:{port}"),
+                script: script.clone(),
+            };
+            let deadline = Instant::now() + Duration::from_secs(90);
+            let discovery = format!("{}/.well-known/openid-configuration", upstream.base);
+            loop {
+                if reqwest::get(&discovery).await.is_ok() {
+                    let _ = std::fs::remove_file(&log);
+                    return upstream;
+                }
+                let exited = upstream.child.try_wait().expect("node's status").is_some();
+                if exited || Instant::now() >= deadline {
+                    output = std::fs::read_to_string(&log).unwrap_or_default();
+                    let _ = std::fs::remove_file(&log);
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            // Dropping `upstream` kills node; keep the script for the next attempt.
+            upstream.script = PathBuf::new();
         }
-        upstream
+        let _ = std::fs::remove_file(&script);
+        panic!("oidc-provider did not start; its output:\n{output}");
     }
 
     async fn last_redirect(&self) -> String {
@@ -251,6 +270,14 @@ async fn sign_in_through_an_upstream_source(backend: Backend) {
     let links = store.source_connections_of(ada.id).await.expect("links");
     assert_eq!(links.len(), 1);
     assert_eq!(links[0].upstream_id, "101");
+    // What subject mode `dex` reads: the upstream id and the source slug (a Dex connector's
+    // id after `import dex`), which Dex encoded as this `sub`.
+    assert_eq!(ada.attributes["dex_user_id"], "101");
+    assert_eq!(ada.attributes["dex_connector_id"], "forgejo");
+    assert_eq!(
+        gatehouse_oidc::dex::subject("101", "forgejo"),
+        "CgMxMDESB2Zvcmdlam8"
+    );
     let sessions = store.sessions_of(ada.id).await.expect("sessions");
     assert_eq!(sessions.len(), 1, "signed in");
     assert!(

@@ -497,10 +497,19 @@ async fn enroll(
              no account was created. Ask an administrator to create or link your account.",
         ));
     };
+    // The upstream account and source, as subject mode `dex` reads them: a source imported
+    // from a Dex connector keeps the connector id as slug, so applications imported from Dex
+    // give this user the `sub` Dex gave them.
+    let attributes: Map<String, Value> =
+        gatehouse_oidc::dex::connector_identity(&identity.subject, source.slug())
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), Value::String(value)))
+            .collect();
     let user = NewUser {
         name: identity.name.clone().unwrap_or_default(),
         email: identity.email.clone(),
         email_verified: identity.email_verified && identity.email.is_some(),
+        attributes: attributes.clone(),
         ..NewUser::named(username)
     };
     let user = match user.validate() {
@@ -509,6 +518,7 @@ async fn enroll(
         Err(error) if error.field == "email" => NewUser {
             email: None,
             email_verified: false,
+            attributes,
             ..NewUser::named(identity.username.clone().unwrap_or_default())
         }
         .validate()
