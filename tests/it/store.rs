@@ -50,6 +50,7 @@ crate::on_both_stores! {
     concurrent_totp_step_is_spent_once,
     deleting_a_user_deletes_its_devices,
     flows_are_seeded_once_and_replaced_by_change_sets,
+    extreme_numbers_in_attributes_read_back,
 }
 
 // ---- helpers ------------------------------------------------------------------------------
@@ -2534,4 +2535,31 @@ async fn webauthn_challenge_is_spent_once(store: SqlStore) {
             .await
             .expect("ghost")
     );
+}
+
+/// PostgreSQL's `jsonb` prints the largest doubles as 309-digit integers and the smallest with
+/// hundreds of zeros; reading them back must give the same numbers, not a decoding error (the
+/// admin API answered 500 on such a group, found by schemathesis).
+async fn extreme_numbers_in_attributes_read_back(store: SqlStore) {
+    let attributes = serde_json::json!({
+        "largest": [f64::MAX, f64::MIN, 3.863_253_899_571_122_6e95],
+        "smallest": -1.257_157_268_154_294_7e-202,
+        "integer": 395_377_285_013_392_896_u64,
+    });
+    let created = store
+        .create_group(
+            NewGroup {
+                attributes: attributes.as_object().cloned().unwrap_or_default(),
+                ..NewGroup::named("extremes")
+            },
+            &audit(),
+        )
+        .await
+        .expect("group");
+    let read = store
+        .group_by_id(created.id)
+        .await
+        .expect("read back")
+        .expect("the group");
+    assert_eq!(serde_json::Value::Object(read.attributes), attributes);
 }
