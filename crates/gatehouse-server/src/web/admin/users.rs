@@ -309,15 +309,19 @@ async fn detail(
     ui.render(status, &page)
 }
 
-/// Parses the path id or answers with the 404 page.
-fn user_id(ui: &AdminUi, id: &str) -> Result<UserId, Box<Response>> {
-    id.parse()
-        .map_err(|_| Box::new(ui.error(AdminError::not_found("user"))))
+/// For a form posted to a user's page: the path id (else the 404 page), once the form's CSRF
+/// token checks out (else the 403 page).
+fn user_id(ui: &AdminUi, id: &str, form: &FormData) -> Result<UserId, Box<Response>> {
+    let id = id
+        .parse()
+        .map_err(|_| Box::new(ui.error(AdminError::not_found("user"))))?;
+    ui.check_csrf(form)?;
+    Ok(id)
 }
 
 /// `POST /if/admin/users/{id}/`: saves name, email and whether the user is active.
 pub(crate) async fn update(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
-    let id = match user_id(&ui, &id).and_then(|id| ui.check_csrf(&form).map(|()| id)) {
+    let id = match user_id(&ui, &id, &form) {
         Ok(id) => id,
         Err(page) => return *page,
     };
@@ -349,7 +353,7 @@ pub(crate) async fn update(ui: AdminUi, Path(id): Path<String>, form: FormData) 
 
 /// `POST /if/admin/users/{id}/password/`: sets a password (checked against the policy).
 pub(crate) async fn set_password(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
-    let id = match user_id(&ui, &id).and_then(|id| ui.check_csrf(&form).map(|()| id)) {
+    let id = match user_id(&ui, &id, &form) {
         Ok(id) => id,
         Err(page) => return *page,
     };
@@ -376,7 +380,7 @@ pub(crate) async fn set_password(ui: AdminUi, Path(id): Path<String>, form: Form
 
 /// `POST /if/admin/users/{id}/recovery/`: emails the user a recovery link.
 pub(crate) async fn send_recovery(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
-    let id = match user_id(&ui, &id).and_then(|id| ui.check_csrf(&form).map(|()| id)) {
+    let id = match user_id(&ui, &id, &form) {
         Ok(id) => id,
         Err(page) => return *page,
     };
@@ -388,7 +392,7 @@ pub(crate) async fn send_recovery(ui: AdminUi, Path(id): Path<String>, form: For
 
 /// `POST /if/admin/users/{id}/delete/`: deletes the user once confirmed.
 pub(crate) async fn delete(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
-    let id = match user_id(&ui, &id).and_then(|id| ui.check_csrf(&form).map(|()| id)) {
+    let id = match user_id(&ui, &id, &form) {
         Ok(id) => id,
         Err(page) => return *page,
     };
@@ -418,7 +422,7 @@ pub(crate) async fn delete(ui: AdminUi, Path(id): Path<String>, form: FormData) 
 
 /// `POST /if/admin/users/{id}/groups/add/`: adds the user to the group named `group`.
 pub(crate) async fn join_group(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
-    let id = match user_id(&ui, &id).and_then(|id| ui.check_csrf(&form).map(|()| id)) {
+    let id = match user_id(&ui, &id, &form) {
         Ok(id) => id,
         Err(page) => return *page,
     };
@@ -455,7 +459,7 @@ pub(crate) async fn join_group(ui: AdminUi, Path(id): Path<String>, form: FormDa
 /// `POST /if/admin/users/{id}/groups/remove/`: takes the user out of group `group` (an id)
 /// once confirmed.
 pub(crate) async fn leave_group(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
-    let id = match user_id(&ui, &id).and_then(|id| ui.check_csrf(&form).map(|()| id)) {
+    let id = match user_id(&ui, &id, &form) {
         Ok(id) => id,
         Err(page) => return *page,
     };
@@ -495,7 +499,7 @@ pub(crate) async fn revoke_session(
     Path(id): Path<String>,
     form: FormData,
 ) -> Response {
-    let id = match user_id(&ui, &id).and_then(|id| ui.check_csrf(&form).map(|()| id)) {
+    let id = match user_id(&ui, &id, &form) {
         Ok(id) => id,
         Err(page) => return *page,
     };
@@ -521,7 +525,7 @@ pub(crate) async fn revoke_session(
 
 /// `POST /if/admin/users/{id}/devices/remove/`: removes MFA device `device` once confirmed.
 pub(crate) async fn remove_device(ui: AdminUi, Path(id): Path<String>, form: FormData) -> Response {
-    let id = match user_id(&ui, &id).and_then(|id| ui.check_csrf(&form).map(|()| id)) {
+    let id = match user_id(&ui, &id, &form) {
         Ok(id) => id,
         Err(page) => return *page,
     };
