@@ -172,16 +172,24 @@ pub fn binary() -> PathBuf {
 
 /// A free 127.0.0.1 port for a server the test starts next.
 ///
-/// The port is released before the server binds it, so it is picked below the kernel's
-/// ephemeral range (32768 and up): there no outgoing connection of a concurrent test
-/// (PostgreSQL, Chromium, a relying party) can take it in between, which is what an
-/// ephemeral `bind(0)` port suffered in CI. Candidates start at a point mixed from the
-/// process id, the clock and a counter, so concurrent test processes rarely try the same one.
+/// The port is released before the server binds it, which leaves two ways to lose it in
+/// between, both seen in CI:
+/// - an outgoing connection of a concurrent test (PostgreSQL, Chromium, a relying party)
+///   draws it from the kernel's ephemeral range: so ports are picked below that range
+///   (32768 and up);
+/// - another test process picks the same port before our server has bound it (a server
+///   binds only after its migrations, seconds later under load): so each port handed out is
+///   reserved with an exclusive lock on a file named after it, held until this process
+///   exits (the kernel drops the lock even when a test crashes). Every caller of this
+///   function, in every test process, skips ports another process holds.
 pub fn free_addr() -> SocketAddr {
     use std::sync::atomic::{AtomicU64, Ordering};
     const FIRST: u64 = 15_000;
     const SPAN: u64 = 32_000 - FIRST;
     static CALLS: AtomicU64 = AtomicU64::new(0);
+    static HELD: Mutex<Vec<std::fs::File>> = Mutex::new(Vec::new());
+    let locks = std::env::temp_dir().join("gatehouse-test-ports");
+    std::fs::create_dir_all(&locks).expect("port lock directory");
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos() as u64)
@@ -197,8 +205,21 @@ pub fn free_addr() -> SocketAddr {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let port = (FIRST + seed % SPAN) as u16;
-        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
-            return listener.local_addr().expect("local addr");
+        let Ok(lock) = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(locks.join(port.to_string()))
+        else {
+            continue;
+        };
+        // A lock is per open file, so this also refuses a port this process handed out.
+        if lock.try_lock().is_err() {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            HELD.lock().expect("port locks").push(lock);
+            return SocketAddr::from(([127, 0, 0, 1], port));
         }
     }
     panic!("no free port between {FIRST} and {}", FIRST + SPAN)
