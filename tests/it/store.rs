@@ -43,6 +43,7 @@ crate::on_both_stores! {
     concurrent_user_creation_succeeds,
     timestamps_round_trip_exactly,
     events_are_filtered_and_newest_first,
+    events_are_counted_per_action_and_period,
     devices_round_trip_with_events_and_no_secrets,
     invalid_device_names_and_unknown_ids_write_nothing,
     totp_steps_only_move_forward,
@@ -468,7 +469,11 @@ async fn group_names_of_a_page_of_users_in_one_call(store: SqlStore) {
         .add_member(alpha.id, bob.id, &audit())
         .await
         .expect("add");
-    let members = store.group_members(alpha.id).await.expect("members");
+    let members = store
+        .group_members(alpha.id, &ListQuery::all())
+        .await
+        .expect("members")
+        .items;
     assert_eq!(
         members
             .iter()
@@ -762,7 +767,11 @@ async fn deleting_a_user_cascades(store: SqlStore) {
 
     store.delete_user(alice.id, &audit()).await.expect("delete");
     assert!(store.user_by_id(alice.id).await.expect("get").is_none());
-    let members = store.group_members(staff.id).await.expect("members");
+    let members = store
+        .group_members(staff.id, &ListQuery::all())
+        .await
+        .expect("members")
+        .items;
     assert_eq!(names(&members, |u| &u.username), ["bob"]);
     assert!(
         store
@@ -827,7 +836,11 @@ async fn effective_groups_include_ancestors(store: SqlStore) {
         names(&effective, |g| &g.name),
         ["engineering", "org", "platform"]
     );
-    let members = store.group_members(platform.id).await.expect("members");
+    let members = store
+        .group_members(platform.id, &ListQuery::all())
+        .await
+        .expect("members")
+        .items;
     assert_eq!(names(&members, |u| &u.username), ["alice"]);
 
     let engineering = store
@@ -1058,7 +1071,12 @@ async fn memberships_are_idempotent_and_audited(store: SqlStore) {
         .await
         .expect("add again");
     assert_eq!(
-        store.group_members(staff.id).await.expect("members").len(),
+        store
+            .group_members(staff.id, &ListQuery::all())
+            .await
+            .expect("members")
+            .items
+            .len(),
         1
     );
     store
@@ -1071,9 +1089,10 @@ async fn memberships_are_idempotent_and_audited(store: SqlStore) {
         .expect("remove again");
     assert!(
         store
-            .group_members(staff.id)
+            .group_members(staff.id, &ListQuery::all())
             .await
             .expect("members")
+            .items
             .is_empty()
     );
 
@@ -1751,8 +1770,35 @@ async fn concurrent_user_creation_succeeds(store: SqlStore) {
         .expect("lookup")
         .expect("found");
     assert_eq!(
-        store.group_members(crowd.id).await.expect("members").len(),
+        store
+            .group_members(crowd.id, &ListQuery::all())
+            .await
+            .expect("members")
+            .items
+            .len(),
         50
+    );
+    // A member list pages and searches in the database, and only the group's members count.
+    store
+        .create_user(user("user1-outsider"), &audit())
+        .await
+        .expect("outsider");
+    let page = store
+        .group_members(
+            crowd.id,
+            &ListQuery {
+                search: Some("USER1".into()),
+                limit: 4,
+                offset: 4,
+                descending: false,
+            },
+        )
+        .await
+        .expect("a page of members");
+    assert_eq!(page.total, 10);
+    assert_eq!(
+        names(&page.items, |u| &u.username),
+        ["user14", "user15", "user16", "user17"]
     );
 
     // Racing creates of one name: exactly one wins, the rest conflict.
@@ -1949,6 +1995,52 @@ async fn events_are_filtered_and_newest_first(store: SqlStore) {
         .await
         .expect("limit 0 is clamped");
     assert_eq!(clamped.items.len(), 1);
+}
+
+async fn events_are_counted_per_action_and_period(store: SqlStore) {
+    let failed = || gatehouse_core::NewEvent {
+        action: EventAction::LoginFailed,
+        context: Map::new(),
+    };
+    let start = Utc::now() - Duration::seconds(1);
+    for _ in 0..3 {
+        store
+            .append_event(failed(), &audit())
+            .await
+            .expect("failed");
+    }
+    let middle = Utc::now();
+    for action in [EventAction::Login, EventAction::LoginFailed] {
+        store
+            .append_event(
+                gatehouse_core::NewEvent {
+                    action,
+                    context: Map::new(),
+                },
+                &audit(),
+            )
+            .await
+            .expect("append");
+    }
+    let end = Utc::now() + Duration::seconds(5);
+    let boundaries = [start - Duration::hours(1), start, middle, end];
+    let counts = store
+        .count_events_per_period(
+            &[
+                EventAction::Login,
+                EventAction::LoginFailed,
+                EventAction::Logout,
+            ],
+            &boundaries,
+        )
+        .await
+        .expect("counts");
+    assert_eq!(counts, vec![vec![0, 0, 1], vec![0, 3, 1], vec![0, 0, 0]]);
+    let nothing = store
+        .count_events_per_period(&[EventAction::Login], &[start])
+        .await
+        .expect("one boundary");
+    assert_eq!(nothing, vec![Vec::<u64>::new()]);
 }
 
 /// Start-up behaviour that needs a store that is not yet migrated, or no database at all.

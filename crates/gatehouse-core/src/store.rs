@@ -142,8 +142,9 @@ pub trait GroupStore: Send + Sync {
         user: UserId,
         audit: &AuditContext,
     ) -> StoreResult<()>;
-    /// The direct members of a group, ordered by username.
-    async fn group_members(&self, group: GroupId) -> StoreResult<Vec<User>>;
+    /// A page of a group's direct members, searched and ordered like [`UserStore::list_users`]
+    /// (groups of tens of thousands of members are paged by the database, not in memory).
+    async fn group_members(&self, group: GroupId, query: &ListQuery) -> StoreResult<Page<User>>;
     /// The groups a user is directly in, ordered by name.
     async fn direct_groups(&self, user: UserId) -> StoreResult<Vec<Group>>;
     /// The names of the groups each of `users` is directly in (ordered by name), in one query,
@@ -165,6 +166,15 @@ pub trait EventStore: Send + Sync {
     async fn append_event(&self, event: NewEvent, audit: &AuditContext) -> StoreResult<()>;
     /// Reads events newest first.
     async fn list_events(&self, query: &EventQuery) -> StoreResult<Page<Event>>;
+    /// How many events of each of `actions` fall in each period between consecutive
+    /// `boundaries` (`[b0, b1)`, `[b1, b2)`, ...): `counts[action][period]`. One query
+    /// for a whole chart, however many bars it has, so the admin overview stays one round
+    /// trip. Fewer than two boundaries give no periods.
+    async fn count_events_per_period(
+        &self,
+        actions: &[crate::EventAction],
+        boundaries: &[chrono::DateTime<chrono::Utc>],
+    ) -> StoreResult<Vec<Vec<u64>>>;
 }
 
 /// Tokens, by keyed digest.

@@ -85,7 +85,7 @@ impl UserStore for SqlStore {
     }
 
     async fn list_users(&self, query: &ListQuery) -> StoreResult<Page<User>> {
-        users::list(&self.db, query).await
+        users::list(&self.db, query, None).await
     }
 
     async fn update_user(
@@ -201,8 +201,8 @@ impl GroupStore for SqlStore {
         commit(txn).await
     }
 
-    async fn group_members(&self, group: GroupId) -> StoreResult<Vec<User>> {
-        groups::members(&self.db, group).await
+    async fn group_members(&self, group: GroupId, query: &ListQuery) -> StoreResult<Page<User>> {
+        users::list(&self.db, query, Some(group)).await
     }
 
     async fn direct_groups(&self, user: UserId) -> StoreResult<Vec<Group>> {
@@ -233,6 +233,14 @@ impl EventStore for SqlStore {
 
     async fn list_events(&self, query: &EventQuery) -> StoreResult<Page<Event>> {
         events::list(&self.db, query).await
+    }
+
+    async fn count_events_per_period(
+        &self,
+        actions: &[gatehouse_core::EventAction],
+        boundaries: &[chrono::DateTime<chrono::Utc>],
+    ) -> StoreResult<Vec<Vec<u64>>> {
+        events::count_per_period(&self.db, actions, boundaries).await
     }
 }
 

@@ -26,10 +26,15 @@ pub async fn get(services: &Services, caller: &Caller, id: GroupId) -> AdminResu
 }
 
 /// A group's direct members.
-pub async fn members(services: &Services, caller: &Caller, id: GroupId) -> AdminResult<Vec<User>> {
+pub async fn members(
+    services: &Services,
+    caller: &Caller,
+    id: GroupId,
+    query: &ListQuery,
+) -> AdminResult<Page<User>> {
     caller.require_read(AdminArea::Groups)?;
     let group = find(services, id).await?;
-    Ok(services.store.group_members(group.id).await?)
+    Ok(services.store.group_members(group.id, query).await?)
 }
 
 /// Creates a group; a superuser flag, admin roles or a privileged parent need a superuser.

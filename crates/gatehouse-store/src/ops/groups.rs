@@ -252,29 +252,6 @@ pub(crate) async fn delete<C: ConnectionTrait>(
     .await
 }
 
-/// The direct members of a group, ordered by username.
-pub(crate) async fn members<C: ConnectionTrait>(
-    conn: &C,
-    id: GroupId,
-) -> StoreResult<Vec<gatehouse_core::User>> {
-    // A subquery, not a list of bound ids: a group of 40,000 members would pass the bound
-    // parameter limits of SQLite (32,766) and PostgreSQL (65,535).
-    let member_ids = Query::select()
-        .column(group_member::Column::UserId)
-        .from(group_member::Entity)
-        .and_where(group_member::Column::GroupId.eq(id.0))
-        .to_owned();
-    user::Entity::find()
-        .filter(user::Column::Id.in_subquery(member_ids))
-        .order_by_asc(user::Column::Username)
-        .all(conn)
-        .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(crate::ops::users::from_row)
-        .collect()
-}
-
 /// The ids of the groups a user is directly in.
 pub(crate) async fn direct_group_ids<C: ConnectionTrait>(
     conn: &C,

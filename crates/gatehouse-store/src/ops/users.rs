@@ -7,7 +7,7 @@
 //! backs the check so concurrent creates cannot slip past it. (`LOWER` folds ASCII letters on
 //! SQLite and all letters on PostgreSQL.)
 
-use crate::entity::user;
+use crate::entity::{group_member, user};
 use crate::error::{conflict_or_db_err, db_err};
 use crate::ops::rows::{corrupt, direction, json_object, page_bounds};
 use crate::ops::{events, groups, memberships};
@@ -16,11 +16,11 @@ use crate::timestamp;
 use chrono::{DateTime, Utc};
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{
-    AuditContext, EventAction, ListQuery, NewEvent, NewUser, Page, StoreError, User, UserId,
-    UserPatch, UserType,
+    AuditContext, EventAction, GroupId, ListQuery, NewEvent, NewUser, Page, StoreError, User,
+    UserId, UserPatch, UserType,
 };
 use sea_orm::ExprTrait;
-use sea_orm::sea_query::{Expr, Func};
+use sea_orm::sea_query::{Expr, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -158,11 +158,24 @@ pub(crate) async fn require_by_username<C: ConnectionTrait>(
 /// reads that narrow index in username order and stops when the page is full), then only the
 /// page's rows are read. The total needs no second scan when the page is not full (the last
 /// page, or a rare search term): it is then the offset plus the rows found.
+///
+/// `members_of` narrows the list to a group's direct members (a subquery, not a list of bound
+/// ids: a group of 40,000 members would pass the bound-parameter limits of SQLite and
+/// PostgreSQL), so a group's member list pages and searches the same way.
 pub(crate) async fn list<C: ConnectionTrait>(
     conn: &C,
     query: &ListQuery,
+    members_of: Option<GroupId>,
 ) -> StoreResult<Page<User>> {
     let mut matching = user::Entity::find();
+    if let Some(group) = members_of {
+        let member_ids = Query::select()
+            .column(group_member::Column::UserId)
+            .from(group_member::Entity)
+            .and_where(group_member::Column::GroupId.eq(group.0))
+            .to_owned();
+        matching = matching.filter(user::Column::Id.in_subquery(member_ids));
+    }
     if let Some(pattern) = search::contains_pattern(query.search.as_deref()) {
         matching = matching.filter(search::like(user::Column::SearchText, &pattern));
     }

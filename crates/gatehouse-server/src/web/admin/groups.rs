@@ -272,7 +272,7 @@ struct DetailView {
 async fn detail(ui: &AdminUi, id: GroupId, view: DetailView) -> Response {
     let loaded = async {
         let group = service::get(&ui.services, &ui.caller, id).await?;
-        let members = service::members(&ui.services, &ui.caller, id).await?;
+        let members = service::members(&ui.services, &ui.caller, id, &view.members).await?;
         let parent = match group.parent_id {
             Some(parent) => Some(service::get(&ui.services, &ui.caller, parent).await?),
             None => None,
@@ -289,14 +289,6 @@ async fn detail(ui: &AdminUi, id: GroupId, view: DetailView) -> Response {
     } else {
         StatusCode::BAD_REQUEST
     };
-    let members = page_in_memory(members, &view.members, |u| {
-        format!(
-            "{} {} {}",
-            u.username,
-            u.name,
-            u.email.as_deref().unwrap_or("")
-        )
-    });
     let pager = Pager::of(&format!("{LIST}{id}/"), "username", &view.members, &members);
     let page = DetailPage {
         shell: ui.shell(Section::Groups),

@@ -47,23 +47,6 @@ struct OverviewPage {
     events: Vec<EventLine>,
 }
 
-/// How many events with `action` happened in `[since, until)`: a one-row page's total.
-async fn count(
-    ui: &AdminUi,
-    action: EventAction,
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<u64, AdminError> {
-    let query = EventQuery {
-        action: Some(action),
-        since: Some(since),
-        until: Some(until),
-        limit: 1,
-        ..EventQuery::default()
-    };
-    Ok(service::list(&ui.services, &ui.caller, &query).await?.total)
-}
-
 /// Lays out the bars: per day a sign-ins bar and a failures bar side by side, scaled to the
 /// busiest day.
 fn chart(counts: Vec<(String, u64, u64)>) -> (Vec<Day>, u64, u64) {
@@ -113,16 +96,24 @@ pub(crate) async fn show(ui: AdminUi) -> Response {
             .date_naive()
             .and_hms_opt(0, 0, 0)
             .map_or_else(Utc::now, |t| t.and_utc());
-        let mut counts = Vec::new();
-        for back in (0..CHART_DAYS).rev() {
-            let since = today - Duration::days(back);
-            let until = since + Duration::days(1);
-            counts.push((
-                since.format("%m-%d").to_string(),
-                count(&ui, EventAction::Login, since, until).await?,
-                count(&ui, EventAction::LoginFailed, since, until).await?,
-            ));
-        }
+        let days: Vec<DateTime<Utc>> = (0..=CHART_DAYS)
+            .rev()
+            .map(|back| today - Duration::days(back - 1))
+            .collect();
+        let per_day = service::count_per_period(
+            &ui.services,
+            &ui.caller,
+            &[EventAction::Login, EventAction::LoginFailed],
+            &days,
+        )
+        .await?;
+        let counts = days
+            .iter()
+            .zip(per_day[0].iter().zip(&per_day[1]))
+            .map(|(since, (logins, failures))| {
+                (since.format("%m-%d").to_string(), *logins, *failures)
+            })
+            .collect();
         Ok::<_, AdminError>((recent.items, counts))
     }
     .await;

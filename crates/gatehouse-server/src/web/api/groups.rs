@@ -175,19 +175,23 @@ pub(crate) async fn delete(
     Ok(no_content())
 }
 
-/// A group's direct members.
+/// A page of a group's direct members; `search` and `ordering` (`username` or `-username`)
+/// as on the users list.
 #[utoipa::path(get, path = "/api/v3/core/groups/{id}/members/", tag = "groups",
-    params(("id" = Uuid, Path, description = "The group's id")),
+    params(("id" = Uuid, Path, description = "The group's id"), ListParams),
     responses(
-        (status = 200, body = Vec<UserOut>), (status = 401, body = ApiErrorBody),
+        (status = 200, body = Paginated<UserOut>),
+        (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody),
         (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody)))]
 pub(crate) async fn members(
     State(services): State<Services>,
     Admin(caller): Admin,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<UserOut>>> {
-    let users = service::members(&services, &caller, path_id(&id, "group")?).await?;
-    Ok(Json(users.into_iter().map(UserOut::from).collect()))
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<Json<Paginated<UserOut>>> {
+    let query = params.query("username")?;
+    let page = service::members(&services, &caller, path_id(&id, "group")?, &query).await?;
+    Ok(Json(Paginated::of(page, &query, UserOut::from)))
 }
 
 /// Adds a direct member (no change if it is one already).
