@@ -234,6 +234,11 @@ async fn roles_are_enforced_on_every_call(backend: Backend) {
             "/crypto/keys/rotate/".into(),
             Some(json!({"alg": "RS256"})),
         ),
+        (
+            Method::POST,
+            "/crypto/keys/import/".into(),
+            Some(json!({"pem": "not checked before the role"})),
+        ),
         (Method::POST, "/core/invitations/".into(), Some(json!({}))),
         (
             Method::POST,
@@ -654,9 +659,145 @@ async fn applications_are_changed_by_superusers_only(backend: Backend) {
         .await;
     assert_eq!(shown["name"], "Grafana 11");
 }
+/// A private key made by OpenSSL (a real, independent key generator), as PEM.
+fn openssl_key(args: &[&str]) -> String {
+    let output = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("run openssl (Debian package openssl)");
+    assert!(output.status.success(), "openssl {args:?}: {output:?}");
+    String::from_utf8(output.stdout).expect("PEM is ASCII")
+}
+
+async fn signing_keys_are_imported_from_pem(backend: Backend) {
+    let gh = Installation::new(backend).await;
+    let server = server_with_root(&gh);
+    server.wait_ready().await;
+    let root = Api::new(&server, Some(ROOT_TOKEN));
+
+    // The algorithm follows from the key: SEC1 P-256 is ES256, PKCS#8 Ed25519 is EdDSA.
+    let ec = openssl_key(&["ecparam", "-name", "prime256v1", "-genkey", "-noout"]);
+    assert!(ec.contains("BEGIN EC PRIVATE KEY"));
+    let ed = openssl_key(&["genpkey", "-algorithm", "ed25519"]);
+    for (pem, alg, name) in [
+        (&ec, "ES256", Some("from-the-old-idp")),
+        (&ed, "EdDSA", None),
+    ] {
+        let imported = root
+            .expect(
+                StatusCode::CREATED,
+                Method::POST,
+                "/crypto/keys/import/",
+                Some(json!({"pem": pem, "name": name})),
+            )
+            .await;
+        assert_eq!(imported["active"]["alg"], alg, "{imported}");
+        assert_eq!(imported["active"]["active"], true);
+        if let Some(name) = name {
+            assert_eq!(imported["active"]["name"], name);
+        }
+        assert!(
+            !imported.to_string().contains("PRIVATE"),
+            "never echoes the key"
+        );
+    }
+    let (_, listed) = root.get("/crypto/keys/?search=from-the-old-idp").await;
+    assert_eq!(listed["pagination"]["count"], 1, "{listed}");
+
+    // JWKS publishes the EC key's public half (the point OpenSSL derives) under its id.
+    let (_, es256) = root.get("/crypto/keys/?search=from-the-old-idp").await;
+    let kid = es256["results"][0]["id"].as_str().expect("kid").to_owned();
+    root.expect(
+        StatusCode::CREATED,
+        Method::POST,
+        "/core/applications/",
+        Some(json!({"slug": "grafana", "name": "Grafana",
+            "oauth2": {"client_id": "grafana", "redirect_uris": ["https://grafana.example/cb"]}})),
+    )
+    .await;
+    let jwks: Value = reqwest::get(server.url("/application/o/grafana/jwks/"))
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("jwks json");
+    let jwk = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .unwrap_or_else(|| panic!("{kid} not in {jwks}"))
+        .clone();
+    let spki = openssl_key_from(&ec, &["ec", "-pubout", "-outform", "DER"]);
+    let point = &spki[spki.len() - 64..];
+    let b64 = |bytes: &[u8]| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    };
+    assert_eq!(jwk["crv"], "P-256");
+    assert_eq!(jwk["x"], b64(&point[..32]).as_str());
+    assert_eq!(jwk["y"], b64(&point[32..]).as_str());
+
+    let events_before = root.get("/events/?page_size=1").await.1["pagination"]["count"].clone();
+    let p384 = openssl_key(&["ecparam", "-name", "secp384r1", "-genkey", "-noout"]);
+    let encrypted = openssl_key_from(
+        &ed,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-passout",
+            "pass:secret",
+        ],
+    );
+    for (body, field) in [
+        (json!({"pem": p384}), "pem"),
+        (
+            json!({"pem": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}),
+            "pem",
+        ),
+        (json!({"pem": String::from_utf8_lossy(&encrypted)}), "pem"),
+        (json!({"pem": "hello"}), "pem"),
+        (json!({"pem": ec, "name": "x".repeat(200)}), "name"),
+    ] {
+        let (status, answer) = root.post("/crypto/keys/import/", body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert!(answer["fields"][field].is_array(), "{answer}");
+        assert!(!answer.to_string().contains("-----BEGIN"), "{answer}");
+    }
+    let (status, _) = root
+        .post("/crypto/keys/import/", json!({"name": "no pem"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let events_after = root.get("/events/?page_size=1").await.1["pagination"]["count"].clone();
+    assert_eq!(events_before, events_after, "a refused key wrote nothing");
+}
+
+/// Runs `openssl` with `input` on its standard input, returning its standard output.
+fn openssl_key_from(input: &str, args: &[&str]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("openssl")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run openssl");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write key");
+    let output = child.wait_with_output().expect("openssl");
+    assert!(output.status.success(), "openssl {args:?}");
+    output.stdout
+}
+
 on_both_backends!(
     roles_are_enforced_on_every_call,
-    applications_are_changed_by_superusers_only
+    applications_are_changed_by_superusers_only,
+    signing_keys_are_imported_from_pem
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

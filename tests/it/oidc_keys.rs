@@ -98,7 +98,89 @@ async fn rotation_keeps_old_tokens_verifiable(backend: Backend) {
     );
 }
 
-crate::on_both_backends!(rotation_keeps_old_tokens_verifiable);
+/// `gatehouse key import` with an RSA key OpenSSL made (PKCS#1 PEM, as older tools and many
+/// IdPs keep it): new tokens carry the imported key's `kid`, and Authlib verifies them
+/// against JWKS, which publishes the modulus OpenSSL reports.
+async fn an_imported_key_signs_new_tokens(backend: Backend) {
+    let (gh, server, secret) = installation(backend).await;
+    let old_kid = kid_of(&id_token(&server, &client(), &secret).await);
+    let dir = tempfile::tempdir().expect("dir");
+    let pem = dir.path().join("idp.pem");
+    let made = std::process::Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&pem)
+        .arg("2048")
+        .output()
+        .expect("run openssl (Debian package openssl)");
+    assert!(made.status.success(), "{made:?}");
+    let modulus = std::process::Command::new("openssl")
+        .args(["rsa", "-noout", "-modulus", "-in"])
+        .arg(&pem)
+        .output()
+        .expect("openssl rsa");
+    let modulus = String::from_utf8(modulus.stdout).expect("ascii");
+    let modulus = modulus
+        .trim()
+        .trim_start_matches("Modulus=")
+        .to_ascii_lowercase();
+
+    let path = pem.to_str().expect("utf-8 path");
+    let printed = gh.cli_ok(&["key", "import", path, "--name", "previous-idp"], None);
+    assert!(printed.contains("new active RS256 key"), "{printed}");
+    assert!(
+        printed.contains(&format!("retired key {old_kid}")),
+        "{printed}"
+    );
+    let failed = gh.cli(&["key", "import", "/dev/null"], None);
+    assert!(!failed.status.success());
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("no private key found"),
+        "{failed:?}"
+    );
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let token = loop {
+        let token = id_token(&server, &client(), &secret).await;
+        if kid_of(&token) != old_kid {
+            break token;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the imported key never signed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    let jwks: Value = client()
+        .get(server.url("/application/o/grafana/jwks/"))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    let jwk = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == kid_of(&token).as_str())
+        .expect("the imported key is published")
+        .clone();
+    let n = URL_SAFE_NO_PAD
+        .decode(jwk["n"].as_str().expect("n"))
+        .expect("b64");
+    let hex: String = n.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex.trim_start_matches('0'), modulus.trim_start_matches('0'));
+
+    let issuer = server.url("/application/o/grafana/");
+    let out = authlib(&[&issuer, "grafana", &secret, &token]);
+    assert_eq!(out["id_token"]["header"]["kid"], kid_of(&token).as_str());
+    assert_ne!(out["tampered"], "accepted");
+}
+
+crate::on_both_backends!(
+    rotation_keeps_old_tokens_verifiable,
+    an_imported_key_signs_new_tokens
+);
 
 mod store {
     use super::*;

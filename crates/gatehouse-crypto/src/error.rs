@@ -77,6 +77,12 @@ pub enum CryptoError {
         alg: &'static str,
     },
 
+    /// An imported private key is none of the kinds Gatehouse signs with.
+    #[error(
+        "the private key is not an RSA (2048 bits or more), P-256 or Ed25519 key in PKCS#8, PKCS#1 or SEC1 form"
+    )]
+    UnsupportedPrivateKey,
+
     /// A SubjectPublicKeyInfo does not hold a usable key for the algorithm.
     #[error("the public key is not a valid {alg} SubjectPublicKeyInfo")]
     InvalidPublicKey {

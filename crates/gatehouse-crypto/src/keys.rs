@@ -65,44 +65,93 @@ impl fmt::Debug for GeneratedKey {
 /// [`CryptoError::KeyGeneration`] if aws-lc fails to generate or encode the key.
 pub fn generate_signing_key(alg: KeyAlgorithm) -> Result<GeneratedKey> {
     let failed = |_| CryptoError::KeyGeneration { alg: alg.as_str() };
-    let (pkcs8, public) = match alg {
-        KeyAlgorithm::Rs256 => {
-            let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(failed)?;
-            let pkcs8 = pair.as_der().map_err(failed)?.as_ref().to_vec();
-            let public = pair
-                .public_key()
-                .as_der()
-                .map_err(failed)?
-                .as_ref()
-                .to_vec();
-            (pkcs8, public)
-        }
+    match alg {
+        KeyAlgorithm::Rs256 => rsa_key(&RsaKeyPair::generate(KeySize::Rsa2048).map_err(failed)?),
         KeyAlgorithm::Es256 => {
-            let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(failed)?;
-            let pkcs8 = pair.to_pkcs8v1().map_err(failed)?.as_ref().to_vec();
-            let public = pair
-                .public_key()
-                .as_der()
-                .map_err(failed)?
-                .as_ref()
-                .to_vec();
-            (pkcs8, public)
+            ec_key(&EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(failed)?)
         }
-        KeyAlgorithm::EdDsa => {
-            let pair = Ed25519KeyPair::generate().map_err(failed)?;
-            let pkcs8 = pair.to_pkcs8v1().map_err(failed)?.as_ref().to_vec();
-            let public = pair
-                .public_key()
-                .as_der()
-                .map_err(failed)?
-                .as_ref()
-                .to_vec();
-            (pkcs8, public)
+        KeyAlgorithm::EdDsa => ed25519_key(&Ed25519KeyPair::generate().map_err(failed)?),
+    }
+    .map_err(|_| CryptoError::KeyGeneration { alg: alg.as_str() })
+}
+
+/// A private key as operators bring it from elsewhere (OpenSSL, Dex's or another IdP's
+/// key, a KMS export): the three encodings a PEM file carries.
+#[derive(Clone, Copy)]
+pub enum PrivateKeyDocument<'a> {
+    /// `BEGIN PRIVATE KEY`: PKCS#8 (RFC 5208), any of the three key types.
+    Pkcs8(&'a [u8]),
+    /// `BEGIN RSA PRIVATE KEY`: PKCS#1 (RFC 8017).
+    RsaPkcs1(&'a [u8]),
+    /// `BEGIN EC PRIVATE KEY`: SEC1 (RFC 5915).
+    EcSec1(&'a [u8]),
+}
+
+/// Takes in a private key made elsewhere: recognises which of our algorithms it serves
+/// (RSA of 2048 bits or more for RS256, P-256 for ES256, Ed25519 for EdDSA) and returns it
+/// in the form [`generate_signing_key`] gives, so an imported key is stored and used exactly
+/// like a generated one.
+///
+/// # Errors
+/// [`CryptoError::UnsupportedPrivateKey`] for anything else: another curve, RSA below 2048
+/// bits, a damaged document.
+pub fn import_signing_key(
+    document: PrivateKeyDocument<'_>,
+) -> Result<(KeyAlgorithm, GeneratedKey)> {
+    fn unsupported<E>(_: E) -> CryptoError {
+        CryptoError::UnsupportedPrivateKey
+    }
+    let imported = match document {
+        PrivateKeyDocument::RsaPkcs1(der) => (
+            KeyAlgorithm::Rs256,
+            rsa_key(&RsaKeyPair::from_der(der).map_err(unsupported)?),
+        ),
+        PrivateKeyDocument::EcSec1(der) => (
+            KeyAlgorithm::Es256,
+            ec_key(
+                &EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(unsupported)?,
+            ),
+        ),
+        PrivateKeyDocument::Pkcs8(der) => {
+            if let Ok(pair) = RsaKeyPair::from_pkcs8(der) {
+                (KeyAlgorithm::Rs256, rsa_key(&pair))
+            } else if let Ok(pair) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+            {
+                (KeyAlgorithm::Es256, ec_key(&pair))
+            } else {
+                let pair = Ed25519KeyPair::from_pkcs8(der).map_err(unsupported)?;
+                (KeyAlgorithm::EdDsa, ed25519_key(&pair))
+            }
         }
     };
+    let (alg, key) = imported;
+    Ok((alg, key.map_err(unsupported)?))
+}
+
+/// An RSA pair as PKCS#8 v1 and SubjectPublicKeyInfo DER.
+fn rsa_key(pair: &RsaKeyPair) -> std::result::Result<GeneratedKey, aws_lc_rs::error::Unspecified> {
     Ok(GeneratedKey {
-        pkcs8_der: Zeroizing::new(pkcs8),
-        public_key_der: public,
+        pkcs8_der: Zeroizing::new(pair.as_der()?.as_ref().to_vec()),
+        public_key_der: pair.public_key().as_der()?.as_ref().to_vec(),
+    })
+}
+
+/// A P-256 pair as PKCS#8 v1 and SubjectPublicKeyInfo DER.
+fn ec_key(pair: &EcdsaKeyPair) -> std::result::Result<GeneratedKey, aws_lc_rs::error::Unspecified> {
+    Ok(GeneratedKey {
+        pkcs8_der: Zeroizing::new(pair.to_pkcs8v1()?.as_ref().to_vec()),
+        public_key_der: pair.public_key().as_der()?.as_ref().to_vec(),
+    })
+}
+
+/// An Ed25519 pair as PKCS#8 v1 and SubjectPublicKeyInfo DER.
+fn ed25519_key(
+    pair: &Ed25519KeyPair,
+) -> std::result::Result<GeneratedKey, aws_lc_rs::error::Unspecified> {
+    Ok(GeneratedKey {
+        pkcs8_der: Zeroizing::new(pair.to_pkcs8v1()?.as_ref().to_vec()),
+        public_key_der: pair.public_key().as_der()?.as_ref().to_vec(),
     })
 }
 
@@ -403,6 +452,42 @@ mod tests {
             .unwrap_or_else(|| panic!("{name} missing"));
         assert!(!text.contains('='), "{name} must be unpadded");
         URL_SAFE_NO_PAD.decode(text).expect("base64url")
+    }
+
+    #[test]
+    fn an_imported_key_is_recognised_and_signs_like_a_generated_one() {
+        for alg in ALL {
+            let original = generate_signing_key(alg).expect("generate");
+            let (found, imported) =
+                import_signing_key(PrivateKeyDocument::Pkcs8(&original.pkcs8_der)).expect("import");
+            assert_eq!(found, alg);
+            assert_eq!(imported.public_key_der, original.public_key_der, "{alg:?}");
+            let signature = sign(alg, &imported.pkcs8_der, MESSAGE).expect("sign");
+            assert!(verify(alg, &original.public_key_der, MESSAGE, &signature));
+        }
+    }
+
+    #[test]
+    fn keys_we_cannot_sign_with_are_refused() {
+        let p384 = EcdsaKeyPair::generate(&aws_lc_rs::signature::ECDSA_P384_SHA384_FIXED_SIGNING)
+            .expect("P-384")
+            .to_pkcs8v1()
+            .expect("pkcs8");
+        let rsa = generate_signing_key(KeyAlgorithm::Rs256).expect("rsa");
+        let damaged = &rsa.pkcs8_der[..rsa.pkcs8_der.len() / 2];
+        for document in [
+            PrivateKeyDocument::Pkcs8(p384.as_ref()),
+            PrivateKeyDocument::Pkcs8(damaged),
+            PrivateKeyDocument::Pkcs8(b"not a key"),
+            // An RSA key offered as SEC1 and a P-256 key as PKCS#1 are refused, not guessed.
+            PrivateKeyDocument::EcSec1(&rsa.pkcs8_der),
+            PrivateKeyDocument::RsaPkcs1(p384.as_ref()),
+        ] {
+            assert!(matches!(
+                import_signing_key(document),
+                Err(CryptoError::UnsupportedPrivateKey)
+            ));
+        }
     }
 
     #[test]

@@ -29,7 +29,10 @@ pub mod webauthn;
 pub use csrf::CsrfSigner;
 pub use digest::{sha256, sha512};
 pub use error::{CryptoError, Result};
-pub use keys::{GeneratedKey, KeyAlgorithm, SigningKey, generate_signing_key, public_jwk};
+pub use keys::{
+    GeneratedKey, KeyAlgorithm, PrivateKeyDocument, SigningKey, generate_signing_key,
+    import_signing_key, public_jwk,
+};
 pub use password::{PasswordHasher, PasswordParams, Verification};
 pub use random::random_u64;
 pub use recovery_code::{RECOVERY_CODE_LEN, generate_recovery_code, normalise_recovery_code};

@@ -31,11 +31,31 @@ pub async fn rotate(
         .ok_or_else(|| AdminError::field("alg", "must be RS256, ES256 or EdDSA"))?;
     keys::rotate(services, alg, &caller.audit)
         .await
-        .map_err(|error| match error {
-            keys::KeyError::Store(store) => store.into(),
-            other => {
-                tracing::error!(error = %other, "key rotation failed");
-                AdminError::Internal
-            }
-        })
+        .map_err(refusal)
+}
+
+/// Makes a private key given as PEM the active key of its algorithm (recognised from the
+/// key) and retires the current one; returns the new key and the retired ones.
+pub async fn import(
+    services: &Services,
+    caller: &Caller,
+    pem: &str,
+    name: Option<&str>,
+) -> AdminResult<(SigningKey, Vec<SigningKey>)> {
+    caller.require_write(AdminArea::Keys)?;
+    keys::import(services, pem, name, &caller.audit)
+        .await
+        .map_err(refusal)
+}
+
+/// A refused key names its field; anything else is logged and answered as internal.
+fn refusal(error: keys::KeyError) -> AdminError {
+    match error {
+        keys::KeyError::Store(store) => store.into(),
+        keys::KeyError::Rejected { field, reason } => AdminError::field(field, reason),
+        keys::KeyError::Unusable => {
+            tracing::error!("a signing key could not be made");
+            AdminError::Internal
+        }
+    }
 }

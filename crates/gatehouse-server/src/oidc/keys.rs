@@ -14,7 +14,10 @@ use gatehouse_core::{
     AuditContext, KeyAlgorithm, Lifetimes, NewSigningKey, SigningKey as StoredKey, StoreError,
 };
 use gatehouse_crypto::keys::SigningKey as Signer;
+use gatehouse_crypto::{GeneratedKey, PrivateKeyDocument};
 use gatehouse_oidc::jwt::VerificationKey;
+use rustls::pki_types::PrivateKeyDer;
+use rustls::pki_types::pem::PemObject;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -56,6 +59,15 @@ pub enum KeyError {
     /// The key could not be generated, unsealed or parsed (details logged).
     #[error("signing key unusable")]
     Unusable,
+    /// A key offered for import was refused: which input (`pem` or `name`) and why. The
+    /// reason names no part of the key.
+    #[error("{field}: {reason}")]
+    Rejected {
+        /// The input at fault.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// The newest unretired key for `alg`, creating one if there is none. Served from
@@ -164,14 +176,24 @@ async fn new_key(
                 tracing::error!(error = %e, "key generation failed");
                 KeyError::Unusable
             })?;
-    Ok(NewSigningKey {
+    Ok(sealed(services, alg, name, &generated))
+}
+
+/// A key pair as stored: the private half sealed with the installation's secret key.
+fn sealed(
+    services: &Services,
+    alg: KeyAlgorithm,
+    name: String,
+    key: &GeneratedKey,
+) -> NewSigningKey {
+    NewSigningKey {
         name,
         algorithm: alg,
         private_key_sealed: services
             .secret_box
-            .seal(&generated.pkcs8_der, SIGNING_KEY_CONTEXT),
-        public_key_der: STANDARD.encode(&generated.public_key_der),
-    })
+            .seal(&key.pkcs8_der, SIGNING_KEY_CONTEXT),
+        public_key_der: STANDARD.encode(&key.public_key_der),
+    }
 }
 
 /// The longest any token signed now could live: the largest access/ID token lifetime of any
@@ -196,14 +218,76 @@ pub async fn rotate(
     alg: KeyAlgorithm,
     audit: &AuditContext,
 ) -> Result<(StoredKey, Vec<StoredKey>), KeyError> {
-    let now = Utc::now();
-    let name = format!(
-        "gatehouse-{}-{}",
-        alg.as_str().to_ascii_lowercase(),
-        now.format("%Y%m%dT%H%M%S%.6fZ")
-    );
+    let name = default_name("gatehouse", alg);
     let key = new_key(services, alg, name).await?;
-    let verify_until = now + longest_signed_lifetime(services).await?;
+    install(services, key, audit).await
+}
+
+/// The longest name an imported key may have.
+const MAX_KEY_NAME: usize = 128;
+
+/// Makes a private key brought from elsewhere (a PEM file: PKCS#8, PKCS#1 RSA or SEC1 EC)
+/// the active key of its algorithm, exactly as [`rotate`] does with a new one: the previous
+/// key is retired and stays published. This is how an installation keeps the key another
+/// IdP signed with, so tokens it issued still verify, or uses a key from its own PKI.
+pub async fn import(
+    services: &Services,
+    pem: &str,
+    name: Option<&str>,
+    audit: &AuditContext,
+) -> Result<(StoredKey, Vec<StoredKey>), KeyError> {
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    if name.is_some_and(|n| n.chars().count() > MAX_KEY_NAME || n.chars().any(char::is_control)) {
+        return Err(KeyError::Rejected {
+            field: "name",
+            reason: format!(
+                "must be at most {MAX_KEY_NAME} characters, without control characters"
+            ),
+        });
+    }
+    let document =
+        PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|_| KeyError::Rejected {
+            field: "pem",
+            reason: "no private key found: expected a PEM block BEGIN PRIVATE KEY, BEGIN RSA \
+                 PRIVATE KEY or BEGIN EC PRIVATE KEY (decrypt an encrypted key first)"
+                .into(),
+        })?;
+    let (alg, key) = tokio::task::spawn_blocking(move || {
+        let document = match &document {
+            PrivateKeyDer::Pkcs8(key) => PrivateKeyDocument::Pkcs8(key.secret_pkcs8_der()),
+            PrivateKeyDer::Pkcs1(key) => PrivateKeyDocument::RsaPkcs1(key.secret_pkcs1_der()),
+            PrivateKeyDer::Sec1(key) => PrivateKeyDocument::EcSec1(key.secret_sec1_der()),
+            _ => return Err(gatehouse_crypto::CryptoError::UnsupportedPrivateKey),
+        };
+        gatehouse_crypto::import_signing_key(document)
+    })
+    .await
+    .map_err(|_| KeyError::Unusable)?
+    .map_err(|e| KeyError::Rejected {
+        field: "pem",
+        reason: e.to_string(),
+    })?;
+    let name = name.map_or_else(|| default_name("imported", alg), str::to_owned);
+    install(services, sealed(services, alg, name, &key), audit).await
+}
+
+/// `<prefix>-<alg>-<UTC time to the microsecond>`, unique enough to tell keys apart.
+fn default_name(prefix: &str, alg: KeyAlgorithm) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        alg.as_str().to_ascii_lowercase(),
+        Utc::now().format("%Y%m%dT%H%M%S%.6fZ")
+    )
+}
+
+/// Stores `key` as the active key of its algorithm and retires the current one until the
+/// longest token lifetime has passed; every replica drops its cached keys.
+async fn install(
+    services: &Services,
+    key: NewSigningKey,
+    audit: &AuditContext,
+) -> Result<(StoredKey, Vec<StoredKey>), KeyError> {
+    let verify_until = Utc::now() + longest_signed_lifetime(services).await?;
     let rotated = services
         .store
         .rotate_signing_key(key, verify_until, audit)

@@ -26,6 +26,16 @@ pub(crate) enum KeyCommand {
         #[arg(long, default_value = "RS256")]
         alg: String,
     },
+    /// Make a private key from a PEM file the active key of its algorithm (RS256 for RSA,
+    /// ES256 for P-256, EdDSA for Ed25519), retiring the previous one as `rotate` does: e.g.
+    /// to keep signing with the key of the IdP Gatehouse replaces.
+    Import {
+        /// The PEM file (`-` reads standard input): PKCS#8, PKCS#1 RSA or SEC1 EC.
+        file: std::path::PathBuf,
+        /// A name for the key (default `imported-<alg>-<time>`).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 pub(crate) async fn run(command: KeyCommand, services: Services) -> anyhow::Result<ExitCode> {
@@ -68,15 +78,33 @@ pub(crate) async fn run(command: KeyCommand, services: Services) -> anyhow::Resu
             let Some(alg) = KeyAlgorithm::parse(&alg) else {
                 bail!("alg: must be RS256, ES256 or EdDSA");
             };
-            let (new, retired) = keys::rotate(&services, alg, &AuditContext::cli())
+            let rotated = keys::rotate(&services, alg, &AuditContext::cli())
                 .await
                 .map_err(|e| anyhow!("cannot rotate the {} key: {e}", alg.as_str()))?;
-            println!("new active {} key {}", alg.as_str(), new.id);
-            for old in retired {
-                let until = old.verify_until.map(|t| t.to_rfc3339()).unwrap_or_default();
-                println!("retired key {} (published until {until})", old.id);
-            }
+            report(rotated);
+        }
+        KeyCommand::Import { file, name } => {
+            let pem = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+                    .map_err(|e| anyhow!("cannot read the key from standard input: {e}"))?
+            } else {
+                std::fs::read_to_string(&file)
+                    .map_err(|e| anyhow!("cannot read {}: {e}", file.display()))?
+            };
+            let imported = keys::import(&services, &pem, name.as_deref(), &AuditContext::cli())
+                .await
+                .map_err(|e| anyhow!("cannot import the key from {}: {e}", file.display()))?;
+            report(imported);
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the new active key and the ones it retired.
+fn report((new, retired): (gatehouse_core::SigningKey, Vec<gatehouse_core::SigningKey>)) {
+    println!("new active {} key {}", new.algorithm.as_str(), new.id);
+    for old in retired {
+        let until = old.verify_until.map(|t| t.to_rfc3339()).unwrap_or_default();
+        println!("retired key {} (published until {until})", old.id);
+    }
 }

@@ -5,6 +5,7 @@ use crate::admin::keys as service;
 use crate::services::Services;
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use gatehouse_core::SigningKey;
 use serde::{Deserialize, Serialize};
@@ -48,7 +49,19 @@ pub(crate) struct KeyRotate {
     alg: String,
 }
 
-/// The outcome of a rotation.
+/// A private key to import.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct KeyImport {
+    /// The private key as PEM: `BEGIN PRIVATE KEY` (PKCS#8: RSA, P-256 or Ed25519),
+    /// `BEGIN RSA PRIVATE KEY` or `BEGIN EC PRIVATE KEY` (P-256). Its algorithm (RS256, ES256
+    /// or EdDSA) follows from the key.
+    pem: String,
+    /// A name for the key (default `imported-<alg>-<time>`).
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// The outcome of a rotation or an import.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct KeyRotated {
     /// The new active key.
@@ -89,4 +102,27 @@ pub(crate) async fn rotate(
         active: active.into(),
         retired: retired.into_iter().map(KeyOut::from).collect(),
     }))
+}
+
+/// Makes an imported private key the active key of its algorithm and retires the current one
+/// (kept in JWKS until its tokens expire), e.g. to keep the key another IdP signed with.
+#[utoipa::path(post, path = "/api/v3/crypto/keys/import/", tag = "keys", request_body = KeyImport,
+    responses(
+        (status = 201, body = KeyRotated),
+        (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody),
+        (status = 403, body = ApiErrorBody)))]
+pub(crate) async fn import(
+    State(services): State<Services>,
+    Admin(caller): Admin,
+    ApiJson(body): ApiJson<KeyImport>,
+) -> ApiResult<(StatusCode, Json<KeyRotated>)> {
+    let (active, retired) =
+        service::import(&services, &caller, &body.pem, body.name.as_deref()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(KeyRotated {
+            active: active.into(),
+            retired: retired.into_iter().map(KeyOut::from).collect(),
+        }),
+    ))
 }

@@ -101,6 +101,7 @@ fn api_parts() -> (axum::Router<Services>, utoipa::openapi::OpenApi) {
         .routes(routes!(invitations::delete))
         .routes(routes!(keys::list))
         .routes(routes!(keys::rotate))
+        .routes(routes!(keys::import))
         .routes(routes!(events::list))
         .routes(routes!(flows::list))
         .routes(routes!(flows::get))
