@@ -548,6 +548,21 @@ async fn overview_events_flows_and_keys_pages(backend: Backend) {
     }
 }
 
+/// Posts `fields` to `path`, checks the answer's status and returns its body.
+async fn posted(
+    http: &reqwest::Client,
+    server: &Server,
+    path: &str,
+    fields: &[(&str, &str)],
+    status: StatusCode,
+) -> String {
+    let response = post_form(http, server, path, fields).await;
+    let got = response.status();
+    let body = response.text().await.expect("body");
+    assert_eq!(got, status, "POST {path}: {body}");
+    body
+}
+
 /// The text of the element with `id` in `html` (up to the next tag).
 fn element_text<'a>(html: &'a str, id: &str) -> &'a str {
     let marker = format!("id=\"{id}\"");
@@ -581,7 +596,7 @@ async fn tokens_are_created_shown_once_used_and_revoked(backend: Backend) {
     let csrf = csrf_of(&form);
 
     // Bad input comes back next to its field, with the values kept.
-    let refused = post_form(
+    let body = posted(
         &admin,
         &server,
         "/if/admin/tokens/",
@@ -592,13 +607,12 @@ async fn tokens_are_created_shown_once_used_and_revoked(backend: Backend) {
             ("description", " "),
             ("expires_at", "2001-01-01T00:00"),
         ],
+        StatusCode::BAD_REQUEST,
     )
     .await;
-    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-    let body = refused.text().await.expect("body");
     assert!(body.contains("id=\"description-error\""), "{body}");
     assert!(body.contains("value=\"2001-01-01T00:00\""), "{body}");
-    let refused = post_form(
+    let body = posted(
         &admin,
         &server,
         "/if/admin/tokens/",
@@ -609,15 +623,14 @@ async fn tokens_are_created_shown_once_used_and_revoked(backend: Backend) {
             ("description", "too late"),
             ("expires_at", "2001-01-01T00:00"),
         ],
+        StatusCode::BAD_REQUEST,
     )
     .await;
-    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-    let body = refused.text().await.expect("body");
     assert!(
         element_text(&body, "expires_at-error").contains("in the future"),
         "{body}"
     );
-    let refused = post_form(
+    let body = posted(
         &admin,
         &server,
         "/if/admin/tokens/",
@@ -627,10 +640,9 @@ async fn tokens_are_created_shown_once_used_and_revoked(backend: Backend) {
             ("kind", "app_password"),
             ("description", "not for people"),
         ],
+        StatusCode::BAD_REQUEST,
     )
     .await;
-    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-    let body = refused.text().await.expect("body");
     assert!(
         element_text(&body, "user-error").contains("only work for service accounts"),
         "{body}"
@@ -638,7 +650,7 @@ async fn tokens_are_created_shown_once_used_and_revoked(backend: Backend) {
     assert!(body.contains("value=\"not for people\""), "{body}");
 
     // An API token: the secret is on the result page, once, and works as a bearer token.
-    let created = post_form(
+    let body = posted(
         &admin,
         &server,
         "/if/admin/tokens/",
@@ -648,10 +660,9 @@ async fn tokens_are_created_shown_once_used_and_revoked(backend: Backend) {
             ("kind", "api"),
             ("description", "deploy pipeline"),
         ],
+        StatusCode::CREATED,
     )
     .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let body = created.text().await.expect("body");
     let secret = element_text(&body, "token-secret").to_owned();
     assert!(secret.len() >= 32, "{body}");
     let bearer = |key: String| {
@@ -671,7 +682,7 @@ async fn tokens_are_created_shown_once_used_and_revoked(backend: Backend) {
     assert_eq!(users["results"][0]["username"], "robot", "{users}");
 
     // An app password for the service account.
-    let created = post_form(
+    let body = posted(
         &admin,
         &server,
         "/if/admin/tokens/",
@@ -681,10 +692,9 @@ async fn tokens_are_created_shown_once_used_and_revoked(backend: Backend) {
             ("kind", "app_password"),
             ("description", "metrics scraper"),
         ],
+        StatusCode::CREATED,
     )
     .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let body = created.text().await.expect("body");
     let app_password = element_text(&body, "token-secret").to_owned();
 
     // The list shows both, never a secret; search and the user filter narrow it.
@@ -717,9 +727,7 @@ async fn tokens_are_created_shown_once_used_and_revoked(backend: Backend) {
         + 8;
     let action = list[start..].split('"').next().expect("action").to_owned();
     assert!(action.ends_with("/delete/"), "{action}");
-    let asked = post_form(&admin, &server, &action, &[("csrf", &csrf)]).await;
-    assert_eq!(asked.status(), StatusCode::OK);
-    let body = asked.text().await.expect("body");
+    let body = posted(&admin, &server, &action, &[("csrf", &csrf)], StatusCode::OK).await;
     assert!(
         element_text(&body, "confirm-message").contains("deploy pipeline"),
         "{body}"
@@ -758,7 +766,7 @@ async fn invitations_are_created_opened_and_deleted(backend: Backend) {
     let csrf = csrf_of(&form);
 
     // Unknown groups and flows are named next to their fields; typed values stay.
-    let refused = post_form(
+    let body = posted(
         &admin,
         &server,
         "/if/admin/invitations/",
@@ -768,28 +776,26 @@ async fn invitations_are_created_opened_and_deleted(backend: Backend) {
             ("email", "new@example.com"),
             ("groups", "staff, nope"),
         ],
+        StatusCode::BAD_REQUEST,
     )
     .await;
-    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-    let body = refused.text().await.expect("body");
     assert!(
         element_text(&body, "groups-error").contains("no group named"),
         "{body}"
     );
     assert!(body.contains("value=\"new@example.com\""), "{body}");
-    let refused = post_form(
+    let body = posted(
         &admin,
         &server,
         "/if/admin/invitations/",
         &[("csrf", &csrf), ("flow", "no-such-flow")],
+        StatusCode::BAD_REQUEST,
     )
     .await;
-    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-    let body = refused.text().await.expect("body");
     assert!(body.contains("id=\"flow-error\""), "{body}");
 
     // Created: the link is shown once and opens the enrollment form with the fixed email.
-    let created = post_form(
+    let body = posted(
         &admin,
         &server,
         "/if/admin/invitations/",
@@ -799,10 +805,9 @@ async fn invitations_are_created_opened_and_deleted(backend: Backend) {
             ("email", "new@example.com"),
             ("groups", "staff"),
         ],
+        StatusCode::CREATED,
     )
     .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let body = created.text().await.expect("body");
     let link = element_text(&body, "invitation-link").to_owned();
     let path = &link[link.find("/if/flow/").expect("a flow link")..];
     let token = path.split("itoken=").nth(1).expect("token").to_owned();
@@ -826,23 +831,16 @@ async fn invitations_are_created_opened_and_deleted(backend: Backend) {
         .expect("a delete form")
         + 8;
     let action = list[start..].split('"').next().expect("action").to_owned();
-    let asked = post_form(&admin, &server, &action, &[("csrf", &csrf)]).await;
-    assert_eq!(asked.status(), StatusCode::OK);
-    assert!(
-        asked
-            .text()
-            .await
-            .expect("body")
-            .contains("id=\"confirm-message\"")
-    );
-    let done = post_form(
+    let body = posted(&admin, &server, &action, &[("csrf", &csrf)], StatusCode::OK).await;
+    assert!(body.contains("id=\"confirm-message\""), "{body}");
+    posted(
         &admin,
         &server,
         &action,
         &[("csrf", &csrf), ("confirm", "yes")],
+        StatusCode::SEE_OTHER,
     )
     .await;
-    assert_eq!(done.status(), StatusCode::SEE_OTHER);
     let (_, list) = get_page(&admin, &server, "/if/admin/invitations/?done=deleted").await;
     assert!(
         list.contains("Invitation deleted.") && list.contains("No invitation matches."),
@@ -893,7 +891,7 @@ async fn group_roles_and_attributes_only_superusers_grant_roles(backend: Backend
     let csrf = csrf_of(&page);
 
     // Bad JSON is named next to the field and kept; nothing changes.
-    let refused = post_form(
+    let body = posted(
         &admin,
         &server,
         &attributes_of(0),
@@ -902,10 +900,9 @@ async fn group_roles_and_attributes_only_superusers_grant_roles(backend: Backend
             ("role", "auditor"),
             ("attributes", "{\"team\": "),
         ],
+        StatusCode::BAD_REQUEST,
     )
     .await;
-    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-    let body = refused.text().await.expect("body");
     assert!(
         element_text(&body, "attributes-error").contains("not valid JSON"),
         "{body}"
@@ -921,14 +918,14 @@ async fn group_roles_and_attributes_only_superusers_grant_roles(backend: Backend
         (0, "auditor", "{\"team\": \"qa\"}"),
         (1, "user_manager", ""),
     ] {
-        let saved = post_form(
+        posted(
             &admin,
             &server,
             &attributes_of(group),
             &[("csrf", &csrf), ("role", role), ("attributes", json)],
+            StatusCode::SEE_OTHER,
         )
         .await;
-        assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     }
     let (_, page) = get_page(&admin, &server, &format!("{}?done=attributes", page_of(0))).await;
     assert!(page.contains("Roles and attributes saved."), "{page}");
@@ -960,7 +957,7 @@ async fn group_roles_and_attributes_only_superusers_grant_roles(backend: Backend
     let (status, page) = get_page(&audrey, &server, &page_of(2)).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(!page.contains("id=\"save-attributes\""), "{page}");
-    let refused = post_form(
+    posted(
         &audrey,
         &server,
         &attributes_of(2),
@@ -969,9 +966,9 @@ async fn group_roles_and_attributes_only_superusers_grant_roles(backend: Backend
             ("role", "auditor"),
             ("attributes", "{}"),
         ],
+        StatusCode::FORBIDDEN,
     )
     .await;
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 
     // A user manager may set a plain group's other attributes, but grant no role.
     let umar = signed_in(&server, "umar", "a long enough passphrase", "/if/admin/").await;
@@ -979,7 +976,7 @@ async fn group_roles_and_attributes_only_superusers_grant_roles(backend: Backend
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("only superusers grant roles"), "{page}");
     let umar_csrf = csrf_of(&page);
-    let refused = post_form(
+    let body = posted(
         &umar,
         &server,
         &attributes_of(2),
@@ -988,19 +985,18 @@ async fn group_roles_and_attributes_only_superusers_grant_roles(backend: Backend
             ("role", "user_manager"),
             ("attributes", "{}"),
         ],
+        StatusCode::FORBIDDEN,
     )
     .await;
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let body = refused.text().await.expect("body");
     assert!(body.contains("only superusers may"), "{body}");
-    let saved = post_form(
+    posted(
         &umar,
         &server,
         &attributes_of(2),
         &[("csrf", &umar_csrf), ("attributes", "{\"floor\": 3}")],
+        StatusCode::SEE_OTHER,
     )
     .await;
-    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     let staff = gh.cli_ok(&["group", "list", "--json"], None);
     assert!(
         staff.contains("\"floor\": 3") || staff.contains("\"floor\":3"),

@@ -6,7 +6,7 @@
 
 use super::events::parse_time;
 use super::users::{Done, names};
-use super::{AdminUi, Confirm, FieldErrors, FormData, ListParams, Pager, Section, when};
+use super::{AdminUi, Confirm, FieldErrors, FormData, ListParams, Pager, Section, expiry, when};
 use crate::admin::{AdminError, invitations as service};
 use crate::invitations::InvitationRequest;
 use askama::Template;
@@ -40,7 +40,6 @@ fn email_of(invitation: &Invitation) -> String {
 
 impl From<Invitation> for InvitationRow {
     fn from(i: Invitation) -> Self {
-        let now = chrono::Utc::now();
         Self {
             id: i.id.to_string(),
             email: email_of(&i),
@@ -50,11 +49,7 @@ impl From<Invitation> for InvitationRow {
             } else {
                 format!("multiple use, used {}", i.use_count)
             },
-            expires: match i.expires_at {
-                None => "never".into(),
-                Some(at) if at <= now => format!("expired {}", when(at)),
-                Some(at) => when(at),
-            },
+            expires: expiry(i.expires_at),
             created: when(i.created_at),
             created_by: i.created_by_name,
             flow: i.flow_slug,

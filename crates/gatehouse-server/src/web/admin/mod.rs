@@ -657,6 +657,15 @@ fn when(at: chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// An expiry as the pages show it: "never", the time, or "expired <time>".
+fn expiry(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    match at {
+        None => "never".into(),
+        Some(at) if at <= chrono::Utc::now() => format!("expired {}", when(at)),
+        Some(at) => when(at),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

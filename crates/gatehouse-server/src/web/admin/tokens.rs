@@ -5,7 +5,7 @@
 
 use super::events::parse_time;
 use super::users::Done;
-use super::{AdminUi, Confirm, FieldErrors, FormData, ListParams, Pager, Section, when};
+use super::{AdminUi, Confirm, FieldErrors, FormData, ListParams, Pager, Section, expiry, when};
 use crate::admin::{AdminError, tokens as service};
 use askama::Template;
 use axum::extract::{Path, Query};
@@ -138,16 +138,11 @@ pub(crate) async fn list(
 }
 
 fn row(token: Token, user_id: String, username: String) -> TokenRow {
-    let now = chrono::Utc::now();
     TokenRow {
         id: token.id.to_string(),
         kind: kind_label(token.intent),
         created: when(token.created_at),
-        expires: match token.expires_at {
-            None => "never".into(),
-            Some(at) if at <= now => format!("expired {}", when(at)),
-            Some(at) => when(at),
-        },
+        expires: expiry(token.expires_at),
         description: token.description,
         user_id,
         username,
@@ -244,7 +239,7 @@ pub(crate) async fn create(ui: AdminUi, form: FormData) -> Response {
             let page = CreatedPage {
                 shell: ui.shell(Section::Tokens),
                 kind: kind_label(token.intent),
-                expires: token.expires_at.map_or_else(|| "never".into(), when),
+                expires: expiry(token.expires_at),
                 description: token.description,
                 username,
                 secret,
