@@ -37,7 +37,16 @@ async fn text_of(page: &fantoccini::Client, id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_journey_in_chromium_ends_with_a_real_relying_party() {
-    let gh = Installation::new(Backend::Sqlite).await;
+    admin_journey(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_journey_in_chromium_on_postgres() {
+    admin_journey(Backend::Postgres).await;
+}
+
+async fn admin_journey(backend: Backend) {
+    let gh = Installation::new(backend).await;
     gh.cli_ok(
         &["user", "create", "dave", "--password-stdin"],
         Some("an outsider's passphrase\n"),
@@ -214,9 +223,17 @@ async fn post_form(
         .expect("POST")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auditors_read_every_list_and_every_write_is_refused() {
-    let gh = Installation::new(Backend::Sqlite).await;
+crate::on_both_backends!(
+    auditors_read_every_list_and_every_write_is_refused,
+    overview_events_flows_and_keys_pages,
+    tokens_are_created_shown_once_used_and_revoked,
+    invitations_are_created_opened_and_deleted,
+    group_roles_and_attributes_only_superusers_grant_roles,
+    worker_heartbeat_shows_on_the_overview_and_goes_stale,
+);
+
+async fn auditors_read_every_list_and_every_write_is_refused(backend: Backend) {
+    let gh = Installation::new(backend).await;
     gh.cli_ok(&["group", "create", "staff"], None);
     gh.cli_ok(
         &[
@@ -326,6 +343,8 @@ async fn auditors_read_every_list_and_every_write_is_refused() {
         &format!("/if/admin/users/{plain_id}/"),
         "/if/admin/groups/",
         "/if/admin/applications/",
+        "/if/admin/tokens/",
+        "/if/admin/invitations/",
     ] {
         let (status, body) = get_page(&audrey, &server, path).await;
         assert_eq!(status, StatusCode::OK, "auditor GET {path}: {body}");
@@ -335,6 +354,8 @@ async fn auditors_read_every_list_and_every_write_is_refused() {
             "id=\"delete-user\"",
             "id=\"set-password\"",
             "id=\"rotate\"",
+            "id=\"new-token\"",
+            "id=\"new-invitation\"",
         ] {
             assert!(!body.contains(control), "{path} shows {control}");
         }
@@ -374,6 +395,14 @@ async fn auditors_read_every_list_and_every_write_is_refused() {
         (
             "/if/admin/keys/rotate/".to_owned(),
             vec![("alg", "RS256"), ("confirm", "yes")],
+        ),
+        (
+            "/if/admin/tokens/".to_owned(),
+            vec![("user", "plain"), ("description", "sneaky")],
+        ),
+        (
+            "/if/admin/invitations/".to_owned(),
+            vec![("flow", "default-enrollment-flow")],
         ),
     ] {
         let mut form = vec![("csrf", csrf.as_str())];
@@ -428,9 +457,8 @@ async fn auditors_read_every_list_and_every_write_is_refused() {
     assert!(!gh.cli_ok(&["user", "list"], None).contains("plain"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn overview_events_flows_and_keys_pages() {
-    let gh = Installation::new(Backend::Sqlite).await;
+async fn overview_events_flows_and_keys_pages(backend: Backend) {
+    let gh = Installation::new(backend).await;
     let server = Server::start(&gh, &[("GATEHOUSE_BOOTSTRAP_PASSWORD", PASSWORD)]);
     server.wait_ready().await;
     let admin = signed_in(&server, "admin", PASSWORD, "/if/admin/").await;
@@ -517,5 +545,513 @@ async fn overview_events_flows_and_keys_pages() {
     );
     if active_before > 0 {
         assert!(keys.contains("retired: published until"), "{keys}");
+    }
+}
+
+/// Posts `fields` to `path`, checks the answer's status and returns its body.
+async fn posted(
+    http: &reqwest::Client,
+    server: &Server,
+    path: &str,
+    fields: &[(&str, &str)],
+    status: StatusCode,
+) -> String {
+    let response = post_form(http, server, path, fields).await;
+    let got = response.status();
+    let body = response.text().await.expect("body");
+    assert_eq!(got, status, "POST {path}: {body}");
+    body
+}
+
+/// The text of the element with `id` in `html` (up to the next tag).
+fn element_text<'a>(html: &'a str, id: &str) -> &'a str {
+    let marker = format!("id=\"{id}\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no #{id} in {html}"));
+    let rest = &html[start..];
+    let open = rest.find('>').expect("tag end") + 1;
+    let rest = &rest[open..];
+    &rest[..rest.find('<').expect("next tag")]
+}
+
+async fn tokens_are_created_shown_once_used_and_revoked(backend: Backend) {
+    let gh = Installation::new(backend).await;
+    gh.cli_ok(
+        &["user", "create", "robot", "--type", "service_account"],
+        None,
+    );
+    let server = Server::start(&gh, &[("GATEHOUSE_BOOTSTRAP_PASSWORD", PASSWORD)]);
+    server.wait_ready().await;
+    let admin = signed_in(&server, "admin", PASSWORD, "/if/admin/tokens/").await;
+    let (status, list) = get_page(&admin, &server, "/if/admin/tokens/").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(list.contains("No token matches."), "{list}");
+    let (status, form) = get_page(&admin, &server, "/if/admin/tokens/new/?user=admin").await;
+    assert_eq!(status, StatusCode::OK, "{form}");
+    assert!(
+        form.contains("id=\"user\" name=\"user\" value=\"admin\""),
+        "{form}"
+    );
+    let csrf = csrf_of(&form);
+
+    // Bad input comes back next to its field, with the values kept.
+    let body = posted(
+        &admin,
+        &server,
+        "/if/admin/tokens/",
+        &[
+            ("csrf", &csrf),
+            ("user", "admin"),
+            ("kind", "api"),
+            ("description", " "),
+            ("expires_at", "2001-01-01T00:00"),
+        ],
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(body.contains("id=\"description-error\""), "{body}");
+    assert!(body.contains("value=\"2001-01-01T00:00\""), "{body}");
+    let body = posted(
+        &admin,
+        &server,
+        "/if/admin/tokens/",
+        &[
+            ("csrf", &csrf),
+            ("user", "admin"),
+            ("kind", "api"),
+            ("description", "too late"),
+            ("expires_at", "2001-01-01T00:00"),
+        ],
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        element_text(&body, "expires_at-error").contains("in the future"),
+        "{body}"
+    );
+    let body = posted(
+        &admin,
+        &server,
+        "/if/admin/tokens/",
+        &[
+            ("csrf", &csrf),
+            ("user", "admin"),
+            ("kind", "app_password"),
+            ("description", "not for people"),
+        ],
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        element_text(&body, "user-error").contains("only work for service accounts"),
+        "{body}"
+    );
+    assert!(body.contains("value=\"not for people\""), "{body}");
+
+    // An API token: the secret is on the result page, once, and works as a bearer token.
+    let body = posted(
+        &admin,
+        &server,
+        "/if/admin/tokens/",
+        &[
+            ("csrf", &csrf),
+            ("user", "admin"),
+            ("kind", "api"),
+            ("description", "deploy pipeline"),
+        ],
+        StatusCode::CREATED,
+    )
+    .await;
+    let secret = element_text(&body, "token-secret").to_owned();
+    assert!(secret.len() >= 32, "{body}");
+    let bearer = |key: String| {
+        let url = server.url("/api/v3/core/users/?search=robot");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .expect("API call")
+        }
+    };
+    let answer = bearer(secret.clone()).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let users: serde_json::Value = answer.json().await.expect("JSON");
+    assert_eq!(users["results"][0]["username"], "robot", "{users}");
+
+    // An app password for the service account.
+    let body = posted(
+        &admin,
+        &server,
+        "/if/admin/tokens/",
+        &[
+            ("csrf", &csrf),
+            ("user", "robot"),
+            ("kind", "app_password"),
+            ("description", "metrics scraper"),
+        ],
+        StatusCode::CREATED,
+    )
+    .await;
+    let app_password = element_text(&body, "token-secret").to_owned();
+
+    // The list shows both, never a secret; search and the user filter narrow it.
+    let (_, list) = get_page(&admin, &server, "/if/admin/tokens/").await;
+    assert!(
+        list.contains("deploy pipeline") && list.contains("metrics scraper"),
+        "{list}"
+    );
+    assert!(list.contains("<td>app password</td>") && list.contains("<td>API token</td>"));
+    assert!(!list.contains(&secret) && !list.contains(&app_password));
+    let (_, list) = get_page(&admin, &server, "/if/admin/tokens/?search=deploy").await;
+    assert!(
+        list.contains("deploy pipeline") && !list.contains("metrics scraper"),
+        "{list}"
+    );
+    let (_, list) = get_page(&admin, &server, "/if/admin/tokens/?user=robot").await;
+    assert!(
+        !list.contains("deploy pipeline") && list.contains("metrics scraper"),
+        "{list}"
+    );
+    let (status, list) = get_page(&admin, &server, "/if/admin/tokens/?user=nobody").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(list.contains("id=\"user-error\""), "{list}");
+
+    // Revoking asks first; once confirmed the bearer token stops working.
+    let (_, list) = get_page(&admin, &server, "/if/admin/tokens/?search=deploy").await;
+    let start = list
+        .find("action=\"/if/admin/tokens/")
+        .expect("a revoke form")
+        + 8;
+    let action = list[start..].split('"').next().expect("action").to_owned();
+    assert!(action.ends_with("/delete/"), "{action}");
+    let body = posted(&admin, &server, &action, &[("csrf", &csrf)], StatusCode::OK).await;
+    assert!(
+        element_text(&body, "confirm-message").contains("deploy pipeline"),
+        "{body}"
+    );
+    assert_eq!(bearer(secret.clone()).await.status(), StatusCode::OK);
+    let done = post_form(
+        &admin,
+        &server,
+        &action,
+        &[("csrf", &csrf), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&done), "/if/admin/tokens/?done=revoked");
+    assert_eq!(bearer(secret).await.status(), StatusCode::UNAUTHORIZED);
+    let (_, list) = get_page(&admin, &server, "/if/admin/tokens/?done=revoked").await;
+    assert!(list.contains("Token revoked."), "{list}");
+    assert!(
+        !list.contains("deploy pipeline") && list.contains("metrics scraper"),
+        "{list}"
+    );
+}
+
+async fn invitations_are_created_opened_and_deleted(backend: Backend) {
+    let gh = Installation::new(backend).await;
+    gh.cli_ok(&["group", "create", "staff"], None);
+    let server = Server::start(&gh, &[("GATEHOUSE_BOOTSTRAP_PASSWORD", PASSWORD)]);
+    server.wait_ready().await;
+    let admin = signed_in(&server, "admin", PASSWORD, "/if/admin/invitations/new/").await;
+    let (status, form) = get_page(&admin, &server, "/if/admin/invitations/new/").await;
+    assert_eq!(status, StatusCode::OK, "{form}");
+    assert!(
+        form.contains("<option value=\"default-enrollment-flow\" selected>"),
+        "{form}"
+    );
+    let csrf = csrf_of(&form);
+
+    // Unknown groups and flows are named next to their fields; typed values stay.
+    let body = posted(
+        &admin,
+        &server,
+        "/if/admin/invitations/",
+        &[
+            ("csrf", &csrf),
+            ("flow", "default-enrollment-flow"),
+            ("email", "new@example.com"),
+            ("groups", "staff, nope"),
+        ],
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        element_text(&body, "groups-error").contains("no group named"),
+        "{body}"
+    );
+    assert!(body.contains("value=\"new@example.com\""), "{body}");
+    let body = posted(
+        &admin,
+        &server,
+        "/if/admin/invitations/",
+        &[("csrf", &csrf), ("flow", "no-such-flow")],
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(body.contains("id=\"flow-error\""), "{body}");
+
+    // Created: the link is shown once and opens the enrollment form with the fixed email.
+    let body = posted(
+        &admin,
+        &server,
+        "/if/admin/invitations/",
+        &[
+            ("csrf", &csrf),
+            ("flow", "default-enrollment-flow"),
+            ("email", "new@example.com"),
+            ("groups", "staff"),
+        ],
+        StatusCode::CREATED,
+    )
+    .await;
+    let link = element_text(&body, "invitation-link").to_owned();
+    let path = &link[link.find("/if/flow/").expect("a flow link")..];
+    let token = path.split("itoken=").nth(1).expect("token").to_owned();
+    let visitor = client();
+    let (status, page) = get_page(&visitor, &server, path).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains(r#"value="new@example.com" autocomplete="email" required readonly"#),
+        "{page}"
+    );
+
+    // The list shows it without its link; deleting asks first, then the link is dead.
+    let (_, list) = get_page(&admin, &server, "/if/admin/invitations/?search=new@").await;
+    assert!(
+        list.contains("new@example.com") && list.contains("<td>staff</td>"),
+        "{list}"
+    );
+    assert!(!list.contains(&token));
+    let start = list
+        .find("action=\"/if/admin/invitations/")
+        .expect("a delete form")
+        + 8;
+    let action = list[start..].split('"').next().expect("action").to_owned();
+    let body = posted(&admin, &server, &action, &[("csrf", &csrf)], StatusCode::OK).await;
+    assert!(body.contains("id=\"confirm-message\""), "{body}");
+    posted(
+        &admin,
+        &server,
+        &action,
+        &[("csrf", &csrf), ("confirm", "yes")],
+        StatusCode::SEE_OTHER,
+    )
+    .await;
+    let (_, list) = get_page(&admin, &server, "/if/admin/invitations/?done=deleted").await;
+    assert!(
+        list.contains("Invitation deleted.") && list.contains("No invitation matches."),
+        "{list}"
+    );
+    let (status, _) = get_page(&client(), &server, path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The id in the first link to `/if/admin/groups/<id>/` after `name`'s row starts.
+fn group_id_in(list: &str, name: &str) -> String {
+    let row = list
+        .find(&format!(">{name}</a>"))
+        .unwrap_or_else(|| panic!("no {name} in {list}"));
+    let start = list[..row]
+        .rfind("/if/admin/groups/")
+        .expect("the group link")
+        + "/if/admin/groups/".len();
+    list[start..].split('/').next().expect("id").to_owned()
+}
+
+async fn group_roles_and_attributes_only_superusers_grant_roles(backend: Backend) {
+    let gh = Installation::new(backend).await;
+    for group in ["reviewers", "managers", "staff"] {
+        gh.cli_ok(&["group", "create", group], None);
+    }
+    for (user, group) in [("audrey", "reviewers"), ("umar", "managers")] {
+        gh.cli_ok(
+            &["user", "create", user, "--group", group, "--password-stdin"],
+            Some("a long enough passphrase\n"),
+        );
+    }
+    let server = Server::start(&gh, &[("GATEHOUSE_BOOTSTRAP_PASSWORD", PASSWORD)]);
+    server.wait_ready().await;
+    let admin = signed_in(&server, "admin", PASSWORD, "/if/admin/groups/").await;
+    let (_, list) = get_page(&admin, &server, "/if/admin/groups/").await;
+    let ids: Vec<String> = ["reviewers", "managers", "staff"]
+        .iter()
+        .map(|name| group_id_in(&list, name))
+        .collect();
+    let page_of = |i: usize| format!("/if/admin/groups/{}/", ids[i]);
+    let attributes_of = |i: usize| format!("/if/admin/groups/{}/attributes/", ids[i]);
+    let (_, page) = get_page(&admin, &server, &page_of(0)).await;
+    assert!(
+        page.contains("id=\"role-auditor\" name=\"role\" value=\"auditor\">"),
+        "{page}"
+    );
+    let csrf = csrf_of(&page);
+
+    // Bad JSON is named next to the field and kept; nothing changes.
+    let body = posted(
+        &admin,
+        &server,
+        &attributes_of(0),
+        &[
+            ("csrf", &csrf),
+            ("role", "auditor"),
+            ("attributes", "{\"team\": "),
+        ],
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        element_text(&body, "attributes-error").contains("not valid JSON"),
+        "{body}"
+    );
+    assert!(
+        body.contains("{&#34;team&#34;: </textarea>")
+            || body.contains("{&quot;team&quot;: </textarea>"),
+        "{body}"
+    );
+
+    // The superuser grants roles with the checkboxes and sets other attributes as JSON.
+    for (group, role, json) in [
+        (0, "auditor", "{\"team\": \"qa\"}"),
+        (1, "user_manager", ""),
+    ] {
+        posted(
+            &admin,
+            &server,
+            &attributes_of(group),
+            &[("csrf", &csrf), ("role", role), ("attributes", json)],
+            StatusCode::SEE_OTHER,
+        )
+        .await;
+    }
+    let (_, page) = get_page(&admin, &server, &format!("{}?done=attributes", page_of(0))).await;
+    assert!(page.contains("Roles and attributes saved."), "{page}");
+    assert!(
+        page.contains("id=\"role-auditor\" name=\"role\" value=\"auditor\" checked"),
+        "{page}"
+    );
+    assert!(
+        page.contains("&#34;team&#34;: &#34;qa&#34;")
+            || page.contains("&quot;team&quot;: &quot;qa&quot;"),
+        "{page}"
+    );
+    let api: serde_json::Value = admin
+        .get(server.url(&format!("/api/v3/core/groups/{}/", ids[0])))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        api["attributes"],
+        serde_json::json!({"team": "qa", "gatehouse_admin_roles": ["auditor"]}),
+        "{api}"
+    );
+
+    // The role took effect: audrey is now an auditor, who may change no group's roles.
+    let audrey = signed_in(&server, "audrey", "a long enough passphrase", "/if/admin/").await;
+    let (status, page) = get_page(&audrey, &server, &page_of(2)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(!page.contains("id=\"save-attributes\""), "{page}");
+    posted(
+        &audrey,
+        &server,
+        &attributes_of(2),
+        &[
+            ("csrf", &csrf_of(&page)),
+            ("role", "auditor"),
+            ("attributes", "{}"),
+        ],
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+
+    // A user manager may set a plain group's other attributes, but grant no role.
+    let umar = signed_in(&server, "umar", "a long enough passphrase", "/if/admin/").await;
+    let (status, page) = get_page(&umar, &server, &page_of(2)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("only superusers grant roles"), "{page}");
+    let umar_csrf = csrf_of(&page);
+    let body = posted(
+        &umar,
+        &server,
+        &attributes_of(2),
+        &[
+            ("csrf", &umar_csrf),
+            ("role", "user_manager"),
+            ("attributes", "{}"),
+        ],
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(body.contains("only superusers may"), "{body}");
+    posted(
+        &umar,
+        &server,
+        &attributes_of(2),
+        &[("csrf", &umar_csrf), ("attributes", "{\"floor\": 3}")],
+        StatusCode::SEE_OTHER,
+    )
+    .await;
+    let staff = gh.cli_ok(&["group", "list", "--json"], None);
+    assert!(
+        staff.contains("\"floor\": 3") || staff.contains("\"floor\":3"),
+        "{staff}"
+    );
+    assert_eq!(staff.matches("gatehouse_admin_roles").count(), 2, "{staff}");
+}
+
+async fn worker_heartbeat_shows_on_the_overview_and_goes_stale(backend: Backend) {
+    let gh = Installation::new(backend).await;
+    let beat = [
+        ("GATEHOUSE_BOOTSTRAP_PASSWORD", PASSWORD),
+        ("GATEHOUSE_WORKER__HEARTBEAT_INTERVAL_SECS", "1"),
+    ];
+    // A server without a worker: the overview says no worker reported.
+    let server = Server::start_replica(&gh.env, &beat);
+    server.wait_ready().await;
+    let admin = signed_in(&server, "admin", PASSWORD, "/if/admin/").await;
+    let (_, overview) = get_page(&admin, &server, "/if/admin/").await;
+    assert!(overview.contains("no worker has reported"), "{overview}");
+
+    // A separate worker beats every second: seen moments ago, not stale.
+    let worker = Server::start_worker(&gh.env, &beat[1..]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let overview = loop {
+        let (_, overview) = get_page(&admin, &server, "/if/admin/").await;
+        if overview.contains(", worker)") {
+            break overview;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker never showed up: {overview}\n{}",
+            worker.logs()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(
+        overview.contains("class=\"health-worker\">last seen "),
+        "{overview}"
+    );
+    assert!(!overview.contains("stale"), "{overview}");
+
+    // Once it stops, three missed beats later it is flagged stale.
+    worker.terminate();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, overview) = get_page(&admin, &server, "/if/admin/").await;
+        if overview.contains("class=\"health-worker stale\">last seen ") {
+            assert!(overview.contains("missed 3 heartbeats"), "{overview}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stopped worker never went stale: {overview}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 }

@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 crate::on_both_stores! {
     migrations_are_idempotent_and_pool_reports,
+    worker_heartbeats_upsert_list_and_forget,
     creates_and_reads_users,
     lists_searches_and_pages_users,
     user_search_follows_changes_and_folds_unicode,
@@ -2654,4 +2655,52 @@ async fn extreme_numbers_in_attributes_read_back(store: SqlStore) {
         .expect("read back")
         .expect("the group");
     assert_eq!(serde_json::Value::Object(read.attributes), attributes);
+}
+
+async fn worker_heartbeats_upsert_list_and_forget(store: SqlStore) {
+    use gatehouse_core::{WorkerHeartbeat, WorkerHeartbeatStore};
+    let now = Utc::now().trunc_subsecs(6);
+    let beat = |id: &str, last_seen: DateTime<Utc>| WorkerHeartbeat {
+        worker_id: id.into(),
+        description: format!("host (pid 1, {id})"),
+        started_at: now - Duration::hours(2),
+        last_seen,
+        interval_secs: 15,
+    };
+    assert!(store.worker_heartbeats().await.expect("list").is_empty());
+    store
+        .record_worker_heartbeat(&beat("old", now - Duration::days(2)))
+        .await
+        .expect("first beat");
+    store
+        .record_worker_heartbeat(&beat("a", now - Duration::seconds(40)))
+        .await
+        .expect("first beat");
+    // A later beat of the same worker updates its row; it does not add one.
+    let mut later = beat("a", now);
+    later.interval_secs = 5;
+    later.description = "ignored after the first beat".into();
+    store.record_worker_heartbeat(&later).await.expect("beat");
+    let listed = store.worker_heartbeats().await.expect("list");
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].worker_id, "a", "the most recently seen first");
+    assert_eq!(listed[0].last_seen, now);
+    assert_eq!(listed[0].interval_secs, 5);
+    assert_eq!(listed[0].description, "host (pid 1, a)");
+    assert_eq!(listed[0].started_at, now - Duration::hours(2));
+    assert_eq!(
+        store
+            .forget_workers_seen_before(now - Duration::days(1))
+            .await
+            .expect("forget"),
+        1
+    );
+    let listed = store.worker_heartbeats().await.expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|b| b.worker_id.as_str())
+            .collect::<Vec<_>>(),
+        ["a"]
+    );
 }

@@ -27,6 +27,7 @@ pub mod store;
 pub mod token;
 pub mod user;
 pub mod validate;
+pub mod worker;
 
 pub use admin_role::{AdminArea, AdminRights, AdminRole};
 pub use application::{
@@ -73,3 +74,4 @@ pub use store::{
 pub use token::{NewToken, SpentLink, Token, TokenIntent};
 pub use user::{NewUser, User, UserPatch, UserType};
 pub use validate::ValidationError;
+pub use worker::{WorkerHeartbeat, WorkerHeartbeatStore};

@@ -452,6 +452,7 @@ pub trait Store:
     + ClientAssertionStore
     + crate::backchannel::BackchannelLogoutStore
     + SourceStore
+    + crate::worker::WorkerHeartbeatStore
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

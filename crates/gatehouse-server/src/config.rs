@@ -451,6 +451,9 @@ pub struct WorkerConfig {
     pub backchannel_poll_interval_ms: u64,
     /// Days a delivered or given-up back-channel logout is kept before the sweep deletes it.
     pub backchannel_retention_days: u32,
+    /// Seconds between a worker's heartbeats (shown on the admin overview; a worker is
+    /// stale after three missed beats).
+    pub heartbeat_interval_secs: u64,
 }
 
 impl WorkerConfig {
@@ -477,6 +480,7 @@ impl Default for WorkerConfig {
             backchannel_retry_base_secs: 10,
             backchannel_poll_interval_ms: 1000,
             backchannel_retention_days: 7,
+            heartbeat_interval_secs: 15,
         }
     }
 }
@@ -606,6 +610,11 @@ impl Config {
         if self.worker.sweep_interval_secs == 0 {
             return Err(ConfigError(
                 "worker.sweep_interval_secs: must be at least 1".into(),
+            ));
+        }
+        if !(1..=86_400).contains(&self.worker.heartbeat_interval_secs) {
+            return Err(ConfigError(
+                "worker.heartbeat_interval_secs: must be 1 to 86400".into(),
             ));
         }
         Ok(())

@@ -81,7 +81,7 @@ pub async fn serve(services: Services, options: ServeOptions) -> Result<(), RunE
         tokio::spawn(https.serve(web::router(services.clone()), stop_rx.clone()));
     }
     if options.embedded_worker {
-        tokio::spawn(worker::run(services.clone(), stop_rx.clone()));
+        tokio::spawn(worker::run(services.clone(), stop_rx.clone(), "serve"));
     }
     if let Some(listener) = metrics {
         spawn_metrics_listener(listener, services.clone(), stop_rx.clone());
@@ -140,7 +140,7 @@ pub async fn run_worker(services: Services) -> Result<(), RunError> {
         database = services.sql.backend(),
         "Gatehouse worker is running"
     );
-    let worker = tokio::spawn(worker::run(services, stop_rx));
+    let worker = tokio::spawn(worker::run(services, stop_rx, "worker"));
     let outcome = tokio::select! {
         () = shutdown_signal() => Ok(()),
         Some(reason) = fatal_rx.recv() => Err(RunError::Startup(reason)),

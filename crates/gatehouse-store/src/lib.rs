@@ -27,6 +27,7 @@ mod settings;
 mod source_store;
 mod sql_store;
 mod timestamp;
+mod worker_store;
 
 pub use connect::PoolStats;
 pub use provision::create_postgres_database;

@@ -67,3 +67,17 @@ pub async fn delete(services: &Services, caller: &Caller, id: TokenId) -> AdminR
     }
     Ok(services.store.delete_invitation(id, &caller.audit).await?)
 }
+
+/// The slugs of the flows an invitation can open (designation `enrollment`), for the
+/// creation form.
+pub async fn enrollment_flows(services: &Services, caller: &Caller) -> AdminResult<Vec<String>> {
+    caller.require_read(AdminArea::Invitations)?;
+    Ok(services
+        .store
+        .flow_definitions()
+        .await?
+        .into_iter()
+        .filter(|f| f.definition.get("designation").and_then(|d| d.as_str()) == Some("enrollment"))
+        .map(|f| f.slug)
+        .collect())
+}

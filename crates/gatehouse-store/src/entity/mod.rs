@@ -24,3 +24,4 @@ pub(crate) mod spent_nonce;
 pub(crate) mod static_code;
 pub(crate) mod token;
 pub(crate) mod user;
+pub(crate) mod worker_heartbeat;

@@ -21,6 +21,7 @@ mod m20261129_000015_backchannel_logout;
 mod m20261129_000016_scope_mappings;
 mod m20261129_000017_sources;
 mod m20261129_000018_user_search;
+mod m20261129_000019_worker_heartbeats;
 mod m20261129_000020_event_time_indexes;
 
 /// Every migration, oldest first.
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000016_scope_mappings::Migration),
             Box::new(m20261129_000017_sources::Migration),
             Box::new(m20261129_000018_user_search::Migration),
+            Box::new(m20261129_000019_worker_heartbeats::Migration),
             Box::new(m20261129_000020_event_time_indexes::Migration),
         ]
     }

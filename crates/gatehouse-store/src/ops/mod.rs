@@ -27,3 +27,4 @@ pub(crate) mod sources;
 pub(crate) mod static_codes;
 pub(crate) mod tokens;
 pub(crate) mod users;
+pub(crate) mod worker_heartbeats;

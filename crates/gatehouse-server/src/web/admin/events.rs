@@ -81,7 +81,7 @@ struct EventsPage {
 }
 
 /// A `datetime-local` value (`2026-11-29T16:30`, read as UTC) or an RFC 3339 time.
-fn parse_time(value: &str, field: &str) -> Result<Option<DateTime<Utc>>, AdminError> {
+pub(super) fn parse_time(value: &str, field: &str) -> Result<Option<DateTime<Utc>>, AdminError> {
     let value = value.trim();
     if value.is_empty() {
         return Ok(None);

@@ -1,6 +1,7 @@
 //! Admin pages for groups: the tree (each group under its parent; a search shows a flat
 //! list with each group's path), the creation form, and a group's page (rename, move,
-//! members, deletion). Every change goes through [`crate::admin::groups`].
+//! administrative roles and other attributes, members, deletion). Every change goes through
+//! [`crate::admin::groups`], which lets only superusers grant roles.
 
 use super::users::Done;
 use super::{
@@ -11,7 +12,11 @@ use askama::Template;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
-use gatehouse_core::{AdminArea, Group, GroupId, GroupPatch, ListQuery, NewGroup, Page, UserId};
+use gatehouse_core::admin_role::{ROLES_ATTRIBUTE, roles_of};
+use gatehouse_core::{
+    AdminArea, AdminRole, Group, GroupId, GroupPatch, ListQuery, NewGroup, Page, UserId,
+};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 const LIST: &str = "/if/admin/groups/";
@@ -228,6 +233,102 @@ struct DetailPage {
     members: Vec<MemberLine>,
     pager: Pager,
     can_write: bool,
+    /// The role checkboxes.
+    roles: Vec<RoleBox>,
+    /// The other attributes as JSON, as stored or as typed.
+    attributes: String,
+    attribute_errors: FieldErrors,
+    /// The caller may grant roles (superusers only).
+    can_grant: bool,
+}
+
+/// One administrative role's checkbox on a group's page.
+struct RoleBox {
+    name: &'static str,
+    description: &'static str,
+    checked: bool,
+}
+
+/// The attributes form as submitted (kept when it comes back with errors).
+struct AttributeValues {
+    roles: Vec<String>,
+    json: String,
+}
+
+fn role_boxes(checked: &[String]) -> Vec<RoleBox> {
+    AdminRole::ALL
+        .into_iter()
+        .map(|role| RoleBox {
+            name: role.as_str(),
+            description: match role {
+                AdminRole::Auditor => "reads every section, changes nothing",
+                AdminRole::UserManager => {
+                    "manages users, groups, invitations and tokens of unprivileged users"
+                }
+            },
+            checked: checked.iter().any(|c| c == role.as_str()),
+        })
+        .collect()
+}
+
+/// The attributes other than the roles, as indented JSON.
+fn other_attributes(group: &Group) -> String {
+    let mut others = group.attributes.clone();
+    others.remove(ROLES_ATTRIBUTE);
+    serde_json::to_string_pretty(&Value::Object(others)).unwrap_or_else(|_| "{}".into())
+}
+
+/// Longest attributes document the form accepts.
+const MAX_ATTRIBUTES_LEN: usize = 64 * 1024;
+
+/// The group's new attributes from the form: the JSON object typed for the others, plus
+/// the checked roles (the attribute is left out when none is checked).
+fn attributes_from(values: &AttributeValues) -> Result<Map<String, Value>, AdminError> {
+    let text = values.json.trim();
+    if text.len() > MAX_ATTRIBUTES_LEN {
+        return Err(AdminError::field("attributes", "must be at most 64 KiB"));
+    }
+    let mut attributes = if text.is_empty() {
+        Map::new()
+    } else {
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => {
+                return Err(AdminError::field(
+                    "attributes",
+                    "must be a JSON object ({\"name\": value, ...})",
+                ));
+            }
+            Err(error) => {
+                return Err(AdminError::field(
+                    "attributes",
+                    format!("not valid JSON: {error}"),
+                ));
+            }
+        }
+    };
+    if attributes.contains_key(ROLES_ATTRIBUTE) {
+        return Err(AdminError::field(
+            "attributes",
+            format!("set {ROLES_ATTRIBUTE} with the role checkboxes, not here"),
+        ));
+    }
+    let mut roles = Vec::new();
+    for name in &values.roles {
+        let role = AdminRole::parse(name)
+            .ok_or_else(|| AdminError::field("roles", format!("no role named {name:?}")))?;
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    roles.sort();
+    if !roles.is_empty() {
+        attributes.insert(
+            ROLES_ATTRIBUTE.to_owned(),
+            Value::Array(roles.iter().map(|r| Value::from(r.as_str())).collect()),
+        );
+    }
+    Ok(attributes)
 }
 
 fn notice(done: Option<&str>) -> Option<&'static str> {
@@ -236,6 +337,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "saved" => "Changes saved.",
         "added" => "Member added.",
         "removed" => "Member removed.",
+        "attributes" => "Roles and attributes saved.",
         _ => return None,
     })
 }
@@ -256,6 +358,7 @@ pub(crate) async fn show(
         edit_errors: FieldErrors::default(),
         member_errors: FieldErrors::default(),
         notice: notice(done.done.as_deref()),
+        attributes: None,
     };
     detail(&ui, id, view).await
 }
@@ -267,6 +370,8 @@ struct DetailView {
     edit_errors: FieldErrors,
     member_errors: FieldErrors,
     notice: Option<&'static str>,
+    /// The attributes form as typed, with its errors (after a refused change).
+    attributes: Option<(AttributeValues, FieldErrors)>,
 }
 
 async fn detail(ui: &AdminUi, id: GroupId, view: DetailView) -> Response {
@@ -284,7 +389,20 @@ async fn detail(ui: &AdminUi, id: GroupId, view: DetailView) -> Response {
         Ok(loaded) => loaded,
         Err(error) => return ui.error(error),
     };
-    let status = if view.edit_errors.is_empty() && view.member_errors.is_empty() {
+    let (attribute_values, attribute_errors) = view.attributes.unwrap_or_else(|| {
+        let values = AttributeValues {
+            roles: roles_of(&group)
+                .into_iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
+            json: other_attributes(&group),
+        };
+        (values, FieldErrors::default())
+    });
+    let status = if view.edit_errors.is_empty()
+        && view.member_errors.is_empty()
+        && attribute_errors.is_empty()
+    {
         StatusCode::OK
     } else {
         StatusCode::BAD_REQUEST
@@ -316,6 +434,10 @@ async fn detail(ui: &AdminUi, id: GroupId, view: DetailView) -> Response {
             .collect(),
         pager,
         can_write: ui.can_write(AdminArea::Groups),
+        roles: role_boxes(&attribute_values.roles),
+        attributes: attribute_values.json,
+        attribute_errors,
+        can_grant: ui.caller.rights.can_manage_privileged(),
     };
     ui.render(status, &page)
 }
@@ -370,6 +492,63 @@ pub(crate) async fn update(ui: AdminUi, Path(id): Path<String>, form: FormData) 
                     edit_errors,
                     member_errors: FieldErrors::default(),
                     notice: None,
+                    attributes: None,
+                };
+                detail(&ui, id, view).await
+            }
+            Err(other) => ui.error(other),
+        },
+    }
+}
+
+/// `POST /if/admin/groups/{id}/attributes/`: sets the group's administrative roles (the
+/// `role` checkboxes) and its other attributes (a JSON object). The service refuses role
+/// changes to anyone but a superuser, and any change to a privileged group likewise.
+pub(crate) async fn set_attributes(
+    ui: AdminUi,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Response {
+    let id = match group_id(&ui, &id, &form) {
+        Ok(id) => id,
+        Err(page) => return *page,
+    };
+    let values = AttributeValues {
+        roles: form
+            .0
+            .iter()
+            .filter(|(name, _)| name == "role")
+            .map(|(_, value)| value.clone())
+            .collect(),
+        json: form.get("attributes").to_owned(),
+    };
+    let outcome = async {
+        ui.caller.require_write(AdminArea::Groups)?;
+        let attributes = attributes_from(&values)?;
+        let current = service::get(&ui.services, &ui.caller, id).await?;
+        if attributes == current.attributes {
+            return Ok(());
+        }
+        let patch = GroupPatch {
+            attributes: Some(attributes),
+            ..GroupPatch::default()
+        };
+        service::update(&ui.services, &ui.caller, id, patch)
+            .await
+            .map(drop)
+    }
+    .await;
+    match outcome {
+        Ok(()) => see_other(&format!("{LIST}{id}/?done=attributes")),
+        Err(error) => match FieldErrors::from_error(error) {
+            Ok(errors) => {
+                let view = DetailView {
+                    members: first_members_page(),
+                    edit: None,
+                    edit_errors: FieldErrors::default(),
+                    member_errors: FieldErrors::default(),
+                    notice: None,
+                    attributes: Some((values, errors)),
                 };
                 detail(&ui, id, view).await
             }
@@ -439,6 +618,7 @@ pub(crate) async fn add_member(ui: AdminUi, Path(id): Path<String>, form: FormDa
                     edit_errors: FieldErrors::default(),
                     member_errors,
                     notice: None,
+                    attributes: None,
                 };
                 detail(&ui, id, view).await
             }
@@ -528,6 +708,39 @@ mod tests {
         );
         let by_id: HashMap<GroupId, &Group> = ordered.iter().map(|(g, _)| (g.id, g)).collect();
         assert_eq!(path_of(&oncall, &by_id), "staff › ops");
+    }
+
+    #[test]
+    fn attributes_take_roles_from_the_checkboxes_and_refuse_bad_json() {
+        let values = |roles: &[&str], json: &str| AttributeValues {
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            json: json.to_owned(),
+        };
+        let set = attributes_from(&values(&["user_manager", "auditor"], r#"{"team": "ops"}"#))
+            .expect("valid");
+        assert_eq!(
+            Value::Object(set),
+            serde_json::json!({"team": "ops", "gatehouse_admin_roles": ["auditor", "user_manager"]})
+        );
+        assert!(
+            attributes_from(&values(&[], " "))
+                .expect("empty")
+                .is_empty()
+        );
+        for (roles, json, field) in [
+            (&[][..], "{not json", "attributes"),
+            (&[][..], "[1, 2]", "attributes"),
+            (
+                &[][..],
+                r#"{"gatehouse_admin_roles": ["auditor"]}"#,
+                "attributes",
+            ),
+            (&["root"][..], "{}", "roles"),
+        ] {
+            let error = attributes_from(&values(roles, json)).expect_err(json);
+            let errors = FieldErrors::from_error(error).expect("a field error");
+            assert!(!errors.of(field).is_empty(), "{json}");
+        }
     }
 
     #[test]

@@ -8,8 +8,10 @@ mod applications;
 mod events;
 mod flows;
 mod groups;
+mod invitations;
 mod keys;
 mod overview;
+mod tokens;
 mod users;
 
 use super::client::ClientIp;
@@ -62,6 +64,10 @@ pub(crate) fn routes() -> Router<Services> {
         )
         .route("/if/admin/groups/{id}/delete/", post(groups::delete))
         .route(
+            "/if/admin/groups/{id}/attributes/",
+            post(groups::set_attributes),
+        )
+        .route(
             "/if/admin/groups/{id}/members/add/",
             post(groups::add_member),
         )
@@ -88,6 +94,18 @@ pub(crate) fn routes() -> Router<Services> {
         .route("/if/admin/keys/rotate/", post(keys::rotate))
         .route("/if/admin/flows/", get(flows::list))
         .route("/if/admin/flows/{slug}/", get(flows::show))
+        .route("/if/admin/tokens/", get(tokens::list).post(tokens::create))
+        .route("/if/admin/tokens/new/", get(tokens::new_form))
+        .route("/if/admin/tokens/{id}/delete/", post(tokens::delete))
+        .route(
+            "/if/admin/invitations/",
+            get(invitations::list).post(invitations::create),
+        )
+        .route("/if/admin/invitations/new/", get(invitations::new_form))
+        .route(
+            "/if/admin/invitations/{id}/delete/",
+            post(invitations::delete),
+        )
 }
 
 /// The signed-in administrator of an admin page: the services' [`Caller`] (rights computed
@@ -280,17 +298,21 @@ pub(crate) enum Section {
     Users,
     Groups,
     Applications,
+    Tokens,
+    Invitations,
     Keys,
     Flows,
     Events,
 }
 
 impl Section {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 9] = [
         Self::Overview,
         Self::Users,
         Self::Groups,
         Self::Applications,
+        Self::Tokens,
+        Self::Invitations,
         Self::Keys,
         Self::Flows,
         Self::Events,
@@ -302,6 +324,8 @@ impl Section {
             Self::Users => AdminArea::Users,
             Self::Groups => AdminArea::Groups,
             Self::Applications => AdminArea::Applications,
+            Self::Tokens => AdminArea::Tokens,
+            Self::Invitations => AdminArea::Invitations,
             Self::Keys => AdminArea::Keys,
             Self::Flows => AdminArea::Flows,
             Self::Events => AdminArea::Events,
@@ -314,6 +338,8 @@ impl Section {
             Self::Users => "/if/admin/users/",
             Self::Groups => "/if/admin/groups/",
             Self::Applications => "/if/admin/applications/",
+            Self::Tokens => "/if/admin/tokens/",
+            Self::Invitations => "/if/admin/invitations/",
             Self::Keys => "/if/admin/keys/",
             Self::Flows => "/if/admin/flows/",
             Self::Events => "/if/admin/events/",
@@ -326,6 +352,8 @@ impl Section {
             Self::Users => "Users",
             Self::Groups => "Groups",
             Self::Applications => "Applications",
+            Self::Tokens => "Tokens",
+            Self::Invitations => "Invitations",
             Self::Keys => "Signing keys",
             Self::Flows => "Flows",
             Self::Events => "Events",
@@ -627,6 +655,15 @@ impl Pager {
 /// A timestamp as the pages show it.
 fn when(at: chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// An expiry as the pages show it: "never", the time, or "expired <time>".
+fn expiry(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    match at {
+        None => "never".into(),
+        Some(at) if at <= chrono::Utc::now() => format!("expired {}", when(at)),
+        Some(at) => when(at),
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The admin overview (`/if/admin/`): sign-ins and failed sign-ins per day as a
-//! server-rendered SVG chart, the health of the database (and Redis), the latest audit
-//! events, and the sections the caller may open. Everything is read through
-//! [`crate::admin::events`].
+//! server-rendered SVG chart, the health of the database (and Redis) and of the background
+//! workers (from their heartbeats), the latest audit events, and the sections the caller may
+//! open. Events are read through [`crate::admin::events`].
 
 use super::events::EventLine;
 use super::{AdminUi, Section};
@@ -10,7 +10,7 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
-use gatehouse_core::{EventAction, EventQuery};
+use gatehouse_core::{EventAction, EventQuery, WorkerHeartbeat};
 
 /// How many events the overview lists.
 const RECENT_EVENTS: u64 = 15;
@@ -44,7 +44,42 @@ struct OverviewPage {
     chart_height: u64,
     database: &'static str,
     redis: Option<&'static str>,
+    /// `None` when the heartbeats could not be read.
+    workers: Option<Vec<WorkerLine>>,
     events: Vec<EventLine>,
+}
+
+/// One worker on the overview: where it runs and how long ago it last beat.
+struct WorkerLine {
+    description: String,
+    seen_ago: String,
+    stale: bool,
+}
+
+/// Workers listed on the overview at most (the most recently seen).
+const WORKERS_SHOWN: usize = 10;
+
+/// The overview's lines for `beats` at `now`.
+fn worker_lines(beats: Vec<WorkerHeartbeat>, now: DateTime<Utc>) -> Vec<WorkerLine> {
+    beats
+        .into_iter()
+        .take(WORKERS_SHOWN)
+        .map(|beat| WorkerLine {
+            stale: beat.is_stale_at(now),
+            seen_ago: ago((now - beat.last_seen).num_seconds().max(0)),
+            description: beat.description,
+        })
+        .collect()
+}
+
+/// `secs` as "12s", "5m 3s", "2h 10m" or "3d 4h" (ago).
+fn ago(secs: i64) -> String {
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3_600 => format!("{}m {}s", secs / 60, secs % 60),
+        3_600..86_400 => format!("{}h {}m", secs / 3_600, secs % 3_600 / 60),
+        _ => format!("{}d {}h", secs / 86_400, secs % 86_400 / 3_600),
+    }
 }
 
 /// Lays out the bars: per day a sign-ins bar and a failures bar side by side, scaled to the
@@ -133,6 +168,15 @@ pub(crate) async fn show(ui: AdminUi) -> Response {
         Some(_) => Some("unreachable"),
         None => None,
     };
+    let workers = match tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        ui.services.store.worker_heartbeats(),
+    )
+    .await
+    {
+        Ok(Ok(beats)) => Some(worker_lines(beats, Utc::now())),
+        _ => None,
+    };
     let (days, peak, bar_width) = chart(counts);
     let page = OverviewPage {
         shell: ui.shell(Section::Overview),
@@ -143,6 +187,7 @@ pub(crate) async fn show(ui: AdminUi) -> Response {
         chart_height: CHART_HEIGHT,
         database,
         redis,
+        workers,
         events: events.into_iter().map(EventLine::from).collect(),
     };
     ui.render(StatusCode::OK, &page)
@@ -151,6 +196,25 @@ pub(crate) async fn show(ui: AdminUi) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workers_show_how_long_ago_and_go_stale_after_three_beats() {
+        let now = Utc::now();
+        let beat = |ago: i64| WorkerHeartbeat {
+            worker_id: "w".into(),
+            description: "host (pid 1, worker)".into(),
+            started_at: now - Duration::hours(1),
+            last_seen: now - Duration::seconds(ago),
+            interval_secs: 5,
+        };
+        let lines = worker_lines(vec![beat(4), beat(16), beat(3_700)], now);
+        assert_eq!(lines[0].seen_ago, "4s");
+        assert!(!lines[0].stale);
+        assert!(lines[1].stale);
+        assert_eq!(lines[2].seen_ago, "1h 1m");
+        assert_eq!(ago(125), "2m 5s");
+        assert_eq!(ago(90_000), "1d 1h");
+    }
 
     #[test]
     fn bars_scale_to_the_busiest_day() {

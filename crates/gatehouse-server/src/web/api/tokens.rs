@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use gatehouse_core::{Token, UserId};
+use gatehouse_core::{Token, TokenIntent, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -91,7 +91,14 @@ pub(crate) async fn list(
         ordering: params.ordering,
     }
     .query("created_at")?;
-    let page = service::list(&services, &caller, params.user.map(UserId), &query).await?;
+    let page = service::list(
+        &services,
+        &caller,
+        params.user.map(UserId),
+        &[TokenIntent::Api],
+        &query,
+    )
+    .await?;
     Ok(Json(Paginated::of(page, &query, TokenOut::from)))
 }
 
@@ -110,6 +117,7 @@ pub(crate) async fn create(
         &services,
         &caller,
         UserId(body.user),
+        TokenIntent::Api,
         body.description,
         super::plausible_time(body.expires_at, "expires_at")?,
     )
@@ -132,6 +140,12 @@ pub(crate) async fn delete(
     Admin(caller): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    service::delete(&services, &caller, path_id(&id, "token")?).await?;
+    service::delete(
+        &services,
+        &caller,
+        path_id(&id, "token")?,
+        &[TokenIntent::Api],
+    )
+    .await?;
     Ok(no_content())
 }
