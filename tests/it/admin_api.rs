@@ -10,17 +10,17 @@ use crate::support::server::{Backend, Installation, Server};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const ROOT_TOKEN: &str = "root-api-token-for-tests-0123456789abcdef";
+pub(crate) const ROOT_TOKEN: &str = "root-api-token-for-tests-0123456789abcdef";
 
 /// A bearer-token API client for one server.
-struct Api<'a> {
+pub(crate) struct Api<'a> {
     http: reqwest::Client,
     server: &'a Server,
     token: Option<String>,
 }
 
 impl<'a> Api<'a> {
-    fn new(server: &'a Server, token: Option<&str>) -> Self {
+    pub(crate) fn new(server: &'a Server, token: Option<&str>) -> Self {
         Self {
             http: reqwest::Client::new(),
             server,
@@ -28,7 +28,12 @@ impl<'a> Api<'a> {
         }
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self
             .http
             .request(method, self.server.url(&format!("/api/v3{path}")));
@@ -49,20 +54,20 @@ impl<'a> Api<'a> {
         (status, value)
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, None).await
     }
 
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(body)).await
     }
 
-    async fn delete(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn delete(&self, path: &str) -> (StatusCode, Value) {
         self.call(Method::DELETE, path, None).await
     }
 
     /// Calls and insists on `expected`, returning the body.
-    async fn expect(
+    pub(crate) async fn expect(
         &self,
         expected: StatusCode,
         method: Method,
@@ -75,11 +80,11 @@ impl<'a> Api<'a> {
     }
 }
 
-fn id(value: &Value) -> String {
+pub(crate) fn id(value: &Value) -> String {
     value["id"].as_str().expect("id").to_owned()
 }
 
-fn server_with_root(installation: &Installation) -> Server {
+pub(crate) fn server_with_root(installation: &Installation) -> Server {
     Server::start(
         installation,
         &[
@@ -90,7 +95,11 @@ fn server_with_root(installation: &Installation) -> Server {
 }
 
 /// A token for a new user in `groups`, minted by root through the API.
-async fn user_with_token(root: &Api<'_>, username: &str, groups: &[&str]) -> (String, String) {
+pub(crate) async fn user_with_token(
+    root: &Api<'_>,
+    username: &str,
+    groups: &[&str],
+) -> (String, String) {
     let user = root
         .expect(
             StatusCode::CREATED,

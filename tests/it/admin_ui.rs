@@ -17,7 +17,7 @@ use fantoccini::Locator;
 use reqwest::StatusCode;
 
 /// Clicks the element with `id` and waits for the next page.
-async fn click(page: &fantoccini::Client, id: &str) {
+pub(crate) async fn click(page: &fantoccini::Client, id: &str) {
     let element = page
         .find(Locator::Id(id))
         .await
@@ -26,7 +26,7 @@ async fn click(page: &fantoccini::Client, id: &str) {
 }
 
 /// The text of the element with `id`.
-async fn text_of(page: &fantoccini::Client, id: &str) -> String {
+pub(crate) async fn text_of(page: &fantoccini::Client, id: &str) -> String {
     page.find(Locator::Id(id))
         .await
         .unwrap_or_else(|_| panic!("no #{id} on the page"))

@@ -44,6 +44,7 @@ mod redis;
 mod replicas;
 mod server;
 mod setup;
+mod source_admin;
 mod source_cli;
 mod source_login;
 mod source_store;

@@ -52,6 +52,8 @@ pub enum AdminArea {
     Tokens,
     /// Applications and their providers.
     Applications,
+    /// Upstream login sources (a user's connections to them belong to `Users`).
+    Sources,
     /// Signing keys.
     Keys,
     /// Flows, stages and policies.
@@ -184,6 +186,7 @@ mod tests {
         for area in [
             AdminArea::Users,
             AdminArea::Applications,
+            AdminArea::Sources,
             AdminArea::Keys,
             AdminArea::Flows,
             AdminArea::Events,
@@ -206,7 +209,12 @@ mod tests {
         ] {
             assert!(rights.can_read(area) && rights.can_write(area), "{area:?}");
         }
-        for area in [AdminArea::Applications, AdminArea::Keys, AdminArea::Flows] {
+        for area in [
+            AdminArea::Applications,
+            AdminArea::Sources,
+            AdminArea::Keys,
+            AdminArea::Flows,
+        ] {
             assert!(
                 !rights.can_read(area) && !rights.can_write(area),
                 "{area:?}"

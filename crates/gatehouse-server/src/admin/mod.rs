@@ -1,6 +1,6 @@
 //! Administration services: what an administrator may do to users, groups, applications,
-//! keys, tokens, invitations, flows and the audit log, with the caller's rights checked on
-//! every call. The REST API (`/api/v3/`) is a thin layer over these functions, and the admin
+//! upstream sources, keys, tokens, invitations, flows and the audit log, with the caller's
+//! rights checked on every call. The REST API (`/api/v3/`) is a thin layer over these functions, and the admin
 //! UI reuses them, so both enforce the same rules and write the same audit events as the CLI.
 
 pub mod applications;
@@ -9,6 +9,7 @@ pub mod flows;
 pub mod groups;
 pub mod invitations;
 pub mod keys;
+pub mod sources;
 pub mod tokens;
 pub mod users;
 
@@ -155,6 +156,7 @@ fn area_name(area: AdminArea) -> &'static str {
         AdminArea::Invitations => "invitations",
         AdminArea::Tokens => "tokens",
         AdminArea::Applications => "applications",
+        AdminArea::Sources => "sources",
         AdminArea::Keys => "signing keys",
         AdminArea::Flows => "flows",
         AdminArea::Events => "events",

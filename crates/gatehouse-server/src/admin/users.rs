@@ -245,7 +245,7 @@ pub async fn remove_device(
     }
 }
 
-async fn find(services: &Services, id: UserId) -> AdminResult<User> {
+pub(super) async fn find(services: &Services, id: UserId) -> AdminResult<User> {
     services
         .store
         .user_by_id(id)
@@ -255,7 +255,11 @@ async fn find(services: &Services, id: UserId) -> AdminResult<User> {
 
 /// The user, if the caller may change it: write access to users, and a superuser for a
 /// user who holds administrative rights.
-async fn writable(services: &Services, caller: &Caller, id: UserId) -> AdminResult<User> {
+pub(super) async fn writable(
+    services: &Services,
+    caller: &Caller,
+    id: UserId,
+) -> AdminResult<User> {
     caller.require_write(AdminArea::Users)?;
     let user = find(services, id).await?;
     if user_is_privileged(services, user.id).await? {

@@ -11,6 +11,7 @@ mod groups;
 mod invitations;
 mod keys;
 mod overview;
+mod sources;
 mod tokens;
 mod users;
 
@@ -89,6 +90,21 @@ pub(crate) fn routes() -> Router<Services> {
             "/if/admin/applications/{slug}/rotate-secret/",
             post(applications::rotate_secret),
         )
+        .route(
+            "/if/admin/users/{id}/connections/remove/",
+            post(sources::remove_connection),
+        )
+        .route(
+            "/if/admin/sources/",
+            get(sources::list).post(sources::create),
+        )
+        .route("/if/admin/sources/new/", get(sources::new_form))
+        .route("/if/admin/sources/{slug}/", get(sources::show))
+        .route(
+            "/if/admin/sources/{slug}/edit/",
+            get(sources::edit_form).post(sources::update),
+        )
+        .route("/if/admin/sources/{slug}/delete/", post(sources::delete))
         .route("/if/admin/events/", get(events::list))
         .route("/if/admin/keys/", get(keys::list))
         .route("/if/admin/keys/rotate/", post(keys::rotate))
@@ -303,16 +319,18 @@ pub(crate) enum Section {
     Keys,
     Flows,
     Events,
+    Sources,
 }
 
 impl Section {
-    const ALL: [Self; 9] = [
+    const ALL: [Self; 10] = [
         Self::Overview,
         Self::Users,
         Self::Groups,
         Self::Applications,
         Self::Tokens,
         Self::Invitations,
+        Self::Sources,
         Self::Keys,
         Self::Flows,
         Self::Events,
@@ -329,6 +347,7 @@ impl Section {
             Self::Keys => AdminArea::Keys,
             Self::Flows => AdminArea::Flows,
             Self::Events => AdminArea::Events,
+            Self::Sources => AdminArea::Sources,
         }
     }
 
@@ -343,6 +362,7 @@ impl Section {
             Self::Keys => "/if/admin/keys/",
             Self::Flows => "/if/admin/flows/",
             Self::Events => "/if/admin/events/",
+            Self::Sources => "/if/admin/sources/",
         }
     }
 
@@ -357,6 +377,7 @@ impl Section {
             Self::Keys => "Signing keys",
             Self::Flows => "Flows",
             Self::Events => "Events",
+            Self::Sources => "Sources",
         }
     }
 }

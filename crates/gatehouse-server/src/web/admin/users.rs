@@ -4,7 +4,9 @@
 
 use super::{AdminUi, Confirm, FieldErrors, FormData, ListParams, Pager, Section, see_other, when};
 use crate::admin::users::UserDraft;
-use crate::admin::{AdminError, groups as group_service, users as service};
+use crate::admin::{
+    AdminError, groups as group_service, sources as source_service, users as service,
+};
 use askama::Template;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
@@ -175,6 +177,13 @@ struct DeviceLine {
     added: String,
 }
 
+/// A linked upstream account on a user's page.
+struct ConnectionLine {
+    source: String,
+    upstream: String,
+    last_login: String,
+}
+
 /// Errors of the forms on a user's page, each shown next to its form.
 #[derive(Default)]
 struct DetailErrors {
@@ -195,6 +204,9 @@ struct DetailPage {
     groups: Vec<GroupLine>,
     sessions: Vec<SessionLine>,
     devices: Vec<DeviceLine>,
+    connections: Vec<ConnectionLine>,
+    /// Whether the caller may open source pages (to link the source's name).
+    can_read_sources: bool,
     can_write: bool,
 }
 
@@ -215,6 +227,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "left" => "Removed from the group.",
         "revoked" => "Session ended.",
         "removed" => "Device removed.",
+        "unlinked" => "Linked account removed.",
         _ => return None,
     })
 }
@@ -251,10 +264,11 @@ async fn detail(
         let groups = service::groups(&ui.services, &ui.caller, id).await?;
         let sessions = service::sessions(&ui.services, &ui.caller, id).await?;
         let devices = service::devices(&ui.services, &ui.caller, id).await?;
-        Ok::<_, AdminError>((user, groups, sessions, devices))
+        let connections = source_service::connections(&ui.services, &ui.caller, id).await?;
+        Ok::<_, AdminError>((user, groups, sessions, devices, connections))
     }
     .await;
-    let (user, groups, sessions, devices) = match loaded {
+    let (user, groups, sessions, devices, connections) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return ui.error(error),
     };
@@ -304,6 +318,15 @@ async fn detail(
                 added: when(d.created_at),
             })
             .collect(),
+        connections: connections
+            .into_iter()
+            .map(|c| ConnectionLine {
+                upstream: c.upstream_username.unwrap_or(c.upstream_id),
+                source: c.source_slug,
+                last_login: c.last_login.map(when).unwrap_or_else(|| "never".into()),
+            })
+            .collect(),
+        can_read_sources: ui.caller.rights.can_read(AdminArea::Sources),
         can_write: ui.can_write(AdminArea::Users),
     };
     ui.render(status, &page)
@@ -311,7 +334,7 @@ async fn detail(
 
 /// For a form posted to a user's page: the path id (else the 404 page), once the form's CSRF
 /// token checks out (else the 403 page).
-fn user_id(ui: &AdminUi, id: &str, form: &FormData) -> Result<UserId, Box<Response>> {
+pub(super) fn user_id(ui: &AdminUi, id: &str, form: &FormData) -> Result<UserId, Box<Response>> {
     let id = id
         .parse()
         .map_err(|_| Box::new(ui.error(AdminError::not_found("user"))))?;

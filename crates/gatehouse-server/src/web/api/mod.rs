@@ -10,6 +10,7 @@ mod flows;
 mod groups;
 mod invitations;
 mod keys;
+mod sources;
 mod tokens;
 mod users;
 
@@ -40,7 +41,7 @@ pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
     info(
         title = "Gatehouse admin API",
         version = "3",
-        description = "Manage users, groups, applications, tokens, invitations, keys, flows and the audit log. See docs/api.md."
+        description = "Manage users, groups, applications, upstream sources, tokens, invitations, keys, flows and the audit log. See docs/api.md."
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),
@@ -105,7 +106,10 @@ fn api_parts() -> (axum::Router<Services>, utoipa::openapi::OpenApi) {
         .routes(routes!(events::list))
         .routes(routes!(flows::list))
         .routes(routes!(flows::get))
-        // Upstream sources add `/api/v3/sources/` here.
+        .routes(routes!(sources::list, sources::create))
+        .routes(routes!(sources::get, sources::update, sources::delete))
+        .routes(routes!(sources::connections))
+        .routes(routes!(sources::remove_connection))
         .split_for_parts();
     (routes, with_unique_operation_ids(document))
 }
