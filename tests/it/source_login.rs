@@ -9,7 +9,7 @@
 //! portal's linked accounts (the last way in cannot be removed, a link added from the portal).
 
 use crate::on_both_backends;
-use crate::pages::{current_path, navigate_by, submit_field};
+use crate::pages::{current_path, navigate_by, press_submit, submit_field, type_into};
 use crate::support::browser::Browser;
 use crate::support::server::{Backend, Installation, Server, free_addr};
 use fantoccini::Locator;
@@ -467,4 +467,313 @@ async fn sign_in_with_cookie_kept(page: &fantoccini::Client, server: &Server, up
     assert_eq!(replay.status(), reqwest::StatusCode::FORBIDDEN);
 }
 
-on_both_backends!(sign_in_through_an_upstream_source);
+/// The value of input `id` on the current page.
+async fn input_value(page: &fantoccini::Client, id: &str) -> String {
+    page.find(Locator::Id(id))
+        .await
+        .expect("input")
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default()
+}
+
+/// Clicks the button of `source` on a fresh sign-in page and returns how long Gatehouse took
+/// to answer with a page of its own.
+async fn click_source(page: &fantoccini::Client, server: &Server, source: &str) -> Duration {
+    page.delete_all_cookies().await.expect("forget cookies");
+    page.goto(&server.url(LOGIN)).await.expect("sign-in page");
+    let button = page
+        .find(Locator::Id(&format!("source-{source}")))
+        .await
+        .expect("a button for the source");
+    let started = Instant::now();
+    navigate_by(page, button).await;
+    started.elapsed()
+}
+
+/// Expects the "Sign-in service unavailable" page with its "Try again" link to `source`.
+async fn assert_unavailable_page(page: &fantoccini::Client, source: &str) {
+    assert_eq!(
+        heading(page).await,
+        "Sign-in service unavailable",
+        "{}",
+        page.source().await.expect("source")
+    );
+    let retry = page
+        .find(Locator::Id("retry"))
+        .await
+        .expect("a retry link")
+        .attr("href")
+        .await
+        .expect("href")
+        .expect("a target");
+    assert!(
+        retry.starts_with(&format!("/source/oauth/login/{source}/")),
+        "{retry}"
+    );
+}
+
+/// The rest of the upstream login (issue 6): username linking, the source's enrollment flow
+/// prompting for a taken username (and skipping the prompt when nothing is missing), the
+/// authentication flow's TOTP stage after a source login, and an upstream that is down
+/// (closed port, a listener that never answers, a token endpoint that never answers).
+async fn source_enrollment_mfa_and_upstream_down(backend: Backend) {
+    let gh = Installation::new(backend).await;
+    gh.cli_ok(
+        &["user", "create", "grace", "--email", "grace@example.com"],
+        None,
+    );
+    gh.cli_ok(
+        &["user", "create", "carol", "--email", "carol@example.com"],
+        None,
+    );
+    // Accepts connections (the kernel's backlog) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a silent listener");
+    let silent_base = format!("http://{}", silent.local_addr().expect("addr"));
+    let closed_base = format!("http://{}", free_addr());
+    let server = Server::start(
+        &gh,
+        &[
+            ("GATEHOUSE_SOURCES__ALLOW_LOOPBACK", "true"),
+            ("GATEHOUSE_SOURCES__TIMEOUT_SECS", "2"),
+            ("GATEHOUSE_SOURCES__CONNECT_TIMEOUT_SECS", "2"),
+        ],
+    );
+    server.wait_ready().await;
+    let accounts_dir = tempfile::tempdir().expect("dir");
+    let accounts = accounts_dir.path().join("accounts.json");
+    write_accounts(
+        &accounts,
+        &json!({
+            "grace": account("201", "grace", "grace@example.com", true, &[]),
+            "carol": account("301", "carol", "carol.up@example.com", true, &[]),
+            "ivan": account("302", "ivan", "ivan@example.com", true, &[]),
+        }),
+    );
+    let slugs = ["by-name", "enrol", "token-down"];
+    let callbacks: Vec<String> = slugs
+        .iter()
+        .map(|s| server.url(&format!("/source/oauth/callback/{s}/")))
+        .collect();
+    let upstream = Upstream::start(&callbacks, &accounts).await;
+    create_source(&gh, "by-name", &upstream.base, "username_link", &[]);
+    create_source(
+        &gh,
+        "enrol",
+        &upstream.base,
+        "identifier",
+        &["--enrollment-flow", "default-source-enrollment"],
+    );
+    let oidc = |slug: &str, discovery: &str, extra: &[&str]| {
+        let discovery = format!("{discovery}/.well-known/openid-configuration");
+        let mut args = vec![
+            "source",
+            "create",
+            slug,
+            "--type",
+            "oidc",
+            "--discovery-url",
+            &discovery,
+            "--client-id",
+            "gatehouse",
+            "--client-secret-stdin",
+        ];
+        args.extend_from_slice(extra);
+        gh.cli_ok(&args, Some(&format!("{SECRET}\n")));
+    };
+    oidc("closed", &closed_base, &[]);
+    oidc("silent", &silent_base, &[]);
+    let silent_token = format!("{silent_base}/token");
+    oidc("token-down", &upstream.base, &["--token-url", &silent_token]);
+    let browser = Browser::start().await;
+    let page = &browser.client;
+    let store = gh.store().await;
+
+    // Username linking: the local grace gets the upstream grace's link.
+    sign_in_with(page, &server, "by-name", "grace").await;
+    assert_eq!(current_path(page).await, "/if/user/");
+    let grace = store
+        .user_by_username("grace")
+        .await
+        .expect("read")
+        .expect("grace");
+    let links = store.source_connections_of(grace.id).await.expect("links");
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].upstream_id, "201");
+    assert_eq!(links[0].source_slug, "by-name");
+
+    // Signed in through the source, grace sets up an authenticator app…
+    let add = page.find(Locator::Id("add-totp")).await.expect("add link");
+    navigate_by(page, add).await;
+    let secret = page
+        .find(Locator::Id("totp-secret"))
+        .await
+        .expect("secret")
+        .text()
+        .await
+        .expect("text");
+    let step = crate::login::current_step();
+    type_into(page, "name", "Phone").await;
+    submit_field(page, "code", &crate::login::totp_code(&secret, step)).await;
+    assert_eq!(current_path(page).await, "/if/user/");
+
+    // …and from then on a source login asks for a code before the portal.
+    sign_in_with(page, &server, "by-name", "grace").await;
+    assert_eq!(current_path(page).await, LOGIN);
+    page.find(Locator::Id("code"))
+        .await
+        .expect("the authenticator stage");
+    assert!(
+        store.sessions_of(grace.id).await.expect("sessions").is_empty()
+            || store
+                .sessions_of(grace.id)
+                .await
+                .expect("sessions")
+                .iter()
+                .all(|s| !s.auth_methods.contains(&gatehouse_core::AuthenticationMethod::Totp)),
+        "no session with the second factor before the code"
+    );
+    let sessions_before = store.sessions_of(grace.id).await.expect("sessions").len();
+    submit_field(page, "code", "000000").await;
+    assert!(page.find(Locator::Id("code")).await.is_ok(), "a wrong code is refused");
+    assert_eq!(
+        store.sessions_of(grace.id).await.expect("sessions").len(),
+        sessions_before
+    );
+    submit_field(page, "code", &crate::login::totp_code(&secret, step + 1)).await;
+    assert_eq!(current_path(page).await, "/if/user/");
+    let sessions = store.sessions_of(grace.id).await.expect("sessions");
+    assert!(
+        sessions.iter().any(|s| {
+            s.auth_methods
+                .contains(&gatehouse_core::AuthenticationMethod::Source)
+                && s.auth_methods
+                    .contains(&gatehouse_core::AuthenticationMethod::Totp)
+        }),
+        "{sessions:?}"
+    );
+
+    // The enrollment flow asks for another username when the upstream's is taken here.
+    sign_in_with(page, &server, "enrol", "carol").await;
+    assert_eq!(
+        current_path(page).await,
+        "/if/flow/default-source-enrollment/",
+        "{}",
+        page.source().await.expect("source")
+    );
+    let notice = page
+        .find(Locator::Id("prompt-notice"))
+        .await
+        .expect("a notice")
+        .text()
+        .await
+        .expect("text");
+    assert!(notice.contains("carol"), "{notice}");
+    assert_eq!(input_value(page, "username").await, "");
+    assert_eq!(input_value(page, "email").await, "carol.up@example.com");
+    assert_eq!(input_value(page, "name").await, "carol upstream");
+    submit_field(page, "username", "carol").await;
+    let error = page
+        .find(Locator::Id("username-error"))
+        .await
+        .expect("taken")
+        .text()
+        .await
+        .expect("text");
+    assert!(error.contains("taken"), "{error}");
+    submit_field(page, "username", "carol2").await;
+    assert_eq!(current_path(page).await, "/if/user/");
+    let carol2 = store
+        .user_by_username("carol2")
+        .await
+        .expect("read")
+        .expect("carol2 was created");
+    assert_eq!(carol2.email.as_deref(), Some("carol.up@example.com"));
+    assert!(carol2.email_verified, "the address the upstream verified");
+    assert_eq!(carol2.attributes["dex_user_id"], "301");
+    let links = store.source_connections_of(carol2.id).await.expect("links");
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].upstream_id, "301");
+    assert_eq!(links[0].upstream_username.as_deref(), Some("carol"));
+    let carol = store
+        .user_by_username("carol")
+        .await
+        .expect("read")
+        .expect("carol");
+    assert!(
+        store
+            .source_connections_of(carol.id)
+            .await
+            .expect("links")
+            .is_empty(),
+        "the local carol is never merged"
+    );
+    assert!(
+        store
+            .sessions_of(carol2.id)
+            .await
+            .expect("sessions")
+            .iter()
+            .any(|s| s
+                .auth_methods
+                .contains(&gatehouse_core::AuthenticationMethod::Source)),
+        "signed in"
+    );
+    // The next login uses the link.
+    sign_in_with(page, &server, "enrol", "carol").await;
+    assert_eq!(current_path(page).await, "/if/user/");
+
+    // Nothing missing: the prompt is skipped and the account created from the claims.
+    sign_in_with(page, &server, "enrol", "ivan").await;
+    assert_eq!(current_path(page).await, "/if/user/");
+    let ivan = store
+        .user_by_username("ivan")
+        .await
+        .expect("read")
+        .expect("ivan was created");
+    assert_eq!(
+        store.source_connections_of(ivan.id).await.expect("links")[0].upstream_id,
+        "302"
+    );
+
+    // The enrollment flow is only reachable from a source login.
+    page.delete_all_cookies().await.expect("forget cookies");
+    page.goto(&server.url("/if/flow/default-source-enrollment/"))
+        .await
+        .expect("direct visit");
+    assert_eq!(heading(page).await, "Access denied");
+    assert!(page.find(Locator::Id("username")).await.is_err());
+
+    // Upstream down: a closed port, a listener that never answers, and a token endpoint
+    // that never answers each give the retry page within the configured timeout.
+    let took = click_source(page, &server, "closed").await;
+    assert_unavailable_page(page, "closed").await;
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let took = click_source(page, &server, "silent").await;
+    assert_unavailable_page(page, "silent").await;
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(8),
+        "bounded by the 2 s timeout: {took:?}"
+    );
+    click_source(page, &server, "token-down").await;
+    type_into(page, "login", "ivan").await;
+    let started = Instant::now();
+    press_submit(page).await;
+    let took = started.elapsed();
+    assert_unavailable_page(page, "token-down").await;
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    drop(silent);
+
+    let events = gh.events().await;
+    assert!(
+        failures_with(&events, "source closed").max(failures_with(&events, "source silent")) == 0,
+        "an unreachable upstream is not a refused login"
+    );
+    browser.close().await;
+}
+
+on_both_backends!(
+    sign_in_through_an_upstream_source,
+    source_enrollment_mfa_and_upstream_down
+);
