@@ -13,6 +13,7 @@ use crate::pages::{current_path, navigate_by, press_submit, submit_field, type_i
 use crate::support::browser::Browser;
 use crate::support::server::{Backend, Installation, Server, free_addr};
 use fantoccini::Locator;
+use gatehouse_core::AuthenticationMethod as Method;
 use gatehouse_core::{EventAction, GroupStore, SessionStore, SourceStore, UserStore};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -329,14 +330,8 @@ async fn sign_in_through_an_upstream_source(backend: Backend) {
     // Email linking: the upstream account joins the local user with its verified address.
     sign_in_with(page, &server, "forgejo-email", "carol").await;
     assert_eq!(current_path(page).await, "/if/user/");
-    let carol = store
-        .user_by_username("carol")
-        .await
-        .expect("read")
-        .expect("carol");
-    let links = store.source_connections_of(carol.id).await.expect("links");
-    assert_eq!(links.len(), 1);
-    assert_eq!(links[0].source_slug, "forgejo-email");
+    let (_, link) = only_link(&gh, "carol").await;
+    assert_eq!(link.source_slug, "forgejo-email");
 
     // …but not with an address the upstream has not verified.
     sign_in_with(page, &server, "forgejo-email", "dave").await;
@@ -467,6 +462,47 @@ async fn sign_in_with_cookie_kept(page: &fantoccini::Client, server: &Server, up
     assert_eq!(replay.status(), reqwest::StatusCode::FORBIDDEN);
 }
 
+/// User `username` and its one link to an upstream account.
+async fn only_link(
+    gh: &Installation,
+    username: &str,
+) -> (gatehouse_core::User, gatehouse_core::SourceConnection) {
+    let store = gh.store().await;
+    let user = store
+        .user_by_username(username)
+        .await
+        .expect("read")
+        .unwrap_or_else(|| panic!("no user {username}"));
+    let mut links = store.source_connections_of(user.id).await.expect("links");
+    assert_eq!(links.len(), 1, "{username}: {links:?}");
+    (user, links.remove(0))
+}
+
+/// The text of element `id` on the current page.
+async fn text_of(page: &fantoccini::Client, id: &str) -> String {
+    page.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|_| panic!("no element {id}"))
+        .text()
+        .await
+        .expect("text")
+}
+
+/// Whether `user` has a session that records every one of `methods`.
+async fn has_session_with(
+    gh: &Installation,
+    user: gatehouse_core::UserId,
+    methods: &[Method],
+) -> bool {
+    gh.store()
+        .await
+        .sessions_of(user)
+        .await
+        .expect("sessions")
+        .iter()
+        .any(|s| methods.iter().all(|m| s.auth_methods.contains(m)))
+}
+
 /// The value of input `id` on the current page.
 async fn input_value(page: &fantoccini::Client, id: &str) -> String {
     page.find(Locator::Id(id))
@@ -585,7 +621,11 @@ async fn source_enrollment_mfa_and_upstream_down(backend: Backend) {
     oidc("closed", &closed_base, &[]);
     oidc("silent", &silent_base, &[]);
     let silent_token = format!("{silent_base}/token");
-    oidc("token-down", &upstream.base, &["--token-url", &silent_token]);
+    oidc(
+        "token-down",
+        &upstream.base,
+        &["--token-url", &silent_token],
+    );
     let browser = Browser::start().await;
     let page = &browser.client;
     let store = gh.store().await;
@@ -593,26 +633,14 @@ async fn source_enrollment_mfa_and_upstream_down(backend: Backend) {
     // Username linking: the local grace gets the upstream grace's link.
     sign_in_with(page, &server, "by-name", "grace").await;
     assert_eq!(current_path(page).await, "/if/user/");
-    let grace = store
-        .user_by_username("grace")
-        .await
-        .expect("read")
-        .expect("grace");
-    let links = store.source_connections_of(grace.id).await.expect("links");
-    assert_eq!(links.len(), 1);
-    assert_eq!(links[0].upstream_id, "201");
-    assert_eq!(links[0].source_slug, "by-name");
+    let (grace, link) = only_link(&gh, "grace").await;
+    assert_eq!(link.upstream_id, "201");
+    assert_eq!(link.source_slug, "by-name");
 
     // Signed in through the source, grace sets up an authenticator app…
     let add = page.find(Locator::Id("add-totp")).await.expect("add link");
     navigate_by(page, add).await;
-    let secret = page
-        .find(Locator::Id("totp-secret"))
-        .await
-        .expect("secret")
-        .text()
-        .await
-        .expect("text");
+    let secret = text_of(page, "totp-secret").await;
     let step = crate::login::current_step();
     type_into(page, "name", "Phone").await;
     submit_field(page, "code", &crate::login::totp_code(&secret, step)).await;
@@ -625,34 +653,18 @@ async fn source_enrollment_mfa_and_upstream_down(backend: Backend) {
         .await
         .expect("the authenticator stage");
     assert!(
-        store.sessions_of(grace.id).await.expect("sessions").is_empty()
-            || store
-                .sessions_of(grace.id)
-                .await
-                .expect("sessions")
-                .iter()
-                .all(|s| !s.auth_methods.contains(&gatehouse_core::AuthenticationMethod::Totp)),
+        !has_session_with(&gh, grace.id, &[Method::Totp]).await,
         "no session with the second factor before the code"
     );
-    let sessions_before = store.sessions_of(grace.id).await.expect("sessions").len();
     submit_field(page, "code", "000000").await;
-    assert!(page.find(Locator::Id("code")).await.is_ok(), "a wrong code is refused");
-    assert_eq!(
-        store.sessions_of(grace.id).await.expect("sessions").len(),
-        sessions_before
+    assert!(
+        page.find(Locator::Id("code")).await.is_ok(),
+        "a wrong code is refused"
     );
+    assert!(!has_session_with(&gh, grace.id, &[Method::Totp]).await);
     submit_field(page, "code", &crate::login::totp_code(&secret, step + 1)).await;
     assert_eq!(current_path(page).await, "/if/user/");
-    let sessions = store.sessions_of(grace.id).await.expect("sessions");
-    assert!(
-        sessions.iter().any(|s| {
-            s.auth_methods
-                .contains(&gatehouse_core::AuthenticationMethod::Source)
-                && s.auth_methods
-                    .contains(&gatehouse_core::AuthenticationMethod::Totp)
-        }),
-        "{sessions:?}"
-    );
+    assert!(has_session_with(&gh, grace.id, &[Method::Source, Method::Totp]).await);
 
     // The enrollment flow asks for another username when the upstream's is taken here.
     sign_in_with(page, &server, "enrol", "carol").await;
@@ -662,40 +674,22 @@ async fn source_enrollment_mfa_and_upstream_down(backend: Backend) {
         "{}",
         page.source().await.expect("source")
     );
-    let notice = page
-        .find(Locator::Id("prompt-notice"))
-        .await
-        .expect("a notice")
-        .text()
-        .await
-        .expect("text");
+    let notice = text_of(page, "prompt-notice").await;
     assert!(notice.contains("carol"), "{notice}");
     assert_eq!(input_value(page, "username").await, "");
     assert_eq!(input_value(page, "email").await, "carol.up@example.com");
     assert_eq!(input_value(page, "name").await, "carol upstream");
     submit_field(page, "username", "carol").await;
-    let error = page
-        .find(Locator::Id("username-error"))
-        .await
-        .expect("taken")
-        .text()
-        .await
-        .expect("text");
+    let error = text_of(page, "username-error").await;
     assert!(error.contains("taken"), "{error}");
     submit_field(page, "username", "carol2").await;
     assert_eq!(current_path(page).await, "/if/user/");
-    let carol2 = store
-        .user_by_username("carol2")
-        .await
-        .expect("read")
-        .expect("carol2 was created");
+    let (carol2, link) = only_link(&gh, "carol2").await;
+    assert_eq!(link.upstream_id, "301");
+    assert_eq!(link.upstream_username.as_deref(), Some("carol"));
     assert_eq!(carol2.email.as_deref(), Some("carol.up@example.com"));
     assert!(carol2.email_verified, "the address the upstream verified");
     assert_eq!(carol2.attributes["dex_user_id"], "301");
-    let links = store.source_connections_of(carol2.id).await.expect("links");
-    assert_eq!(links.len(), 1);
-    assert_eq!(links[0].upstream_id, "301");
-    assert_eq!(links[0].upstream_username.as_deref(), Some("carol"));
     let carol = store
         .user_by_username("carol")
         .await
@@ -710,14 +704,7 @@ async fn source_enrollment_mfa_and_upstream_down(backend: Backend) {
         "the local carol is never merged"
     );
     assert!(
-        store
-            .sessions_of(carol2.id)
-            .await
-            .expect("sessions")
-            .iter()
-            .any(|s| s
-                .auth_methods
-                .contains(&gatehouse_core::AuthenticationMethod::Source)),
+        has_session_with(&gh, carol2.id, &[Method::Source]).await,
         "signed in"
     );
     // The next login uses the link.
@@ -727,15 +714,7 @@ async fn source_enrollment_mfa_and_upstream_down(backend: Backend) {
     // Nothing missing: the prompt is skipped and the account created from the claims.
     sign_in_with(page, &server, "enrol", "ivan").await;
     assert_eq!(current_path(page).await, "/if/user/");
-    let ivan = store
-        .user_by_username("ivan")
-        .await
-        .expect("read")
-        .expect("ivan was created");
-    assert_eq!(
-        store.source_connections_of(ivan.id).await.expect("links")[0].upstream_id,
-        "302"
-    );
+    assert_eq!(only_link(&gh, "ivan").await.1.upstream_id, "302");
 
     // The enrollment flow is only reachable from a source login.
     page.delete_all_cookies().await.expect("forget cookies");

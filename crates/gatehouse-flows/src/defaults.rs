@@ -288,8 +288,7 @@ pub fn default_flows() -> Vec<Flow> {
         .policies
         .push(PolicyBinding::new(Policy::FromSource { source: None }));
     source_enrollment.denied_message = Some(
-        "This page is part of signing in with another service. Start from the sign-in page."
-            .into(),
+        "This page is part of signing in with another service. Start from the sign-in page.".into(),
     );
     bind(
         &mut source_enrollment,

@@ -857,9 +857,8 @@ fn the_source_enrollment_flow_runs_only_for_a_source_and_asks_only_when_needed()
         .expect("source enrollment");
     let req = request(None);
     let executor = FlowExecutor::default();
-    let started = |context: FlowContext| {
-        block_on(executor.plan_with_context(&flow, &req, &ports, context))
-    };
+    let started =
+        |context: FlowContext| block_on(executor.plan_with_context(&flow, &req, &ports, context));
 
     // Opened directly, without a source: refused.
     assert!(matches!(
@@ -885,7 +884,10 @@ fn the_source_enrollment_flow_runs_only_for_a_source_and_asks_only_when_needed()
     let mut taken = started(from_source(json!({"email": "c@example.com"}))).expect("plan");
     assert_eq!(
         planned_names(&flow, &taken),
-        ["default-source-enrollment-prompt", "default-source-enrollment-write"]
+        [
+            "default-source-enrollment-prompt",
+            "default-source-enrollment-write"
+        ]
     );
     assert_eq!(
         challenged(&resolve(&flow, &mut taken, &req, &ports)),

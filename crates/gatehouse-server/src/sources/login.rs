@@ -361,7 +361,7 @@ pub enum Outcome {
 #[derive(Debug)]
 pub enum Matched {
     /// Signed in: an existing link, a new link, or a user created directly from the claims.
-    SignedIn(SignedIn),
+    SignedIn(Box<SignedIn>),
     /// A new user, created through the source's enrollment flow `flow`, which asks for what
     /// is missing or taken. `username_taken`: a local user has the upstream username.
     Enroll {
@@ -459,11 +459,11 @@ pub async fn sign_in(
         audit,
     )
     .await?;
-    Ok(Matched::SignedIn(SignedIn {
+    Ok(Matched::SignedIn(Box::new(SignedIn {
         user,
         connection,
         outcome,
-    }))
+    })))
 }
 
 /// Records a sign-in through `connection` with the group sync of `upstream_groups`, in one
@@ -515,10 +515,8 @@ pub async fn enroll_through_flow(
         &enrollment.upstream_id,
         source.slug(),
     ));
-    user.email_verified = enrollment::email_verified(
-        enrollment.verified_email.as_deref(),
-        user.email.as_deref(),
-    );
+    user.email_verified =
+        enrollment::email_verified(enrollment.verified_email.as_deref(), user.email.as_deref());
     let (user, connection) = match services
         .store
         .enroll_from_source(

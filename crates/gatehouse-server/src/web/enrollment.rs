@@ -6,9 +6,9 @@
 
 use super::pages;
 use crate::services::Services;
+use crate::sources::login::{self, Failure};
 use axum::http::StatusCode;
 use axum::response::Response;
-use crate::sources::login::{self, Failure};
 use gatehouse_core::{
     AuditContext, Enrollment, InvitationStatus, NewUser, StoreError, ValidationError,
 };

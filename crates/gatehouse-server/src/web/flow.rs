@@ -35,7 +35,8 @@ use gatehouse_core::{
 use gatehouse_flows::{
     AuthMethod, Decision, Effect, FORM_ERROR_FIELD, Flow, FlowDesignation, FlowError,
     FlowExecution, FlowExecutor, NotConfiguredAction, PolicyPorts, PromptField, PromptFieldKind,
-    RequestFacts, SourceEnrollment, Stage, StageKind, StageOutcome, safe_next, validate_prompt_submission,
+    RequestFacts, SourceEnrollment, Stage, StageKind, StageOutcome, safe_next,
+    validate_prompt_submission,
 };
 use serde::Deserialize;
 use std::collections::HashMap;
