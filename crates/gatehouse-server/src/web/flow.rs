@@ -11,7 +11,9 @@
 //! `default-enrollment-flow` (invitation, prompt, user write, user login) and
 //! `default-recovery-flow` (identification, email link, new password; see
 //! [`super::recovery`]), and an email stage in verification mode in any flow (see
-//! `flow/verification.rs`). Flows are read from the store through the catalog; a stage whose page
+//! `flow/verification.rs`), and a source's enrollment flow (`default-source-enrollment`: prompt,
+//! user write creating the user with its upstream link, then the authentication flow
+//! continues). Flows are read from the store through the catalog; a stage whose page
 //! is still being built stops the flow with a clear message.
 
 mod passkeys;
