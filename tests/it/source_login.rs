@@ -9,10 +9,11 @@
 //! portal's linked accounts (the last way in cannot be removed, a link added from the portal).
 
 use crate::on_both_backends;
-use crate::pages::{current_path, navigate_by, submit_field};
+use crate::pages::{current_path, navigate_by, press_submit, submit_field, type_into};
 use crate::support::browser::Browser;
 use crate::support::server::{Backend, Installation, Server, free_addr};
 use fantoccini::Locator;
+use gatehouse_core::AuthenticationMethod as Method;
 use gatehouse_core::{EventAction, GroupStore, SessionStore, SourceStore, UserStore};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -329,14 +330,8 @@ async fn sign_in_through_an_upstream_source(backend: Backend) {
     // Email linking: the upstream account joins the local user with its verified address.
     sign_in_with(page, &server, "forgejo-email", "carol").await;
     assert_eq!(current_path(page).await, "/if/user/");
-    let carol = store
-        .user_by_username("carol")
-        .await
-        .expect("read")
-        .expect("carol");
-    let links = store.source_connections_of(carol.id).await.expect("links");
-    assert_eq!(links.len(), 1);
-    assert_eq!(links[0].source_slug, "forgejo-email");
+    let (_, link) = only_link(&gh, "carol").await;
+    assert_eq!(link.source_slug, "forgejo-email");
 
     // …but not with an address the upstream has not verified.
     sign_in_with(page, &server, "forgejo-email", "dave").await;
@@ -467,4 +462,297 @@ async fn sign_in_with_cookie_kept(page: &fantoccini::Client, server: &Server, up
     assert_eq!(replay.status(), reqwest::StatusCode::FORBIDDEN);
 }
 
-on_both_backends!(sign_in_through_an_upstream_source);
+/// User `username` and its one link to an upstream account.
+async fn only_link(
+    gh: &Installation,
+    username: &str,
+) -> (gatehouse_core::User, gatehouse_core::SourceConnection) {
+    let store = gh.store().await;
+    let user = store
+        .user_by_username(username)
+        .await
+        .expect("read")
+        .unwrap_or_else(|| panic!("no user {username}"));
+    let mut links = store.source_connections_of(user.id).await.expect("links");
+    assert_eq!(links.len(), 1, "{username}: {links:?}");
+    (user, links.remove(0))
+}
+
+/// The text of element `id` on the current page.
+async fn text_of(page: &fantoccini::Client, id: &str) -> String {
+    page.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|_| panic!("no element {id}"))
+        .text()
+        .await
+        .expect("text")
+}
+
+/// Whether `user` has a session that records every one of `methods`.
+async fn has_session_with(
+    gh: &Installation,
+    user: gatehouse_core::UserId,
+    methods: &[Method],
+) -> bool {
+    gh.store()
+        .await
+        .sessions_of(user)
+        .await
+        .expect("sessions")
+        .iter()
+        .any(|s| methods.iter().all(|m| s.auth_methods.contains(m)))
+}
+
+/// The value of input `id` on the current page.
+async fn input_value(page: &fantoccini::Client, id: &str) -> String {
+    page.find(Locator::Id(id))
+        .await
+        .expect("input")
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default()
+}
+
+/// Clicks the button of `source` on a fresh sign-in page and returns how long Gatehouse took
+/// to answer with a page of its own.
+async fn click_source(page: &fantoccini::Client, server: &Server, source: &str) -> Duration {
+    page.delete_all_cookies().await.expect("forget cookies");
+    page.goto(&server.url(LOGIN)).await.expect("sign-in page");
+    let button = page
+        .find(Locator::Id(&format!("source-{source}")))
+        .await
+        .expect("a button for the source");
+    let started = Instant::now();
+    navigate_by(page, button).await;
+    started.elapsed()
+}
+
+/// Expects the "Sign-in service unavailable" page with its "Try again" link to `source`.
+async fn assert_unavailable_page(page: &fantoccini::Client, source: &str) {
+    assert_eq!(
+        heading(page).await,
+        "Sign-in service unavailable",
+        "{}",
+        page.source().await.expect("source")
+    );
+    let retry = page
+        .find(Locator::Id("retry"))
+        .await
+        .expect("a retry link")
+        .attr("href")
+        .await
+        .expect("href")
+        .expect("a target");
+    assert!(
+        retry.starts_with(&format!("/source/oauth/login/{source}/")),
+        "{retry}"
+    );
+}
+
+/// The rest of the upstream login (issue 6): username linking, the source's enrollment flow
+/// prompting for a taken username (and skipping the prompt when nothing is missing), the
+/// authentication flow's TOTP stage after a source login, and an upstream that is down
+/// (closed port, a listener that never answers, a token endpoint that never answers).
+async fn source_enrollment_mfa_and_upstream_down(backend: Backend) {
+    let gh = Installation::new(backend).await;
+    gh.cli_ok(
+        &["user", "create", "grace", "--email", "grace@example.com"],
+        None,
+    );
+    gh.cli_ok(
+        &["user", "create", "carol", "--email", "carol@example.com"],
+        None,
+    );
+    // Accepts connections (the kernel's backlog) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a silent listener");
+    let silent_base = format!("http://{}", silent.local_addr().expect("addr"));
+    let closed_base = format!("http://{}", free_addr());
+    let server = Server::start(
+        &gh,
+        &[
+            ("GATEHOUSE_SOURCES__ALLOW_LOOPBACK", "true"),
+            ("GATEHOUSE_SOURCES__TIMEOUT_SECS", "2"),
+            ("GATEHOUSE_SOURCES__CONNECT_TIMEOUT_SECS", "2"),
+        ],
+    );
+    server.wait_ready().await;
+    let accounts_dir = tempfile::tempdir().expect("dir");
+    let accounts = accounts_dir.path().join("accounts.json");
+    write_accounts(
+        &accounts,
+        &json!({
+            "grace": account("201", "grace", "grace@example.com", true, &[]),
+            "carol": account("301", "carol", "carol.up@example.com", true, &[]),
+            "ivan": account("302", "ivan", "ivan@example.com", true, &[]),
+        }),
+    );
+    let slugs = ["by-name", "enrol", "token-down"];
+    let callbacks: Vec<String> = slugs
+        .iter()
+        .map(|s| server.url(&format!("/source/oauth/callback/{s}/")))
+        .collect();
+    let upstream = Upstream::start(&callbacks, &accounts).await;
+    create_source(&gh, "by-name", &upstream.base, "username_link", &[]);
+    create_source(
+        &gh,
+        "enrol",
+        &upstream.base,
+        "identifier",
+        &["--enrollment-flow", "default-source-enrollment"],
+    );
+    let oidc = |slug: &str, discovery: &str, extra: &[&str]| {
+        let discovery = format!("{discovery}/.well-known/openid-configuration");
+        let mut args = vec![
+            "source",
+            "create",
+            slug,
+            "--type",
+            "oidc",
+            "--discovery-url",
+            &discovery,
+            "--client-id",
+            "gatehouse",
+            "--client-secret-stdin",
+        ];
+        args.extend_from_slice(extra);
+        gh.cli_ok(&args, Some(&format!("{SECRET}\n")));
+    };
+    oidc("closed", &closed_base, &[]);
+    oidc("silent", &silent_base, &[]);
+    let silent_token = format!("{silent_base}/token");
+    oidc(
+        "token-down",
+        &upstream.base,
+        &["--token-url", &silent_token],
+    );
+    let browser = Browser::start().await;
+    let page = &browser.client;
+    let store = gh.store().await;
+
+    // Username linking: the local grace gets the upstream grace's link.
+    sign_in_with(page, &server, "by-name", "grace").await;
+    assert_eq!(current_path(page).await, "/if/user/");
+    let (grace, link) = only_link(&gh, "grace").await;
+    assert_eq!(link.upstream_id, "201");
+    assert_eq!(link.source_slug, "by-name");
+
+    // Signed in through the source, grace sets up an authenticator app…
+    let add = page.find(Locator::Id("add-totp")).await.expect("add link");
+    navigate_by(page, add).await;
+    let secret = text_of(page, "totp-secret").await;
+    let step = crate::login::current_step();
+    type_into(page, "name", "Phone").await;
+    submit_field(page, "code", &crate::login::totp_code(&secret, step)).await;
+    assert_eq!(current_path(page).await, "/if/user/");
+
+    // …and from then on a source login asks for a code before the portal.
+    sign_in_with(page, &server, "by-name", "grace").await;
+    assert_eq!(current_path(page).await, LOGIN);
+    page.find(Locator::Id("code"))
+        .await
+        .expect("the authenticator stage");
+    assert!(
+        !has_session_with(&gh, grace.id, &[Method::Totp]).await,
+        "no session with the second factor before the code"
+    );
+    submit_field(page, "code", "000000").await;
+    assert!(
+        page.find(Locator::Id("code")).await.is_ok(),
+        "a wrong code is refused"
+    );
+    assert!(!has_session_with(&gh, grace.id, &[Method::Totp]).await);
+    submit_field(page, "code", &crate::login::totp_code(&secret, step + 1)).await;
+    assert_eq!(current_path(page).await, "/if/user/");
+    assert!(has_session_with(&gh, grace.id, &[Method::Source, Method::Totp]).await);
+
+    // The enrollment flow asks for another username when the upstream's is taken here.
+    sign_in_with(page, &server, "enrol", "carol").await;
+    assert_eq!(
+        current_path(page).await,
+        "/if/flow/default-source-enrollment/",
+        "{}",
+        page.source().await.expect("source")
+    );
+    let notice = text_of(page, "prompt-notice").await;
+    assert!(notice.contains("carol"), "{notice}");
+    assert_eq!(input_value(page, "username").await, "");
+    assert_eq!(input_value(page, "email").await, "carol.up@example.com");
+    assert_eq!(input_value(page, "name").await, "carol upstream");
+    submit_field(page, "username", "carol").await;
+    let error = text_of(page, "username-error").await;
+    assert!(error.contains("taken"), "{error}");
+    submit_field(page, "username", "carol2").await;
+    assert_eq!(current_path(page).await, "/if/user/");
+    let (carol2, link) = only_link(&gh, "carol2").await;
+    assert_eq!(link.upstream_id, "301");
+    assert_eq!(link.upstream_username.as_deref(), Some("carol"));
+    assert_eq!(carol2.email.as_deref(), Some("carol.up@example.com"));
+    assert!(carol2.email_verified, "the address the upstream verified");
+    assert_eq!(carol2.attributes["dex_user_id"], "301");
+    let carol = store
+        .user_by_username("carol")
+        .await
+        .expect("read")
+        .expect("carol");
+    assert!(
+        store
+            .source_connections_of(carol.id)
+            .await
+            .expect("links")
+            .is_empty(),
+        "the local carol is never merged"
+    );
+    assert!(
+        has_session_with(&gh, carol2.id, &[Method::Source]).await,
+        "signed in"
+    );
+    // The next login uses the link.
+    sign_in_with(page, &server, "enrol", "carol").await;
+    assert_eq!(current_path(page).await, "/if/user/");
+
+    // Nothing missing: the prompt is skipped and the account created from the claims.
+    sign_in_with(page, &server, "enrol", "ivan").await;
+    assert_eq!(current_path(page).await, "/if/user/");
+    assert_eq!(only_link(&gh, "ivan").await.1.upstream_id, "302");
+
+    // The enrollment flow is only reachable from a source login.
+    page.delete_all_cookies().await.expect("forget cookies");
+    page.goto(&server.url("/if/flow/default-source-enrollment/"))
+        .await
+        .expect("direct visit");
+    assert_eq!(heading(page).await, "Access denied");
+    assert!(page.find(Locator::Id("username")).await.is_err());
+
+    // Upstream down: a closed port, a listener that never answers, and a token endpoint
+    // that never answers each give the retry page within the configured timeout.
+    let took = click_source(page, &server, "closed").await;
+    assert_unavailable_page(page, "closed").await;
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let took = click_source(page, &server, "silent").await;
+    assert_unavailable_page(page, "silent").await;
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(8),
+        "bounded by the 2 s timeout: {took:?}"
+    );
+    click_source(page, &server, "token-down").await;
+    type_into(page, "login", "ivan").await;
+    let started = Instant::now();
+    press_submit(page).await;
+    let took = started.elapsed();
+    assert_unavailable_page(page, "token-down").await;
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    drop(silent);
+
+    let events = gh.events().await;
+    assert!(
+        failures_with(&events, "source closed").max(failures_with(&events, "source silent")) == 0,
+        "an unreachable upstream is not a refused login"
+    );
+    browser.close().await;
+}
+
+on_both_backends!(
+    sign_in_through_an_upstream_source,
+    source_enrollment_mfa_and_upstream_down
+);

@@ -75,6 +75,32 @@ pub struct InvitationFacts {
     pub fixed_data: Map<String, Value>,
 }
 
+/// An upstream account being enrolled through its source's enrollment flow: what the
+/// user-write stage needs to create the user together with its link, and the authentication
+/// flow that continues (MFA, session) once the account exists. Set only by the source
+/// callback, never from a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceEnrollment {
+    /// Slug of the source.
+    pub source: String,
+    /// The upstream account's stable identifier.
+    pub upstream_id: String,
+    /// The upstream username, as last seen (recorded on the link).
+    #[serde(default)]
+    pub upstream_username: Option<String>,
+    /// The upstream username when it cannot be used here, for the prompt to name.
+    #[serde(default)]
+    pub unusable_username: Option<String>,
+    /// The address the upstream verified, if any.
+    #[serde(default)]
+    pub verified_email: Option<String>,
+    /// The upstream groups, synced once the user exists.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// The authentication flow to continue as the new user.
+    pub authentication_flow: String,
+}
+
 /// The state a flow execution carries from stage to stage.
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FlowContext {
@@ -106,6 +132,9 @@ pub struct FlowContext {
     /// The execution was resumed from a link (recovery email, admin-issued recovery link).
     #[serde(default)]
     pub is_restored: bool,
+    /// The upstream account this (enrollment) flow creates a user for.
+    #[serde(default)]
+    pub source_enrollment: Option<SourceEnrollment>,
 }
 
 impl std::fmt::Debug for FlowContext {
@@ -123,6 +152,10 @@ impl std::fmt::Debug for FlowContext {
             .field("application", &self.application)
             .field("next", &self.next)
             .field("is_restored", &self.is_restored)
+            .field(
+                "source_enrollment",
+                &self.source_enrollment.as_ref().map(|e| &e.source),
+            )
             .finish()
     }
 }

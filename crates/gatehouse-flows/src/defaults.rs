@@ -21,6 +21,9 @@ pub const DEFAULT_INVALIDATION_FLOW: &str = "default-invalidation-flow";
 pub const DEFAULT_RECOVERY_FLOW: &str = "default-recovery-flow";
 /// Slug of the invitation-only enrollment flow.
 pub const DEFAULT_ENROLLMENT_FLOW: &str = "default-enrollment-flow";
+/// Slug of the enrollment flow for people signing in through an upstream source for the
+/// first time (set as a source's `enrollment_flow`).
+pub const DEFAULT_SOURCE_ENROLLMENT_FLOW: &str = "default-source-enrollment";
 /// Slug of the password change flow in the user portal.
 pub const DEFAULT_PASSWORD_CHANGE_FLOW: &str = "default-password-change";
 /// Slug of the TOTP setup flow.
@@ -269,6 +272,48 @@ pub fn default_flows() -> Vec<Flow> {
         user_login(),
     );
 
+    // authentik's `default-source-enrollment`: the upstream's values are pre-filled, and the
+    // prompt is shown only when the username (missing, invalid or taken here) or the email
+    // is missing. The flow applies only to a sign-in through a source; it has no user-login
+    // stage because the authentication flow continues (with its MFA stages) once the
+    // account exists.
+    let mut source_enrollment = flow(
+        DEFAULT_SOURCE_ENROLLMENT_FLOW,
+        "Default source enrollment flow",
+        "Choose your account details",
+        FlowDesignation::Enrollment,
+    );
+    source_enrollment.authentication = FlowAuthentication::RequireUnauthenticated;
+    source_enrollment
+        .policies
+        .push(PolicyBinding::new(Policy::FromSource { source: None }));
+    source_enrollment.denied_message = Some(
+        "This page is part of signing in with another service. Start from the sign-in page.".into(),
+    );
+    bind(
+        &mut source_enrollment,
+        10,
+        "default-source-enrollment-prompt",
+        StageKind::Prompt {
+            fields: vec![
+                PromptField::new("username", "Username", PromptFieldKind::Username, true),
+                PromptField::new("name", "Name", PromptFieldKind::Text, false),
+                PromptField::new("email", "Email", PromptFieldKind::Email, false),
+            ],
+        },
+    )
+    .policies
+    .push(PolicyBinding::new(Policy::Expression {
+        expression: "context.prompt_data.username == null or context.prompt_data.email == null"
+            .into(),
+    }));
+    bind(
+        &mut source_enrollment,
+        20,
+        "default-source-enrollment-write",
+        user_write(None, UserCreationMode::AlwaysCreate),
+    );
+
     let mut password_change = flow(
         DEFAULT_PASSWORD_CHANGE_FLOW,
         "Change password",
@@ -348,6 +393,7 @@ pub fn default_flows() -> Vec<Flow> {
         invalidation,
         recovery,
         enrollment,
+        source_enrollment,
         password_change,
         totp,
         webauthn,
@@ -378,7 +424,7 @@ mod tests {
     #[test]
     fn every_default_flow_is_valid_and_unique() {
         let flows = default_flows();
-        assert_eq!(flows.len(), 11);
+        assert_eq!(flows.len(), 12);
         let mut slugs: Vec<&str> = flows.iter().map(|f| f.slug.as_str()).collect();
         slugs.sort_unstable();
         slugs.dedup();
@@ -428,6 +474,11 @@ mod tests {
                 DEFAULT_ENROLLMENT_FLOW,
                 FlowDesignation::Enrollment,
                 &["invitation", "prompt", "user_write", "user_login"],
+            ),
+            (
+                DEFAULT_SOURCE_ENROLLMENT_FLOW,
+                FlowDesignation::Enrollment,
+                &["prompt", "user_write"],
             ),
             (
                 DEFAULT_PASSWORD_CHANGE_FLOW,

@@ -19,7 +19,7 @@ pub mod next;
 pub mod policy;
 pub mod stage;
 
-pub use context::{AuthMethod, FlowContext, InvitationFacts, RequestFacts};
+pub use context::{AuthMethod, FlowContext, InvitationFacts, RequestFacts, SourceEnrollment};
 pub use defaults::default_flows;
 pub use executor::{
     Decision, Effect, FlowError, FlowExecution, FlowExecutor, PlannedStage, StageOutcome,

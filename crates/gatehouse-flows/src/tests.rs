@@ -849,6 +849,62 @@ fn recovery_links_skip_identification_and_email() {
 }
 
 #[test]
+fn the_source_enrollment_flow_runs_only_for_a_source_and_asks_only_when_needed() {
+    let ports = FakePorts::default();
+    let flow = default_flows()
+        .into_iter()
+        .find(|f| f.slug == defaults::DEFAULT_SOURCE_ENROLLMENT_FLOW)
+        .expect("source enrollment");
+    let req = request(None);
+    let executor = FlowExecutor::default();
+    let started =
+        |context: FlowContext| block_on(executor.plan_with_context(&flow, &req, &ports, context));
+
+    // Opened directly, without a source: refused.
+    assert!(matches!(
+        started(FlowContext::default()),
+        Err(FlowError::Denied { .. })
+    ));
+
+    let from_source = |data: Value| FlowContext {
+        source: Some("forgejo".into()),
+        prompt_data: data.as_object().cloned().unwrap_or_default(),
+        source_enrollment: Some(SourceEnrollment {
+            source: "forgejo".into(),
+            upstream_id: "42".into(),
+            upstream_username: Some("carol".into()),
+            unusable_username: None,
+            verified_email: None,
+            groups: Vec::new(),
+            authentication_flow: defaults::DEFAULT_AUTHENTICATION_FLOW.into(),
+        }),
+        ..FlowContext::default()
+    };
+    // A taken (so not pre-filled) username: the prompt asks.
+    let mut taken = started(from_source(json!({"email": "c@example.com"}))).expect("plan");
+    assert_eq!(
+        planned_names(&flow, &taken),
+        [
+            "default-source-enrollment-prompt",
+            "default-source-enrollment-write"
+        ]
+    );
+    assert_eq!(
+        challenged(&resolve(&flow, &mut taken, &req, &ports)),
+        "default-source-enrollment-prompt"
+    );
+    // Everything usable: straight to the user write.
+    let complete = started(from_source(
+        json!({"username": "ivan", "email": "ivan@example.com"}),
+    ))
+    .expect("plan");
+    assert_eq!(
+        planned_names(&flow, &complete),
+        ["default-source-enrollment-write"]
+    );
+}
+
+#[test]
 fn passkey_only_sign_in() {
     let mut ports = FakePorts::default();
     let alice = ports.add_user("alice", &[], json!({}));

@@ -9,10 +9,12 @@
 //! - [`id_token`]: ID-token validation (OIDC Core §3.1.3.7) with keys from the upstream JWKS.
 //! - [`identity`]: the upstream account as read from ID token, user-info or preset APIs.
 //! - [`matching`]: whether a callback signs a user in, links, enrols or is refused.
+//! - [`enrollment`]: what a just-in-time enrollment (through a flow or directly) starts with.
 //! - [`groups`]: the group-sync plan for one login.
 
 pub mod address;
 pub mod endpoints;
+pub mod enrollment;
 pub mod groups;
 pub mod id_token;
 pub mod identity;

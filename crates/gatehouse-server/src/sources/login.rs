@@ -11,7 +11,9 @@ use gatehouse_core::{
     AuditContext, GroupChanges, GroupSyncMode, NewSourceConnection, NewUser, Source,
     SourceConnection, SourceKind, SourceLogin, StoreError, User, UserId,
 };
+use gatehouse_flows::SourceEnrollment;
 use gatehouse_sources::endpoints::{self, ResolvedEndpoints, UserApi};
+use gatehouse_sources::enrollment;
 use gatehouse_sources::groups::{self, LocalGroup};
 use gatehouse_sources::identity::{self, UpstreamIdentity};
 use gatehouse_sources::matching::{self, DenyReason, LocalCandidate, MatchDecision, MatchFacts};
@@ -355,18 +357,35 @@ pub enum Outcome {
     Enrolled,
 }
 
+/// What a callback's upstream account leads to.
+#[derive(Debug)]
+pub enum Matched {
+    /// Signed in: an existing link, a new link, or a user created directly from the claims.
+    SignedIn(Box<SignedIn>),
+    /// A new user, created through the source's enrollment flow `flow`, which asks for what
+    /// is missing or taken. `username_taken`: a local user has the upstream username.
+    Enroll {
+        /// Slug of the enrollment flow.
+        flow: String,
+        /// The upstream username is taken here (or missing).
+        username_taken: bool,
+    },
+}
+
 /// Matches the upstream account to a user per the source's `user_matching` (linking or
 /// enrolling as it decides), then records the login with its group sync in one transaction.
+/// A new user of a source with an enrollment flow is not created here: the caller runs the
+/// flow ([`Matched::Enroll`]), whose user-write stage calls [`enroll_through_flow`].
 ///
 /// # Errors
-/// A refusal by the matching rules, a taken or missing username at enrollment, storage.
+/// A refusal by the matching rules, a taken or missing username at direct enrollment, storage.
 pub async fn sign_in(
     services: &Services,
     ready: &Ready,
     identity: &UpstreamIdentity,
     purpose: &LoginPurpose,
     audit: &AuditContext,
-) -> Result<SignedIn, Failure> {
+) -> Result<Matched, Failure> {
     let source = &ready.source;
     let store = &services.store;
     let existing = store
@@ -416,6 +435,12 @@ pub async fn sign_in(
             )
         }
         MatchDecision::Enroll { username_taken } => {
+            if let Some(flow) = &source.settings.enrollment_flow {
+                return Ok(Matched::Enroll {
+                    flow: flow.clone(),
+                    username_taken,
+                });
+            }
             let (user, connection) =
                 enroll(services, ready, identity, username_taken, audit).await?;
             (user, connection, Outcome::Enrolled)
@@ -425,23 +450,103 @@ pub async fn sign_in(
     if !user.active {
         return Err(denied(DenyReason::Inactive));
     }
-    let changes = group_changes(services, ready, identity, &connection).await?;
-    let connection = store
-        .record_source_login(
-            SourceLogin {
-                connection: connection.id,
-                upstream_username: identity.username.clone(),
-                groups: changes,
-                at: Utc::now(),
-            },
-            &crate::authn::acting_as(&user, audit),
-        )
-        .await?;
-    Ok(SignedIn {
+    let connection = record_login(
+        services,
+        source,
+        &user,
+        (identity.username.clone(), &identity.groups),
+        &connection,
+        audit,
+    )
+    .await?;
+    Ok(Matched::SignedIn(Box::new(SignedIn {
         user,
         connection,
         outcome,
-    })
+    })))
+}
+
+/// Records a sign-in through `connection` with the group sync of `upstream_groups`, in one
+/// transaction, as `user`'s action.
+async fn record_login(
+    services: &Services,
+    source: &Source,
+    user: &User,
+    (upstream_username, upstream_groups): (Option<String>, &[String]),
+    connection: &SourceConnection,
+    audit: &AuditContext,
+) -> Result<SourceConnection, Failure> {
+    let changes = group_changes(services, source, upstream_groups, connection).await?;
+    Ok(services
+        .store
+        .record_source_login(
+            SourceLogin {
+                connection: connection.id,
+                upstream_username,
+                groups: changes,
+                at: Utc::now(),
+            },
+            &crate::authn::acting_as(user, audit),
+        )
+        .await?)
+}
+
+/// The user-write stage of a source's enrollment flow: creates `user` (what the flow's
+/// prompt gathered) with its link to the upstream account in one transaction, marks the
+/// email verified only when it is the address the upstream verified, then records the login
+/// with its group sync. A username taken meanwhile is refused, never merged.
+///
+/// # Errors
+/// The source is gone or disabled, the username or upstream account was taken meanwhile,
+/// storage.
+pub async fn enroll_through_flow(
+    services: &Services,
+    enrollment: &SourceEnrollment,
+    mut user: NewUser,
+    audit: &AuditContext,
+) -> Result<User, Failure> {
+    let source = services
+        .store
+        .source_by_slug(&enrollment.source)
+        .await?
+        .filter(|s| s.settings.enabled)
+        .ok_or(Failure::UnknownSource)?;
+    user.attributes.extend(enrollment::user_attributes(
+        &enrollment.upstream_id,
+        source.slug(),
+    ));
+    user.email_verified =
+        enrollment::email_verified(enrollment.verified_email.as_deref(), user.email.as_deref());
+    let (user, connection) = match services
+        .store
+        .enroll_from_source(
+            user,
+            source.id,
+            &enrollment.upstream_id,
+            enrollment.upstream_username.clone(),
+            audit,
+        )
+        .await
+    {
+        Err(StoreError::Conflict(_)) => {
+            return Err(Failure::refused(
+                "username_taken",
+                "That username, or this upstream account, was taken while you were choosing; \
+                 no account was created. Sign in again.",
+            ));
+        }
+        other => other?,
+    };
+    record_login(
+        services,
+        &source,
+        &user,
+        (enrollment.upstream_username.clone(), &enrollment.groups),
+        &connection,
+        audit,
+    )
+    .await?;
+    Ok(user)
 }
 
 fn denied(reason: DenyReason) -> Failure {
@@ -480,8 +585,9 @@ async fn candidate(
     })
 }
 
-/// Creates the user from the upstream's claims. Never merges: a taken or missing username is
-/// refused (an enrollment flow that asks for another name is not wired yet).
+/// Creates the user from the upstream's claims (a source without an enrollment flow). Never
+/// merges: a taken or missing username is refused; with an enrollment flow the person would
+/// be asked for another.
 async fn enroll(
     services: &Services,
     ready: &Ready,
@@ -497,14 +603,7 @@ async fn enroll(
              no account was created. Ask an administrator to create or link your account.",
         ));
     };
-    // The upstream account and source, as subject mode `dex` reads them: a source imported
-    // from a Dex connector keeps the connector id as slug, so applications imported from Dex
-    // give this user the `sub` Dex gave them.
-    let attributes: Map<String, Value> =
-        gatehouse_oidc::dex::connector_identity(&identity.subject, source.slug())
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), Value::String(value)))
-            .collect();
+    let attributes = enrollment::user_attributes(&identity.subject, source.slug());
     let user = NewUser {
         name: identity.name.clone().unwrap_or_default(),
         email: identity.email.clone(),
@@ -548,11 +647,11 @@ async fn enroll(
 /// The group-sync plan of this login against the groups that exist now.
 async fn group_changes(
     services: &Services,
-    ready: &Ready,
-    identity: &UpstreamIdentity,
+    source: &Source,
+    upstream_groups: &[String],
     connection: &SourceConnection,
 ) -> Result<GroupChanges, Failure> {
-    let rule = &ready.source.settings.group_sync;
+    let rule = &source.settings.group_sync;
     if rule.mode == GroupSyncMode::Off {
         return Ok(groups::plan(rule, &[], &[], &connection.synced_groups));
     }
@@ -570,7 +669,7 @@ async fn group_changes(
         None => None,
     };
     let mut existing = Vec::new();
-    for name in &identity.groups {
+    for name in upstream_groups {
         if let Some(group) = store.group_by_name(name).await? {
             existing.push(LocalGroup {
                 parent: match (parent_id, group.parent_id) {
@@ -584,7 +683,7 @@ async fn group_changes(
     }
     Ok(groups::plan(
         rule,
-        &identity.groups,
+        upstream_groups,
         &existing,
         &connection.synced_groups,
     ))

@@ -1,17 +1,21 @@
 //! The enrollment flow's I/O for the flow pages: opening an invitation link
 //! (`?itoken=…`), the invitation stage, and creating the account in the user-write stage,
 //! where the invitation is spent in the same transaction (see
-//! [`gatehouse_core::InvitationStore::enroll_with_invitation`]).
+//! [`gatehouse_core::InvitationStore::enroll_with_invitation`]), or, in a source's enrollment
+//! flow, the link to the upstream account is made in the same transaction.
 
 use super::pages;
 use crate::services::Services;
+use crate::sources::login::{self, Failure};
 use axum::http::StatusCode;
 use axum::response::Response;
-use gatehouse_core::{AuditContext, Enrollment, InvitationStatus, StoreError, ValidationError};
+use gatehouse_core::{
+    AuditContext, Enrollment, InvitationStatus, NewUser, StoreError, ValidationError,
+};
 use gatehouse_flows::enrollment::new_user_from_context;
 use gatehouse_flows::{
     AuthMethod, Effect, Flow, FlowContext, InvitationFacts, PromptField, PromptFieldKind,
-    StageKind, StageOutcome,
+    SourceEnrollment, StageKind, StageOutcome,
 };
 use serde_json::{Map, Value};
 
@@ -122,7 +126,7 @@ pub(crate) async fn username_taken(
 
 /// Whether `name` is taken, also in another letter case (the store refuses `Alice` beside
 /// `alice`). The search is a substring match, so the exact comparison is made here.
-async fn is_taken(services: &Services, name: &str) -> Result<bool, StoreError> {
+pub(crate) async fn is_taken(services: &Services, name: &str) -> Result<bool, StoreError> {
     if services.store.user_by_username(name).await?.is_some() {
         return Ok(true);
     }
@@ -163,6 +167,9 @@ pub(crate) async fn create_account(
         actor: format!("enrollment:{}", user.username),
         ..audit.clone()
     };
+    if let Some(enrollment) = &context.source_enrollment {
+        return source_account(services, enrollment, user, &actor).await;
+    }
     let created = match &context.invitation {
         Some(invitation) => {
             services
@@ -206,4 +213,43 @@ pub(crate) async fn create_account(
         }
         Err(error) => Err(error),
     }
+}
+
+/// The user-write stage of a source's enrollment flow: the user is created with its link to
+/// the upstream account (see [`login::enroll_through_flow`]); a refusal is audited like any
+/// refused upstream login and stops the flow with its message.
+async fn source_account(
+    services: &Services,
+    enrollment: &SourceEnrollment,
+    user: NewUser,
+    audit: &AuditContext,
+) -> Result<StageOutcome, StoreError> {
+    let username = user.username.clone();
+    let message = match login::enroll_through_flow(services, enrollment, user, audit).await {
+        Ok(user) => {
+            tracing::info!(user = %user.id, source = %enrollment.source, "account created through a source's enrollment flow");
+            return Ok(StageOutcome::passed([Effect::UserWritten(user.id)]));
+        }
+        Err(Failure::Store(error)) => return Err(error),
+        Err(Failure::Refused { reason, message }) => {
+            crate::authn::record_source_failure(
+                services,
+                &enrollment.source,
+                &username,
+                &reason,
+                audit,
+            )
+            .await;
+            message
+        }
+        Err(Failure::UnknownSource) => "This sign-in method is no longer available.".to_owned(),
+        Err(Failure::Misconfigured(why)) => {
+            tracing::error!(source = %enrollment.source, problem = %why, "source enrollment failed");
+            "Signing in with this service does not work right now.".to_owned()
+        }
+        Err(Failure::Unreachable) => "The service you sign in with did not answer.".to_owned(),
+    };
+    Ok(StageOutcome::Denied {
+        message: Some(message),
+    })
 }

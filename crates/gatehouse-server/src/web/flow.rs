@@ -11,7 +11,9 @@
 //! `default-enrollment-flow` (invitation, prompt, user write, user login) and
 //! `default-recovery-flow` (identification, email link, new password; see
 //! [`super::recovery`]), and an email stage in verification mode in any flow (see
-//! `flow/verification.rs`). Flows are read from the store through the catalog; a stage whose page
+//! `flow/verification.rs`), and a source's enrollment flow (`default-source-enrollment`: prompt,
+//! user write creating the user with its upstream link, then the authentication flow
+//! continues). Flows are read from the store through the catalog; a stage whose page
 //! is still being built stops the flow with a clear message.
 
 mod passkeys;
@@ -35,7 +37,8 @@ use gatehouse_core::{
 use gatehouse_flows::{
     AuthMethod, Decision, Effect, FORM_ERROR_FIELD, Flow, FlowDesignation, FlowError,
     FlowExecution, FlowExecutor, NotConfiguredAction, PolicyPorts, PromptField, PromptFieldKind,
-    RequestFacts, Stage, StageKind, StageOutcome, safe_next, validate_prompt_submission,
+    RequestFacts, SourceEnrollment, Stage, StageKind, StageOutcome, safe_next,
+    validate_prompt_submission,
 };
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -387,6 +390,11 @@ impl<'a> FlowRun<'a> {
                         .await
                 }
                 Ok(Decision::Complete { redirect_to }) => {
+                    if let Some(enrollment) = &execution.context.source_enrollment {
+                        return self
+                            .finish_source_enrollment(enrollment, &execution, set_cookies)
+                            .await;
+                    }
                     set_cookies.push(self.clear_state_cookie());
                     let target =
                         redirect_to.unwrap_or_else(|| self.default_destination().to_owned());
@@ -826,6 +834,11 @@ impl<'a> FlowRun<'a> {
                 remember_me_offset_secs,
             } => {
                 let context = &execution.context;
+                if context.source_enrollment.is_some() {
+                    // A source's enrollment flow signs nobody in: the authentication flow
+                    // continues once the account exists (see `finish_source_enrollment`).
+                    return Ok(StageOutcome::passed([]));
+                }
                 if context.is_restored && context.authenticated_methods.is_empty() {
                     // A recovery link proves access to the mailbox, not a second factor: the
                     // flow ends at the sign-in page, where the new password (and any second
@@ -904,7 +917,12 @@ impl<'a> FlowRun<'a> {
             .map_err(store_error),
             StageKind::UserWrite { .. } => {
                 let context = &execution.context;
-                let Some(user) = self.pending_user(execution).await? else {
+                // A source's enrollment flow only ever creates the upstream account's user.
+                let pending = match context.source_enrollment {
+                    Some(_) => None,
+                    None => self.pending_user(execution).await?,
+                };
+                let Some(user) = pending else {
                     return enrollment::create_account(
                         self.services,
                         &stage.kind,
@@ -1047,6 +1065,7 @@ impl<'a> FlowRun<'a> {
                 .filter(|f| f.kind != PromptFieldKind::Hidden)
                 .map(|f| {
                     FieldView::of(f, errors)
+                        .prefilled(source_prefill(&execution.context, &f.name))
                         .typed(self.submitted.and_then(|form| form.get(&f.name)))
                         .fixed_to(gatehouse_flows::enrollment::fixed_value(
                             f,
@@ -1119,6 +1138,7 @@ impl<'a> FlowRun<'a> {
                     verification::stage_notice(execution, kind)
                 }
                 StageKind::Email { .. } => recovery::stage_notice(execution, &stage.kind),
+                StageKind::Prompt { .. } => source_enrollment_notice(&execution.context),
                 _ => String::new(),
             },
             recovery_link: match &stage.kind {
@@ -1262,6 +1282,18 @@ impl FieldView {
                 .iter()
                 .find(|e| e.field == field.name)
                 .map(|e| e.message.clone()),
+        }
+    }
+
+    /// The same input pre-filled with `value` (an upstream account's, in a source's
+    /// enrollment flow); never for passwords.
+    fn prefilled(self, value: Option<&str>) -> Self {
+        match value {
+            Some(value) if !matches!(self.input_type, "password" | "checkbox") => Self {
+                value: value.to_owned(),
+                ..self
+            },
+            _ => self,
         }
     }
 
@@ -1412,6 +1444,140 @@ pub(crate) async fn continue_after_source(
         Effect::Source(source.to_owned()),
     ]);
     run.advance_and_show(execution, outcome).await
+}
+
+/// Starts `flow_slug`, a source's enrollment flow, for a new upstream account: plans it with
+/// the source and the account in its context and the upstream values as prompt data (shown
+/// pre-filled; the flow's policies may skip the prompt when nothing is missing), and sends the
+/// browser to it.
+pub(crate) async fn start_source_enrollment(
+    services: &Services,
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+    flow_slug: &str,
+    next: Option<String>,
+    (prompt_data, enrollment): (serde_json::Map<String, serde_json::Value>, SourceEnrollment),
+) -> Response {
+    let flow = match served_flow(services, flow_slug).await {
+        Ok(flow) => flow,
+        Err(response) => return response,
+    };
+    let flow = flow.as_ref();
+    if flow.designation != FlowDesignation::Enrollment {
+        tracing::error!(source = %enrollment.source, flow = %flow.slug, "a source's enrollment flow must have the enrollment designation");
+        return pages::message(
+            StatusCode::BAD_GATEWAY,
+            &services.config.branding,
+            "Sign-in service unavailable",
+            "Signing in with this service is not set up correctly; tell the administrator.",
+        );
+    }
+    let run = match FlowRun::new(services, flow, peer, headers).await {
+        Ok(run) => run,
+        Err(response) => return response,
+    };
+    let context = gatehouse_flows::FlowContext {
+        next: next.as_deref().and_then(safe_next),
+        source: Some(enrollment.source.clone()),
+        prompt_data,
+        source_enrollment: Some(enrollment),
+        ..Default::default()
+    };
+    match run
+        .executor
+        .plan_with_context(flow, &run.facts, &run, context)
+        .await
+    {
+        Ok(execution) => match run.state_cookie(&execution) {
+            Some(cookie) => redirect(&flow_path(flow), vec![cookie]),
+            None => run.error_page(FlowError::Finished),
+        },
+        Err(error) => run.error_page(error),
+    }
+}
+
+impl FlowRun<'_> {
+    /// The end of a source's enrollment flow: the authentication flow continues as the user
+    /// it created, authenticated by the source (its MFA stages and user login still run).
+    /// Only the user linked to this upstream account qualifies, whatever else the flow did.
+    /// The authentication flow's state replaces this flow's in the one flow cookie, so that
+    /// cookie is cleared only when the flow ends here.
+    async fn finish_source_enrollment(
+        &self,
+        enrollment: &SourceEnrollment,
+        execution: &FlowExecution,
+        mut set_cookies: Vec<String>,
+    ) -> Response {
+        let store = &self.services.store;
+        let linked = match store.source_by_slug(&enrollment.source).await {
+            Ok(Some(source)) => store
+                .source_connection(source.id, &enrollment.upstream_id)
+                .await
+                .map(|c| c.map(|c| c.user_id)),
+            Ok(None) => Ok(None),
+            Err(error) => Err(error),
+        };
+        let user = match linked {
+            Ok(Some(linked)) if execution.context.pending_user == Some(linked) => linked,
+            Ok(_) => {
+                set_cookies.push(self.clear_state_cookie());
+                let mut response = pages::message(
+                    StatusCode::FORBIDDEN,
+                    &self.services.config.branding,
+                    "Access denied",
+                    "No account was created for your upstream account. Sign in again, or ask \
+                     an administrator.",
+                );
+                for cookie in &set_cookies {
+                    cookies::append(&mut response, cookie);
+                }
+                return response;
+            }
+            Err(error) => return store_error_page(self.services, error),
+        };
+        let peer = self
+            .facts
+            .ip
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let mut response = Box::pin(continue_after_source(
+            self.services,
+            peer,
+            self.headers,
+            &enrollment.authentication_flow,
+            execution.context.next.clone(),
+            user,
+            &enrollment.source,
+        ))
+        .await;
+        for cookie in &set_cookies {
+            cookies::append(&mut response, cookie);
+        }
+        response
+    }
+}
+
+/// The upstream value a prompt field starts with in a source's enrollment flow.
+fn source_prefill<'c>(context: &'c gatehouse_flows::FlowContext, field: &str) -> Option<&'c str> {
+    context.source_enrollment.as_ref()?;
+    context.prompt_data.get(field)?.as_str()
+}
+
+/// What a source's enrollment prompt says about the upstream username.
+fn source_enrollment_notice(context: &gatehouse_flows::FlowContext) -> String {
+    match &context.source_enrollment {
+        Some(SourceEnrollment {
+            unusable_username: Some(name),
+            ..
+        }) => format!(
+            "The username \u{201c}{name}\u{201d} from your upstream account is already taken \
+             here or not allowed. Choose another one."
+        ),
+        Some(_) if !context.prompt_data.contains_key("username") => {
+            "Choose a username for your account here.".to_owned()
+        }
+        Some(_) => "Check your account details.".to_owned(),
+        None => String::new(),
+    }
 }
 
 fn flow_path(flow: &Flow) -> String {

@@ -3,19 +3,22 @@
 //! the instance key and bound to the source; `/source/oauth/callback/<slug>/` checks the
 //! answer, spends the state (single use on every replica), signs the upstream account in
 //! through `crate::sources::login` and resumes the authentication flow after its
-//! identification stage, so the flow's MFA stages still apply. Every refusal is an audit event
+//! identification stage, so the flow's MFA stages still apply (a new user of a source with an
+//! enrollment flow first goes through that flow). Every refusal is an audit event
 //! and a page saying what to do; an unreachable upstream gets a "try again" link.
 
 use super::client::ClientIp;
 use super::{cookies, flow, pages};
 use crate::services::Services;
-use crate::sources::login::{self, Failure};
+use crate::sources::login::{self, Failure, Matched};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{LOCATION, USER_AGENT};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::AuditContext;
+use gatehouse_flows::SourceEnrollment;
+use gatehouse_sources::identity::UpstreamIdentity;
 use gatehouse_sources::request::{CallbackParams, LoginPurpose, PendingLogin};
 use serde::Deserialize;
 
@@ -224,7 +227,7 @@ pub(crate) async fn callback(
     )
     .await
     {
-        Ok((signed_in, pending)) => match pending.purpose {
+        Ok((Matched::SignedIn(signed_in), pending, _)) => match pending.purpose {
             LoginPurpose::SignIn => {
                 flow::continue_after_source(
                     &services,
@@ -239,6 +242,41 @@ pub(crate) async fn callback(
             }
             LoginPurpose::Link { .. } => see_other(PORTAL),
         },
+        Ok((
+            Matched::Enroll {
+                flow: enrollment_flow,
+                username_taken,
+            },
+            pending,
+            identity,
+        )) => {
+            let taken = match (&identity.username, username_taken) {
+                (Some(name), false) => match super::enrollment::is_taken(&services, name).await {
+                    Ok(taken) => taken,
+                    Err(error) => return flow::store_error_page(&services, error),
+                },
+                _ => true,
+            };
+            let seed = gatehouse_sources::enrollment::seed(&identity, taken);
+            let enrollment = SourceEnrollment {
+                source: slug.clone(),
+                upstream_id: identity.subject,
+                upstream_username: identity.username,
+                unusable_username: seed.unusable_username,
+                verified_email: seed.verified_email,
+                groups: identity.groups,
+                authentication_flow: flow_slug,
+            };
+            flow::start_source_enrollment(
+                &services,
+                peer,
+                &headers,
+                &enrollment_flow,
+                pending.next,
+                (seed.prompt_data, enrollment),
+            )
+            .await
+        }
         Err((failure, username)) => {
             failure_page(&services, &slug, username, failure, &retry, &audit).await
         }
@@ -247,14 +285,15 @@ pub(crate) async fn callback(
     response
 }
 
-/// The callback's work; a failure carries the upstream username when it was already known.
+/// The callback's work: what the upstream account leads to, the pending login and the
+/// account; a failure carries the upstream username when it was already known.
 async fn finish(
     services: &Services,
     slug: &str,
     params: &CallbackParams,
     pending: Option<&PendingLogin>,
     (headers, audit): (&HeaderMap, &AuditContext),
-) -> Result<(login::SignedIn, PendingLogin), (Failure, Option<String>)> {
+) -> Result<(Matched, PendingLogin, UpstreamIdentity), (Failure, Option<String>)> {
     let Some(pending) = pending else {
         let error = gatehouse_sources::SourceError::BadState;
         return Err((Failure::from(error), None));
@@ -284,11 +323,18 @@ async fn finish(
         .username
         .clone()
         .unwrap_or_else(|| identity.subject.clone());
-    let signed_in = login::sign_in(services, &ready, &identity, &pending.purpose, &audit)
+    let matched = login::sign_in(services, &ready, &identity, &pending.purpose, &audit)
         .await
         .map_err(|f| (f, Some(who.clone())))?;
-    tracing::info!(source = %slug, user = %signed_in.user.username, outcome = ?signed_in.outcome, "upstream source vouched for a user");
-    Ok((signed_in, pending.clone()))
+    match &matched {
+        Matched::SignedIn(signed_in) => {
+            tracing::info!(source = %slug, user = %signed_in.user.username, outcome = ?signed_in.outcome, "upstream source vouched for a user");
+        }
+        Matched::Enroll { flow, .. } => {
+            tracing::info!(source = %slug, upstream_user = %who, %flow, "new upstream account goes through the enrollment flow");
+        }
+    }
+    Ok((matched, pending.clone(), identity))
 }
 
 fn read_pending(services: &Services, headers: &HeaderMap, slug: &str) -> Option<PendingLogin> {
