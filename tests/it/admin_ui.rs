@@ -397,6 +397,10 @@ async fn auditors_read_every_list_and_every_write_is_refused(backend: Backend) {
             vec![("alg", "RS256"), ("confirm", "yes")],
         ),
         (
+            "/if/admin/keys/import/".to_owned(),
+            vec![("pem", "refused before it is read")],
+        ),
+        (
             "/if/admin/tokens/".to_owned(),
             vec![("user", "plain"), ("description", "sneaky")],
         ),
@@ -546,6 +550,45 @@ async fn overview_events_flows_and_keys_pages(backend: Backend) {
     if active_before > 0 {
         assert!(keys.contains("retired: published until"), "{keys}");
     }
+
+    // Importing a key OpenSSL made: a refusal names the field and keeps the name typed; the
+    // key itself is never echoed back into the page.
+    let refused = posted(
+        &admin,
+        &server,
+        "/if/admin/keys/import/",
+        &[("csrf", &csrf), ("pem", "not a key"), ("name", "from-dex")],
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(element_text(&refused, "pem-error").contains("no private key found"));
+    assert!(refused.contains("value=\"from-dex\""), "{refused}");
+    let made = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519"])
+        .output()
+        .expect("run openssl (Debian package openssl)");
+    let pem = String::from_utf8(made.stdout).expect("PEM");
+    posted(
+        &admin,
+        &server,
+        "/if/admin/keys/import/",
+        &[("csrf", &csrf), ("pem", &pem), ("name", "from-dex")],
+        StatusCode::SEE_OTHER,
+    )
+    .await;
+    let (_, keys) = get_page(
+        &admin,
+        &server,
+        "/if/admin/keys/?imported=1&search=from-dex",
+    )
+    .await;
+    assert!(keys.contains("Key imported"), "{keys}");
+    assert!(keys.contains("<td>from-dex</td><td>"), "{keys}");
+    assert!(keys.contains("<td>EdDSA</td>"), "{keys}");
+    assert!(
+        !keys.contains("PRIVATE KEY-----"),
+        "the key never reaches a page"
+    );
 }
 
 /// Posts `fields` to `path`, checks the answer's status and returns its body.

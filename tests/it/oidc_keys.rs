@@ -7,7 +7,7 @@
 
 use crate::oidc::client;
 use crate::oidc_authlib::{authlib, id_token, installation};
-use crate::support::server::Backend;
+use crate::support::server::{Backend, Server};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Duration, Utc};
@@ -24,6 +24,23 @@ fn kid_of(token: &str) -> String {
     header["kid"].as_str().expect("kid").to_owned()
 }
 
+/// The first ID token not signed with `old_kid`: servers see a new key within the provider
+/// cache's lifetime (5 s, docs/oidc.md).
+async fn token_signed_after(server: &Server, secret: &str, old_kid: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let token = id_token(server, &client(), secret).await;
+        if kid_of(&token) != old_kid {
+            return token;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tokens still signed with {old_kid}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
 async fn rotation_keeps_old_tokens_verifiable(backend: Backend) {
     let (gh, server, secret) = installation(backend).await;
     let old_token = id_token(&server, &client(), &secret).await;
@@ -35,19 +52,7 @@ async fn rotation_keeps_old_tokens_verifiable(backend: Backend) {
         "{printed}"
     );
 
-    // Replicas see the new key within the provider cache's lifetime (5 s, docs/oidc.md).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    let new_kid = loop {
-        let kid = kid_of(&id_token(&server, &client(), &secret).await);
-        if kid != old_kid {
-            break kid;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "tokens still signed with the retired key"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    };
+    let new_kid = kid_of(&token_signed_after(&server, &secret, &old_kid).await);
     let jwks: Value = client()
         .get(server.url("/application/o/grafana/jwks/"))
         .send()
@@ -138,18 +143,7 @@ async fn an_imported_key_signs_new_tokens(backend: Backend) {
         "{failed:?}"
     );
 
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    let token = loop {
-        let token = id_token(&server, &client(), &secret).await;
-        if kid_of(&token) != old_kid {
-            break token;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the imported key never signed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    };
+    let token = token_signed_after(&server, &secret, &old_kid).await;
     let jwks: Value = client()
         .get(server.url("/application/o/grafana/jwks/"))
         .send()

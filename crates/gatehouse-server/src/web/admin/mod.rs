@@ -108,6 +108,7 @@ pub(crate) fn routes() -> Router<Services> {
         .route("/if/admin/events/", get(events::list))
         .route("/if/admin/keys/", get(keys::list))
         .route("/if/admin/keys/rotate/", post(keys::rotate))
+        .route("/if/admin/keys/import/", post(keys::import))
         .route("/if/admin/flows/", get(flows::list))
         .route("/if/admin/flows/{slug}/", get(flows::show))
         .route("/if/admin/tokens/", get(tokens::list).post(tokens::create))
