@@ -315,8 +315,187 @@ async fn export_then_apply_round_trips(backend: Backend) {
     );
 }
 
+/// What an administrator does for a locked-out or compromised account, from the shell:
+/// sessions listed and ended (the browser is signed out), MFA devices listed and removed, a
+/// linked account removed, a recovery mail refused without SMTP, and the audit log read.
+async fn account_access_from_the_cli(backend: Backend) {
+    use gatehouse_core::{
+        DeviceKind, DeviceStore, NewDevice, NewSourceConnection, SourceStore, UserStore,
+    };
+    let gh = Installation::new(backend).await;
+    gh.cli_ok(
+        &[
+            "user",
+            "create",
+            "alice",
+            "--email",
+            "alice@example.com",
+            "--password-stdin",
+        ],
+        Some("correct horse battery staple\n"),
+    );
+    let server = crate::support::server::Server::start(&gh, &[]);
+    server.wait_ready().await;
+    let browser = crate::oidc::client();
+    crate::oidc::sign_in_with(
+        &server,
+        &browser,
+        &server.url("/if/user/"),
+        &[
+            ("uid", "alice"),
+            ("password", "correct horse battery staple"),
+        ],
+    )
+    .await;
+    let portal = |browser: reqwest::Client| {
+        let url = server.url("/if/user/");
+        async move { browser.get(url).send().await.expect("portal").status() }
+    };
+    assert_eq!(portal(browser.clone()).await, reqwest::StatusCode::OK);
+
+    let sessions: serde_json::Value =
+        serde_json::from_str(&gh.cli_ok(&["user", "sessions", "alice", "--json"], None))
+            .expect("json");
+    assert_eq!(sessions.as_array().map(Vec::len), Some(1), "{sessions}");
+    assert_eq!(sessions[0]["client_ip"], "127.0.0.1");
+    let bad = gh.cli(
+        &["user", "end-sessions", "alice", "--session", "nope"],
+        None,
+    );
+    assert!(stderr_of(&bad).contains("is not a session id"));
+    let ended = gh.cli_ok(&["user", "end-sessions", "alice"], None);
+    assert!(ended.contains("ended 1 sessions of alice"), "{ended}");
+    assert_ne!(
+        portal(browser).await,
+        reqwest::StatusCode::OK,
+        "the browser is signed out"
+    );
+    assert!(
+        gh.cli_ok(&["user", "sessions", "alice"], None)
+            .contains("(0 sessions)")
+    );
+
+    let store = gh.store().await;
+    let alice = store
+        .user_by_username("alice")
+        .await
+        .expect("lookup")
+        .expect("alice");
+    let device = store
+        .create_device(
+            NewDevice {
+                user_id: alice.id,
+                kind: DeviceKind::Totp,
+                name: "old phone".into(),
+                secret_sealed: "sealed".into(),
+                last_used_step: None,
+            },
+            &gatehouse_core::AuditContext::cli(),
+        )
+        .await
+        .expect("device");
+    let listed = gh.cli_ok(&["user", "devices", "alice"], None);
+    assert!(
+        listed.contains("old phone") && listed.contains("(1 devices)"),
+        "{listed}"
+    );
+    assert!(!listed.contains("sealed"), "never the secret: {listed}");
+    let missing = gh.cli(
+        &[
+            "user",
+            "remove-device",
+            "alice",
+            &uuid::Uuid::new_v4().to_string(),
+        ],
+        None,
+    );
+    assert!(stderr_of(&missing).contains("alice has no device"));
+    let removed = gh.cli_ok(
+        &["user", "remove-device", "alice", &device.id.to_string()],
+        None,
+    );
+    assert!(
+        removed.contains("removed totp device \"old phone\""),
+        "{removed}"
+    );
+    assert!(
+        store
+            .devices_of(alice.id)
+            .await
+            .expect("devices")
+            .is_empty()
+    );
+
+    gh.cli_ok(
+        &[
+            "source",
+            "create",
+            "forgejo",
+            "--type",
+            "forgejo",
+            "--base-url",
+            "https://git.example.com/",
+            "--client-id",
+            "gatehouse",
+        ],
+        None,
+    );
+    let forgejo = store
+        .source_by_slug("forgejo")
+        .await
+        .expect("lookup")
+        .expect("source");
+    store
+        .link_source(
+            NewSourceConnection {
+                source_id: forgejo.id,
+                user_id: alice.id,
+                upstream_id: "101".into(),
+                upstream_username: Some("alice".into()),
+            },
+            &gatehouse_core::AuditContext::cli(),
+        )
+        .await
+        .expect("link");
+    let unlinked = gh.cli_ok(&["user", "unlink", "alice", "forgejo"], None);
+    assert!(
+        unlinked.contains("unlinked alice from forgejo"),
+        "{unlinked}"
+    );
+    let again = gh.cli(&["user", "unlink", "alice", "forgejo"], None);
+    assert!(stderr_of(&again).contains("alice has no link at forgejo"));
+
+    let no_mail = gh.cli(&["user", "send-recovery", "alice"], None);
+    assert!(!no_mail.status.success());
+    assert!(
+        stderr_of(&no_mail).contains("email is not configured"),
+        "{}",
+        stderr_of(&no_mail)
+    );
+
+    let events: serde_json::Value = serde_json::from_str(&gh.cli_ok(
+        &["events", "--action", "login", "--user", "alice", "--json"],
+        None,
+    ))
+    .expect("json");
+    assert_eq!(events.as_array().map(Vec::len), Some(1), "{events}");
+    let ended = gh.cli_ok(
+        &["events", "--action", "model_deleted", "--limit", "5"],
+        None,
+    );
+    assert!(
+        ended.contains("session") && ended.contains("device"),
+        "{ended}"
+    );
+    let unknown = gh.cli(&["events", "--action", "teleport"], None);
+    assert!(stderr_of(&unknown).contains("unknown action"));
+    let bad_time = gh.cli(&["events", "--since", "yesterday"], None);
+    assert!(stderr_of(&bad_time).contains("not an RFC 3339 time"));
+}
+
 on_both_backends!(
     users_and_groups_from_the_cli,
     apply_is_idempotent_and_atomic,
     export_then_apply_round_trips,
+    account_access_from_the_cli,
 );

@@ -54,6 +54,8 @@ pub(crate) enum Command {
     /// Manage the signing keys of ID tokens and access tokens (rotation).
     #[command(subcommand)]
     Key(crate::commands::key::KeyCommand),
+    /// Read the audit log, newest first.
+    Events(crate::commands::events::EventsArgs),
     /// Make users and groups match a YAML document.
     Apply {
         /// The document (`-` for standard input).
@@ -139,6 +141,50 @@ pub(crate) enum UserCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Remove a user's linked account at a source (refused when it is their only way to
+    /// sign in).
+    Unlink {
+        /// Username.
+        username: String,
+        /// The source's slug.
+        source: String,
+    },
+    /// List a user's live sessions (where and how they signed in).
+    Sessions {
+        /// Username.
+        username: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign a user out: end one session (`--session ID`) or all of them.
+    EndSessions {
+        /// Username.
+        username: String,
+        /// Only this session (its id from `sessions`).
+        #[arg(long)]
+        session: Option<String>,
+    },
+    /// List a user's MFA devices (TOTP, passkeys, recovery codes; never their secrets).
+    Devices {
+        /// Username.
+        username: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove one of a user's MFA devices (e.g. a lost phone).
+    RemoveDevice {
+        /// Username.
+        username: String,
+        /// The device's id (from `devices`).
+        id: String,
+    },
+    /// Email the user a single-use password recovery link (needs `email.host`).
+    SendRecovery {
+        /// Username.
+        username: String,
     },
 }
 

@@ -10,9 +10,6 @@ use gatehouse_core::{
 };
 use serde_json::{Map, Value};
 
-/// How long a recovery link an administrator sends stays valid.
-const RECOVERY_MINUTES: u32 = 30;
-
 /// What an administrator fills in to create a user.
 #[derive(Clone, Debug, Default)]
 pub struct UserDraft {
@@ -169,8 +166,7 @@ pub async fn set_password(
 /// Emails the user a single-use recovery link (through the outbox; needs `email.host`).
 pub async fn send_recovery(services: &Services, caller: &Caller, id: UserId) -> AdminResult<()> {
     let user = writable(services, caller, id).await?;
-    let subject = format!("{}: reset your password", services.config.branding.title);
-    crate::mail::enqueue_recovery(services, &user, &subject, RECOVERY_MINUTES, &caller.audit)
+    crate::mail::enqueue_sent_recovery(services, &user, &caller.audit)
         .await
         .map_err(|error| match error {
             crate::mail::QueueError::NotConfigured => AdminError::Conflict(

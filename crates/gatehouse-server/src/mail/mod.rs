@@ -11,5 +11,7 @@ mod sender;
 pub use config::{EmailConfig, SmtpTls};
 pub use delivery::{DeliveryReport, deliver_due, run_delivery};
 pub use message::{MessageBody, seal_body};
-pub use queue::{QueueError, enqueue_invitation, enqueue_recovery, enqueue_verification};
+pub use queue::{
+    QueueError, enqueue_invitation, enqueue_recovery, enqueue_sent_recovery, enqueue_verification,
+};
 pub use sender::{SendError, Sender};

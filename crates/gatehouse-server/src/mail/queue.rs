@@ -70,6 +70,20 @@ async fn enqueue(
     Ok(id)
 }
 
+/// How long a recovery link that an administrator or operator sends stays valid.
+const SENT_RECOVERY_MINUTES: u32 = 30;
+
+/// Queues the recovery link an administrator (admin UI or API) or an operator (CLI) sends a
+/// user on their behalf: one subject and lifetime for every way it is sent.
+pub async fn enqueue_sent_recovery(
+    services: &Services,
+    user: &User,
+    audit: &AuditContext,
+) -> Result<EmailId, QueueError> {
+    let subject = format!("{}: reset your password", services.config.branding.title);
+    enqueue_recovery(services, user, &subject, SENT_RECOVERY_MINUTES, audit).await
+}
+
 /// Creates a single-use recovery link for `user` valid for `minutes`, and queues the message
 /// carrying it, with a `recovery_requested` event, in one transaction.
 pub async fn enqueue_recovery(

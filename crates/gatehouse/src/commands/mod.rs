@@ -3,6 +3,7 @@
 pub(crate) mod app;
 mod app_password;
 mod apply;
+pub(crate) mod events;
 mod flow;
 mod group;
 mod healthcheck;
@@ -11,6 +12,7 @@ mod invitation;
 pub(crate) mod key;
 pub(crate) mod source;
 mod user;
+mod user_access;
 
 use crate::cli::Command;
 use anyhow::Context;
@@ -62,6 +64,7 @@ pub(crate) async fn run(command: Command, config: Config) -> anyhow::Result<Exit
         }
         Command::App(command) => app::run(command, admin_services(config).await?).await,
         Command::Key(command) => key::run(command, admin_services(config).await?).await,
+        Command::Events(args) => events::run(args, admin_services(config).await?).await,
         Command::Source(command) => source::run(command, admin_services(config).await?).await,
         Command::Apply { file, dry_run } => {
             apply::apply(&file, dry_run, admin_services(config).await?).await

@@ -94,6 +94,12 @@ pub(crate) async fn run(command: UserCommand, services: Services) -> anyhow::Res
         UserCommand::ApiToken(command) => {
             super::app_password::run(command, &services, TokenIntent::Api).await?
         }
+        UserCommand::Unlink { .. }
+        | UserCommand::Sessions { .. }
+        | UserCommand::EndSessions { .. }
+        | UserCommand::Devices { .. }
+        | UserCommand::RemoveDevice { .. }
+        | UserCommand::SendRecovery { .. } => super::user_access::run(command, &services).await?,
         UserCommand::Connections { username, json } => {
             let user = find(&services, &username).await?;
             let connections = store.source_connections_of(user.id).await?;
