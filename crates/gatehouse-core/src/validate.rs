@@ -59,6 +59,11 @@ pub fn group_name(value: &str) -> Result<(), ValidationError> {
     printable("name", value, MAX_NAME)
 }
 
+/// Names operators give signing keys: 1-150 printable characters, as for groups.
+pub fn key_name(value: &str) -> Result<(), ValidationError> {
+    printable("name", value, MAX_NAME)
+}
+
 /// Display names: up to 255 printable characters.
 pub fn display_name(value: &str) -> Result<(), ValidationError> {
     printable("name", value, 255)

@@ -9,8 +9,8 @@ use super::{AdminError, AdminResult, Caller, page_in_memory, users};
 use crate::services::Services;
 use gatehouse_core::source::client_secret_context;
 use gatehouse_core::{
-    AdminArea, ClaimPaths, GroupSyncMode, ListQuery, NewSource, Page, Source, SourceConnection,
-    SourceKind, StoreError, UserId, UserMatching,
+    AdminArea, AuditContext, ClaimPaths, GroupSyncMode, ListQuery, NewSource, Page, Source,
+    SourceConnection, SourceKind, StoreError, User, UserId, UserMatching,
 };
 
 /// The longest client secret accepted (as `gatehouse source create`).
@@ -243,6 +243,17 @@ pub async fn remove_connection(
     slug: &str,
 ) -> AdminResult<()> {
     let user = users::writable(services, caller, user).await?;
+    unlink_of(services, &user, slug, &caller.audit).await
+}
+
+/// Removes `user`'s connection at the source `slug` (the admin service after its rights
+/// check, and the CLI); `NotFound` when there is no such link, `Conflict` for the last way in.
+pub async fn unlink_of(
+    services: &Services,
+    user: &User,
+    slug: &str,
+    audit: &AuditContext,
+) -> AdminResult<()> {
     let not_linked = || AdminError::not_found("connection");
     let source = services
         .store
@@ -251,7 +262,7 @@ pub async fn remove_connection(
         .ok_or_else(not_linked)?;
     match services
         .store
-        .unlink_source(user.id, source.id, &caller.audit)
+        .unlink_source(user.id, source.id, audit)
         .await
     {
         Err(StoreError::NotFound { .. }) => Err(not_linked()),

@@ -5,8 +5,8 @@
 use super::{AdminError, AdminResult, Caller, require_joinable, user_is_privileged};
 use crate::services::Services;
 use gatehouse_core::{
-    AdminArea, Change, Device, DeviceId, EventAction, Group, ListQuery, NewEvent, NewUser, Page,
-    Session, SessionId, User, UserId, UserPatch, UserType,
+    AdminArea, AuditContext, Change, Device, DeviceId, EventAction, Group, ListQuery, NewEvent,
+    NewUser, Page, Session, SessionId, User, UserId, UserPatch, UserType,
 };
 use serde_json::{Map, Value};
 
@@ -203,6 +203,17 @@ pub async fn revoke_session(
     session: SessionId,
 ) -> AdminResult<()> {
     let user = writable(services, caller, id).await?;
+    end_session_of(services, &user, session, &caller.audit).await
+}
+
+/// Ends `session` of `user` with its audit event (the admin service after its rights check,
+/// and the CLI, whose operator holds every right); `NotFound` when it is not theirs.
+pub async fn end_session_of(
+    services: &Services,
+    user: &User,
+    session: SessionId,
+    audit: &AuditContext,
+) -> AdminResult<()> {
     if !services
         .store
         .sessions_of(user.id)
@@ -215,7 +226,32 @@ pub async fn revoke_session(
     let event = NewEvent::about_model(EventAction::ModelDeleted, "session", session, "session")
         .with("user_id", user.id.to_string());
     let changes = vec![Change::EndSession(session), Change::RecordEvent(event)];
-    Ok(services.apply_changes(&changes, &caller.audit).await?)
+    Ok(services.apply_changes(&changes, audit).await?)
+}
+
+/// Ends every session of `user` with one audit event; returns how many there were.
+pub async fn end_all_sessions_of(
+    services: &Services,
+    user: &User,
+    audit: &AuditContext,
+) -> AdminResult<usize> {
+    let count = services.store.sessions_of(user.id).await?.len();
+    let event = NewEvent::about_model(
+        EventAction::ModelDeleted,
+        "session",
+        user.id,
+        "every session",
+    )
+    .with("user_id", user.id.to_string());
+    let changes = vec![
+        Change::EndOtherSessions {
+            user: user.id,
+            keep: None,
+        },
+        Change::RecordEvent(event),
+    ];
+    services.apply_changes(&changes, audit).await?;
+    Ok(count)
 }
 
 /// A user's MFA devices (never their secrets).
@@ -233,9 +269,23 @@ pub async fn remove_device(
     device: DeviceId,
 ) -> AdminResult<()> {
     let user = writable(services, caller, id).await?;
+    remove_device_of(services, &user, device, &caller.audit)
+        .await
+        .map(drop)
+}
+
+/// Removes `device` of `user` (the admin service after its rights check, and the CLI) and
+/// returns it; `NotFound` when it is not theirs.
+pub async fn remove_device_of(
+    services: &Services,
+    user: &User,
+    device: DeviceId,
+    audit: &AuditContext,
+) -> AdminResult<Device> {
     match services.store.device(device).await? {
         Some(found) if found.user_id == user.id => {
-            Ok(services.store.delete_device(device, &caller.audit).await?)
+            services.store.delete_device(device, audit).await?;
+            Ok(found)
         }
         _ => Err(AdminError::not_found("device")),
     }

@@ -223,9 +223,6 @@ pub async fn rotate(
     install(services, key, audit).await
 }
 
-/// The longest name an imported key may have.
-const MAX_KEY_NAME: usize = 128;
-
 /// Makes a private key brought from elsewhere (a PEM file: PKCS#8, PKCS#1 RSA or SEC1 EC)
 /// the active key of its algorithm, exactly as [`rotate`] does with a new one: the previous
 /// key is retired and stays published. This is how an installation keeps the key another
@@ -237,13 +234,11 @@ pub async fn import(
     audit: &AuditContext,
 ) -> Result<(StoredKey, Vec<StoredKey>), KeyError> {
     let name = name.map(str::trim).filter(|n| !n.is_empty());
-    if name.is_some_and(|n| n.chars().count() > MAX_KEY_NAME || n.chars().any(char::is_control)) {
-        return Err(KeyError::Rejected {
+    if let Some(name) = name {
+        gatehouse_core::validate::key_name(name).map_err(|e| KeyError::Rejected {
             field: "name",
-            reason: format!(
-                "must be at most {MAX_KEY_NAME} characters, without control characters"
-            ),
-        });
+            reason: e.message,
+        })?;
     }
     let document =
         PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|_| KeyError::Rejected {

@@ -1,15 +1,15 @@
 //! `gatehouse user sessions|end-sessions|devices|remove-device|send-recovery|unlink`: what an
 //! administrator does for a locked-out or compromised account in the admin UI, from the
-//! shell. Every change goes through a change set (or the store call the admin services use)
-//! with its audit event, as in the UI.
+//! shell. The changes are the admin services' own (`end_session_of`, `remove_device_of`,
+//! `unlink_of`, `enqueue_sent_recovery`), with their audit events; only the rights check is
+//! left out, since the operator at the shell holds every right.
 
 use super::user::find;
 use crate::cli::UserCommand;
 use anyhow::{anyhow, bail};
-use gatehouse_core::{
-    AuditContext, Change, DeviceId, EventAction, NewEvent, SessionId, StoreError,
-};
+use gatehouse_core::{AuditContext, DeviceId, SessionId};
 use gatehouse_server::Services;
+use gatehouse_server::admin::{AdminError, sources, users};
 use serde_json::json;
 
 /// Runs one of the account-access subcommands of `gatehouse user`.
@@ -58,42 +58,22 @@ pub(crate) async fn run(command: UserCommand, services: &Services) -> anyhow::Re
         }
         UserCommand::EndSessions { username, session } => {
             let user = find(services, &username).await?;
-            let (end, event, ended) = match session {
+            match session {
                 Some(id) => {
                     let id: SessionId = id
                         .parse()
                         .map_err(|_| anyhow!("--session: {id:?} is not a session id"))?;
-                    if !store.sessions_of(user.id).await?.iter().any(|s| s.id == id) {
-                        bail!("{username} has no session {id}");
+                    match users::end_session_of(services, &user, id, &audit).await {
+                        Ok(()) => println!("ended session {id}"),
+                        Err(AdminError::NotFound(_)) => bail!("{username} has no session {id}"),
+                        Err(other) => return Err(other.into()),
                     }
-                    (
-                        Change::EndSession(id),
-                        NewEvent::about_model(EventAction::ModelDeleted, "session", id, "session"),
-                        format!("ended session {id}"),
-                    )
                 }
                 None => {
-                    let count = store.sessions_of(user.id).await?.len();
-                    (
-                        Change::EndOtherSessions {
-                            user: user.id,
-                            keep: None,
-                        },
-                        NewEvent::about_model(
-                            EventAction::ModelDeleted,
-                            "session",
-                            user.id,
-                            "every session",
-                        ),
-                        format!("ended {count} sessions of {username}"),
-                    )
+                    let count = users::end_all_sessions_of(services, &user, &audit).await?;
+                    println!("ended {count} sessions of {username}");
                 }
-            };
-            let event = event.with("user_id", user.id.to_string());
-            services
-                .apply_changes(&vec![end, Change::RecordEvent(event)], &audit)
-                .await?;
-            println!("{ended}");
+            }
         }
         UserCommand::Devices { username, json } => {
             let user = find(services, &username).await?;
@@ -131,16 +111,14 @@ pub(crate) async fn run(command: UserCommand, services: &Services) -> anyhow::Re
             let device: DeviceId = id
                 .parse()
                 .map_err(|_| anyhow!("{id:?} is not a device id"))?;
-            match store.device(device).await? {
-                Some(found) if found.user_id == user.id => {
-                    store.delete_device(device, &audit).await?;
-                    println!(
-                        "removed {} device {:?} of {username}",
-                        found.kind.as_str(),
-                        found.name
-                    );
-                }
-                _ => bail!("{username} has no device {id}"),
+            match users::remove_device_of(services, &user, device, &audit).await {
+                Ok(found) => println!(
+                    "removed {} device {:?} of {username}",
+                    found.kind.as_str(),
+                    found.name
+                ),
+                Err(AdminError::NotFound(_)) => bail!("{username} has no device {id}"),
+                Err(other) => return Err(other.into()),
             }
         }
         UserCommand::SendRecovery { username } => {
@@ -155,13 +133,12 @@ pub(crate) async fn run(command: UserCommand, services: &Services) -> anyhow::Re
         }
         UserCommand::Unlink { username, source } => {
             let user = find(services, &username).await?;
-            let found = store
-                .source_by_slug(&source)
-                .await?
-                .ok_or_else(|| anyhow!("source {source:?} not found"))?;
-            match store.unlink_source(user.id, found.id, &audit).await {
+            if store.source_by_slug(&source).await?.is_none() {
+                bail!("source {source:?} not found");
+            }
+            match sources::unlink_of(services, &user, &source, &audit).await {
                 Ok(()) => println!("unlinked {username} from {source}"),
-                Err(StoreError::NotFound { .. }) => bail!("{username} has no link at {source}"),
+                Err(AdminError::NotFound(_)) => bail!("{username} has no link at {source}"),
                 Err(other) => return Err(other.into()),
             }
         }
